@@ -1,0 +1,223 @@
+import { resolve } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
+import { ScanSetupError } from './collect/collector.js';
+import { defaultPolicy, loadPolicyFile, type Policy, PolicyError } from './config/policy.js';
+import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
+import { hasFailAtOrAbove } from './engine/summary.js';
+import { RULES } from './rules/index.js';
+import { runScan, type ScanResult } from './scan.js';
+import { auditContainer } from './store/blob.js';
+import { BlobStore, DirectoryStore, type ScanStore } from './store/stores.js';
+
+/**
+ * `perimeter-auditor`: scan, rules, demo (ARCHITECTURE.md, "CLI").
+ * Exit codes: 0 no `fail` at or above `--fail-on`; 1 there is; 2 the scan could not run.
+ * Progress goes to stderr; the summary table to stdout; machine output to files.
+ */
+
+export const EXIT_OK = 0;
+export const EXIT_FINDINGS = 1;
+export const EXIT_ERROR = 2;
+
+const FORMATS = ['json'] as const;
+
+function progress(message: string): void {
+  process.stderr.write(`[perimeter-auditor] ${message}\n`);
+}
+
+function collectRepeatable(value: string, previous: string[]): string[] {
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}
+
+function parseFormats(value: string): string[] {
+  const formats = value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+  for (const f of formats) {
+    if (!(FORMATS as readonly string[]).includes(f)) {
+      throw new InvalidArgumentError(`unsupported format '${f}' (supported: ${FORMATS.join(', ')})`);
+    }
+  }
+  return formats;
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+/** The readable summary printed after a scan. */
+export function summaryTable(result: ScanResult): string {
+  const { scan } = result;
+  const lines: string[] = [];
+  const header = ['rule', 'severity', 'pass', 'fail', 'unknown', 'n/a', 'title'];
+  const widths = [8, 8, 6, 6, 8, 6, 0];
+  lines.push(header.map((h, i) => pad(h, widths[i] ?? 0)).join(' '));
+  for (const rule of scan.rules) {
+    const c = scan.summary.byRule[rule.id] ?? { pass: 0, fail: 0, unknown: 0, not_applicable: 0 };
+    const row = [
+      rule.id,
+      rule.severity,
+      String(c.pass),
+      String(c.fail),
+      String(c.unknown),
+      String(c.not_applicable),
+      rule.title,
+    ];
+    lines.push(row.map((v, i) => pad(v, widths[i] ?? 0)).join(' '));
+  }
+  const t = scan.summary.byOutcome;
+  lines.push('');
+  lines.push(`scan ${scan.scanId}: ${scan.status}`);
+  const unreadable = scan.coverage.subscriptions.filter((s) => s.status === 'unreadable');
+  lines.push(
+    `subscriptions: ${scan.coverage.subscriptions.length} in scope, ${unreadable.length} unreadable${unreadable.length ? ` (${unreadable.map((s) => s.id).join(', ')})` : ''}`,
+  );
+  lines.push(`accounts: ${scan.coverage.accounts}; findings: ${t.pass + t.fail + t.unknown + t.not_applicable}`);
+  lines.push(`outcomes: pass ${t.pass}, fail ${t.fail}, unknown ${t.unknown}, not_applicable ${t.not_applicable}`);
+  lines.push(
+    `fails by severity: high ${scan.summary.bySeverity.high.fail}, medium ${scan.summary.bySeverity.medium.fail}, low ${scan.summary.bySeverity.low.fail}`,
+  );
+  lines.push(
+    `resource graph pages ${scan.stats.resourceGraphPages}, ARM calls ${scan.stats.armRequests}, throttled ${scan.stats.throttledResponses}, wall ${scan.stats.durationMs} ms`,
+  );
+  for (const p of scan.coverage.problems.slice(0, 5)) lines.push(`problem: ${p}`);
+  if (scan.coverage.problems.length > 5)
+    lines.push(`… and ${scan.coverage.problems.length - 5} more problem(s) in scan.json`);
+  return `${lines.join('\n')}\n`;
+}
+
+interface ScanFlags {
+  subscription: string[];
+  managementGroup: string[];
+  output: string;
+  armEndpoint?: string;
+  cloud: keyof typeof CLOUDS;
+  policy?: string;
+  format: string[];
+  deep: boolean;
+  failOn: Severity;
+  blobAccountUrl?: string;
+  blobConnectionString?: string;
+  container: string;
+}
+
+async function loadPolicy(path: string | undefined, deep: boolean): Promise<Policy> {
+  const policy = path ? await loadPolicyFile(path) : defaultPolicy();
+  return deep ? policy : { ...policy, parameters: { ...policy.parameters, deepInspection: false } };
+}
+
+async function scanCommand(flags: ScanFlags): Promise<number> {
+  const armEndpoint = flags.armEndpoint ?? CLOUDS[flags.cloud];
+  if (!armEndpoint.startsWith('https://')) {
+    progress(`error: --arm-endpoint must be an https URL (got ${armEndpoint})`);
+    return EXIT_ERROR;
+  }
+  const policy = await loadPolicy(flags.policy, flags.deep);
+  const stores: ScanStore[] = [new DirectoryStore(resolve(flags.output))];
+  if (flags.blobAccountUrl || flags.blobConnectionString) {
+    stores.push(
+      new BlobStore(
+        auditContainer({
+          accountUrl: flags.blobAccountUrl,
+          connectionString: flags.blobConnectionString,
+          container: flags.container,
+        }),
+      ),
+    );
+  }
+  if (isLoopbackHttps(armEndpoint)) progress(`using the development token for the loopback endpoint ${armEndpoint}`);
+  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+  const result = await runScan({
+    scope: { subscriptions: flags.subscription, managementGroups: flags.managementGroup },
+    policy,
+    clients,
+    stores,
+    log: progress,
+  });
+  process.stdout.write(summaryTable(result));
+  process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
+  return hasFailAtOrAbove(result.scan.summary, flags.failOn) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function rulesCommand(flags: { json?: boolean }): number {
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(RULES.map(catalogEntry), null, 2)}\n`);
+    return EXIT_OK;
+  }
+  for (const r of RULES) {
+    process.stdout.write(
+      `${pad(r.id, 8)} ${pad(r.severity, 7)} ${r.enabledByDefault ? 'on ' : 'off'} ${r.slug}: ${r.title}\n`,
+    );
+  }
+  return EXIT_OK;
+}
+
+/** Builds the command-line program; `run` sets `process.exitCode`. */
+export function program(): Command {
+  const cmd = new Command('perimeter-auditor')
+    .description('Audits Azure AI accounts (Microsoft.CognitiveServices/accounts) against their network boundary.')
+    .showHelpAfterError();
+
+  cmd
+    .command('scan')
+    .description('scan a tenant, management groups or subscriptions and write scan.json + findings.ndjson')
+    .option('--subscription <id>', 'subscription to scan (repeatable, or comma-separated)', collectRepeatable, [])
+    .option('--management-group <id>', 'management group to scan (repeatable)', collectRepeatable, [])
+    .option('--output <dir>', 'directory for the output files', './audit-output')
+    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (default from --cloud)')
+    .addOption(new Option('--cloud <name>', 'Azure cloud').choices(Object.keys(CLOUDS)).default('AzureCloud'))
+    .option('--policy <file>', 'policy file (JSON): rule parameters and enabled rules')
+    .option('--format <list>', `output formats (${FORMATS.join(', ')})`, parseFormats, ['json'])
+    .option('--no-deep', 'skip per-account perimeter configuration reads (NSP-05, NSP-06 do not run)')
+    .addOption(
+      new Option('--fail-on <severity>', 'exit 1 when a fail at or above this severity exists')
+        .choices([...SEVERITIES])
+        .default('high'),
+    )
+    .option('--blob-account-url <url>', 'also write to this Blob account (Entra ID auth), under scans/{scanId}/')
+    .option('--blob-connection-string <cs>', 'also write to Blob with a connection string (Azurite)')
+    .option('--container <name>', 'Blob container', 'audit')
+    .action(async (flags: ScanFlags) => {
+      process.exitCode = await scanCommand(flags);
+    });
+
+  cmd
+    .command('rules')
+    .description('list the rule catalog')
+    .option('--json', 'print the catalog as JSON')
+    .action((flags: { json?: boolean }) => {
+      process.exitCode = rulesCommand(flags);
+    });
+
+  cmd
+    .command('demo')
+    .description('scan the sample tenant end to end: Azurite and the ARM simulator on loopback')
+    .option('--output <dir>', 'directory for the output files', './audit-output')
+    .action(async (flags: { output: string }) => {
+      const { runDemo } = await import('./demo.js');
+      process.exitCode = await runDemo({ output: resolve(flags.output), log: progress });
+    });
+  return cmd;
+}
+
+/** Runs the CLI with `argv`; never throws (errors become exit code 2). */
+export async function run(argv: string[]): Promise<void> {
+  try {
+    await program().parseAsync(argv);
+  } catch (error) {
+    if (error instanceof PolicyError || error instanceof ScanSetupError) {
+      progress(`error: ${error.message}`);
+    } else {
+      progress(`error: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    process.exitCode = EXIT_ERROR;
+  }
+}

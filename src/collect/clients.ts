@@ -1,0 +1,126 @@
+import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
+import { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import type { PipelinePolicy } from '@azure/core-rest-pipeline';
+import { DefaultAzureCredential } from '@azure/identity';
+import type { CognitiveServicesClientFactory } from './perimeterConfigurations.js';
+import { ResourceGraphReader } from './resourceGraph.js';
+import { newStats, type RequestStats, type ThrottleOptions, throttlingPolicy } from './throttle.js';
+
+/**
+ * The one place that creates Azure SDK clients (the composition root for collection).
+ */
+
+/** Azure clouds and their Resource Manager endpoints. */
+export const CLOUDS = {
+  AzureCloud: 'https://management.azure.com',
+  AzureUSGovernment: 'https://management.usgovcloudapi.net',
+  AzureChinaCloud: 'https://management.chinacloudapi.cn',
+} as const;
+export type CloudName = keyof typeof CLOUDS;
+
+/** The Resource Graph api-version the project speaks (AZURE-FACTS.md). */
+export const RESOURCE_GRAPH_API_VERSION = '2024-04-01';
+
+/** True for `https://` URLs whose host is loopback: 127.0.0.0/8, localhost, [::1]. */
+export function isLoopbackHttps(endpoint: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(endpoint);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== 'https:') return false;
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The token a local ARM simulator accepts. Not a secret: it is refused for any non-loopback endpoint. */
+export const DEVELOPMENT_TOKEN = 'perimeter-auditor-development-token';
+
+/**
+ * A fixed token for an ARM simulator on loopback (ARCHITECTURE.md, "Credentials").
+ * @throws Error when `endpoint` is not an https loopback URL, so the token can never leave the machine.
+ */
+export function developmentCredential(endpoint: string): TokenCredential {
+  if (!isLoopbackHttps(endpoint)) {
+    throw new Error(`the development token is only used for https loopback endpoints, not ${endpoint}`);
+  }
+  return {
+    async getToken(): Promise<AccessToken> {
+      return { token: DEVELOPMENT_TOKEN, expiresOnTimestamp: Date.now() + 3_600_000 };
+    },
+  };
+}
+
+/**
+ * `DefaultAzureCredential` for real clouds (az login, managed identity, environment); the
+ * development token for an https loopback simulator.
+ */
+export function credentialFor(endpoint: string): TokenCredential {
+  return isLoopbackHttps(endpoint) ? developmentCredential(endpoint) : new DefaultAzureCredential();
+}
+
+export interface AzureClientsOptions {
+  /** ARM endpoint, e.g. `https://management.azure.com` or `https://127.0.0.1:8443`. */
+  readonly armEndpoint: string;
+  readonly credential: TokenCredential;
+  /** Extra CA certificates (PEM) to trust, for a simulator when NODE_EXTRA_CA_CERTS is not set. */
+  readonly caCertificates?: string;
+  /** Overrides for pacing and retries (tests inject a clock). */
+  readonly throttle?: ThrottleOptions;
+  /** Resource Graph page size (rows, at most 1000). */
+  readonly pageSize?: number;
+}
+
+/** The clients a scan uses, and their request counters. */
+export interface AzureClients {
+  readonly graph: ResourceGraphReader;
+  readonly cognitiveServicesFor: CognitiveServicesClientFactory;
+  readonly graphStats: RequestStats;
+  readonly armStats: RequestStats;
+}
+
+function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy) {
+  // The token audience is the cloud's ARM endpoint; anything else (a simulator) uses the public one.
+  const endpoint = o.armEndpoint.replace(/\/+$/, '');
+  const known = Object.values(CLOUDS).find((c) => c === endpoint);
+  const scope = `${known ?? CLOUDS.AzureCloud}/.default`;
+  return {
+    endpoint: o.armEndpoint,
+    credentialScopes: [scope],
+    retryOptions: { maxRetries: 0 },
+    additionalPolicies: [{ policy, position: 'perRetry' as const }],
+    userAgentOptions: { userAgentPrefix: 'perimeter-auditor' },
+    ...(o.caCertificates ? { tlsOptions: { ca: o.caCertificates } } : {}),
+  };
+}
+
+/**
+ * Creates the Resource Graph reader (paced to 15 queries per 5 s, AZURE-FACTS.md) and a factory of
+ * Cognitive Services clients (one per subscription, created on first use).
+ */
+export function createAzureClients(o: AzureClientsOptions): AzureClients {
+  const graphStats = newStats();
+  const armStats = newStats();
+  const graphClient = new ResourceGraphClient(o.credential, {
+    ...clientOptions(o, throttlingPolicy({ window: { limit: 15, windowMs: 5000 }, ...o.throttle }, graphStats)),
+    apiVersion: RESOURCE_GRAPH_API_VERSION,
+  });
+  const armPolicy = throttlingPolicy({ ...o.throttle }, armStats);
+  const clients = new Map<string, CognitiveServicesManagementClient>();
+  return {
+    graph: new ResourceGraphReader(graphClient, o.pageSize ?? 1000),
+    graphStats,
+    armStats,
+    cognitiveServicesFor(subscriptionId) {
+      const key = subscriptionId.toLowerCase();
+      let client = clients.get(key);
+      if (!client) {
+        client = new CognitiveServicesManagementClient(o.credential, subscriptionId, clientOptions(o, armPolicy));
+        clients.set(key, client);
+      }
+      return client;
+    },
+  };
+}

@@ -1,0 +1,201 @@
+import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
+import { GraphQueryError, type ResourceGraphReader, typeQuery } from './resourceGraph.js';
+
+/**
+ * Resource Graph collection for one scan: which subscriptions are in scope, then every table of
+ * AZURE-FACTS.md over them.
+ *
+ * Queries name their subscriptions explicitly, in batches of at most 300 (AZURE-FACTS.md: "keep
+ * subscription lists per request under 300"), so a subscription the caller cannot read is found
+ * and recorded: a batch refused with 401/403 is split in halves until the refused subscriptions are
+ * isolated. A subscription whose accounts cannot be read is `unreadable` in coverage; any other
+ * table that fails leaves that table's data unread, which rules turn into `unknown`.
+ */
+
+/** What to scan. Both lists empty: the whole tenant. */
+export interface ScanScope {
+  readonly subscriptions: readonly string[];
+  readonly managementGroups: readonly string[];
+}
+
+/** Thrown when not even the subscriptions in scope could be listed: the scan cannot run (exit 2). */
+export class ScanSetupError extends Error {}
+
+export const MAX_SUBSCRIPTIONS_PER_QUERY = 300;
+
+/** Progress messages (stderr in the CLI, the invocation log in Functions). */
+export type ProgressLog = (message: string) => void;
+
+interface BatchResult {
+  rows: unknown[];
+  /** Subscription (lower-case) → why it could not be read. */
+  failures: Map<string, string>;
+}
+
+function chunk<T>(list: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+function isDenied(error: unknown): boolean {
+  return error instanceof GraphQueryError && (error.statusCode === 401 || error.statusCode === 403);
+}
+
+async function readBatch(
+  reader: ResourceGraphReader,
+  query: string,
+  subscriptions: string[],
+  out: BatchResult,
+): Promise<void> {
+  try {
+    out.rows.push(...(await reader.readAll(query, { subscriptions })));
+  } catch (error) {
+    if (isDenied(error) && subscriptions.length > 1) {
+      const half = Math.ceil(subscriptions.length / 2);
+      await readBatch(reader, query, subscriptions.slice(0, half), out);
+      await readBatch(reader, query, subscriptions.slice(half), out);
+      return;
+    }
+    const reason = error instanceof Error ? error.message : String(error);
+    for (const s of subscriptions) out.failures.set(s.toLowerCase(), reason);
+  }
+}
+
+/** Runs one query over subscriptions in batches; per-subscription failures are returned, not thrown. */
+async function readBySubscriptions(
+  reader: ResourceGraphReader,
+  query: string,
+  subscriptions: readonly string[],
+): Promise<BatchResult> {
+  const out: BatchResult = { rows: [], failures: new Map() };
+  for (const batch of chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY)) await readBatch(reader, query, batch, out);
+  return out;
+}
+
+function subscriptionIdOf(row: unknown): { id: string; name?: string } | undefined {
+  if (typeof row !== 'object' || row === null) return undefined;
+  const r = row as Record<string, unknown>;
+  if (typeof r.type === 'string' && r.type.toLowerCase() !== TABLES.subscriptions.type) return undefined;
+  const fromColumn = typeof r.subscriptionId === 'string' ? r.subscriptionId : undefined;
+  const fromId = typeof r.id === 'string' ? /^\/subscriptions\/([^/]+)$/i.exec(r.id)?.[1] : undefined;
+  const id = fromColumn || fromId;
+  if (!id) return undefined;
+  return typeof r.name === 'string' ? { id, name: r.name } : { id };
+}
+
+/**
+ * Lists the subscriptions in scope.
+ * @throws ScanSetupError when the listing itself fails (nothing could be scanned).
+ */
+async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanScope): Promise<SubscriptionCoverage[]> {
+  const query = typeQuery(TABLES.subscriptions.table, TABLES.subscriptions.type);
+  const found = new Map<string, { id: string; name?: string }>();
+  const denied = new Map<string, string>();
+  if (scope.subscriptions.length > 0) {
+    const result = await readBySubscriptions(reader, query, scope.subscriptions);
+    for (const row of result.rows) {
+      const s = subscriptionIdOf(row);
+      if (s) found.set(s.id.toLowerCase(), s);
+    }
+    for (const [id, reason] of result.failures) denied.set(id, reason);
+    if (found.size === 0 && denied.size === scope.subscriptions.length && scope.subscriptions.length > 0) {
+      const first = [...denied.values()][0] ?? 'unknown error';
+      if (![...denied.values()].some((r) => /HTTP 40[13]/.test(r)))
+        throw new ScanSetupError(`cannot list subscriptions: ${first}`);
+    }
+    const requested = new Map(scope.subscriptions.map((s) => [s.toLowerCase(), s]));
+    const coverage: SubscriptionCoverage[] = [];
+    for (const [key, original] of requested) {
+      const hit = found.get(key);
+      if (hit) coverage.push({ id: hit.id, ...(hit.name ? { name: hit.name } : {}), status: 'read' });
+      else
+        coverage.push({
+          id: original,
+          status: 'unreadable',
+          reason: denied.get(key) ?? 'not found, or not visible to the caller (no Reader role on it)',
+        });
+    }
+    return coverage;
+  }
+  let rows: unknown[];
+  try {
+    rows = await reader.readAll(
+      query,
+      scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {},
+    );
+  } catch (error) {
+    throw new ScanSetupError(`cannot list subscriptions: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  for (const row of rows) {
+    const s = subscriptionIdOf(row);
+    if (s && !found.has(s.id.toLowerCase())) found.set(s.id.toLowerCase(), s);
+  }
+  return [...found.values()].map((s) => ({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' as const }));
+}
+
+function failureText(failures: Map<string, string>): string | undefined {
+  if (failures.size === 0) return undefined;
+  const [first] = failures;
+  const [sub, reason] = first ?? ['', ''];
+  return failures.size === 1
+    ? `subscription ${sub}: ${reason}`
+    : `${failures.size} subscriptions, e.g. ${sub}: ${reason}`;
+}
+
+/**
+ * Collects the raw inventory for a scope.
+ * @throws ScanSetupError when the subscriptions in scope cannot be listed.
+ */
+export async function collectInventory(
+  reader: ResourceGraphReader,
+  scope: ScanScope,
+  log: ProgressLog,
+): Promise<RawInventory> {
+  const subscriptions = await discoverSubscriptions(reader, scope);
+  log(`scope: ${subscriptions.length} subscription(s)`);
+  let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
+
+  // Accounts first: a subscription refused here is unreadable for the rest of the scan.
+  const accounts = await readBySubscriptions(reader, typeQuery(TABLES.accounts.table, TABLES.accounts.type), readable);
+  const coverage = subscriptions.map((s) => {
+    const reason = accounts.failures.get(s.id.toLowerCase());
+    return reason === undefined ? s : { ...s, status: 'unreadable' as const, reason };
+  });
+  readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
+  const unreadable = coverage.length - readable.length;
+  log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
+
+  const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
+  const rest: Array<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
+    'storageAccounts',
+    'perimeters',
+    'associations',
+    'profiles',
+    'accessRules',
+    'roleAssignments',
+  ];
+  for (const name of rest) {
+    const spec = TABLES[name];
+    const query = typeQuery(spec.table, spec.type);
+    const result = await readBySubscriptions(reader, query, readable);
+    let failure = failureText(result.failures);
+    // Role assignments at management-group or tenant-root scope are not returned by a
+    // subscription-scoped query; read them once at the scope's own level too.
+    if (name === 'roleAssignments' && scope.subscriptions.length === 0) {
+      try {
+        result.rows.push(
+          ...(await reader.readAll(
+            query,
+            scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {},
+          )),
+        );
+      } catch (error) {
+        failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
+      }
+    }
+    tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
+    log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+  }
+  return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
+}

@@ -1,0 +1,534 @@
+import { z } from 'zod';
+import { type Observed, read, unread } from '../domain/observed.js';
+import { idKey, lastSegment, parentId, parseResourceId, sameId } from '../domain/resourceId.js';
+import type {
+  AccessRule,
+  AccountSnapshot,
+  ManagedIdentity,
+  NetworkSettings,
+  PerimeterAssociation,
+  PerimeterConfiguration,
+  PrivateEndpointConnection,
+  RoleAssignment,
+  StorageAccount,
+  TenantContext,
+} from '../domain/snapshot.js';
+import { type RawInventory, TABLES, type TableRead } from './inventory.js';
+
+/**
+ * Raw Resource Graph rows and ARM responses → account snapshots and tenant context.
+ *
+ * - Azure's defaults for absent (or null) properties are applied here and only here
+ *   (RULES.md, "Azure defaults applied by the normalizer"); see `AZURE_DEFAULTS`.
+ * - Every filter the queries applied is checked again (table type, subscription scope), and rows
+ *   are de-duplicated by ID, so a source that returns extra rows changes nothing.
+ * - A malformed part of a row makes only that part `unread`; a row that cannot be attributed to a
+ *   resource makes the whole table's data unread, because it could concern any account.
+ */
+
+/** The defaults of RULES.md, written once. */
+export const AZURE_DEFAULTS = {
+  publicNetworkAccess: 'Enabled',
+  defaultAction: 'Allow',
+  bypass: 'None',
+  disableLocalAuth: false,
+  restrictOutboundNetworkAccess: false,
+  identityType: 'None',
+  keySource: 'Microsoft.CognitiveServices',
+  accessMode: 'Learning',
+  provisioningState: 'Succeeded',
+} as const;
+
+/** The normalizer's output. */
+export interface NormalizedTenant {
+  readonly accounts: AccountSnapshot[];
+  readonly tenant: TenantContext;
+  /** Rows that could not be used, in words (for scan.json coverage). */
+  readonly problems: string[];
+}
+
+const optStr = z.string().nullish();
+const optStrArray = z.array(z.string()).nullish();
+
+const NetworkSchema = z.object({
+  publicNetworkAccess: optStr,
+  networkAcls: z
+    .object({
+      defaultAction: optStr,
+      bypass: optStr,
+      ipRules: z.array(z.object({ value: z.string() })).nullish(),
+      virtualNetworkRules: z.array(z.object({ id: z.string() })).nullish(),
+    })
+    .nullish(),
+});
+
+const IdentitySchema = z
+  .object({
+    type: optStr,
+    principalId: optStr,
+    userAssignedIdentities: z.record(z.string(), z.object({ principalId: optStr }).nullish()).nullish(),
+  })
+  .nullish();
+
+const PrivateEndpointsSchema = z
+  .array(
+    z.object({
+      id: optStr,
+      properties: z.object({ privateLinkServiceConnectionState: z.object({ status: optStr }).nullish() }).nullish(),
+    }),
+  )
+  .nullish();
+
+const AssociationSchema = z.object({
+  id: z.string().min(1),
+  properties: z.object({
+    privateLinkResource: z.object({ id: z.string().min(1) }),
+    profile: z.object({ id: optStr }).nullish(),
+    accessMode: optStr,
+    provisioningState: optStr,
+  }),
+});
+
+const AccessRuleSchema = z.object({
+  id: z.string().min(1),
+  name: optStr,
+  properties: z.object({
+    direction: z.string(),
+    addressPrefixes: optStrArray,
+    subscriptions: z.array(z.object({ id: z.string() })).nullish(),
+    fullyQualifiedDomainNames: optStrArray,
+  }),
+});
+
+const RoleAssignmentSchema = z.object({
+  id: z.string().min(1),
+  properties: z.object({
+    principalId: z.string().min(1),
+    roleDefinitionId: z.string().min(1),
+    scope: z.string(),
+  }),
+});
+
+const ConfigurationSchema = z.object({
+  name: optStr,
+  properties: z
+    .object({
+      provisioningState: optStr,
+      provisioningIssues: z
+        .array(
+          z.object({
+            name: optStr,
+            properties: z.object({ issueType: optStr, severity: optStr, description: optStr }).nullish(),
+          }),
+        )
+        .nullish(),
+      networkSecurityPerimeter: z.object({ id: optStr }).nullish(),
+      resourceAssociation: z.object({ name: optStr, accessMode: optStr }).nullish(),
+      profile: z.object({ name: optStr, enabledLogCategories: optStrArray }).nullish(),
+    })
+    .nullish(),
+});
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function describe(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((i) => `${i.path.join('.') || '(row)'}: ${i.message}`)
+    .join('; ');
+}
+
+function parsePart<T, U>(schema: z.ZodType<T>, value: unknown, what: string, build: (v: T) => U): Observed<U> {
+  const r = schema.safeParse(value);
+  return r.success ? read(build(r.data)) : unread(`malformed ${what} (${describe(r.error)})`);
+}
+
+/** Rows of the expected type, de-duplicated by lower-case ID (first one wins). */
+function rowsOfType(table: TableRead, type: string): Record<string, unknown>[] {
+  const seen = new Set<string>();
+  const out: Record<string, unknown>[] = [];
+  for (const row of table.rows) {
+    if (!isRecord(row)) continue;
+    const rowType = str(row.type);
+    if (rowType !== undefined && !sameId(rowType, type)) continue;
+    const id = str(row.id);
+    if (id !== undefined) {
+      if (seen.has(idKey(id))) continue;
+      seen.add(idKey(id));
+    }
+    out.push(row);
+  }
+  return out;
+}
+
+/** Per-key data with per-key and table-wide read failures. */
+class Index<T> {
+  private readonly items = new Map<string, T[]>();
+  private readonly failures = new Map<string, string>();
+  constructor(private tableFailure: string | undefined) {}
+  add(key: string, item: T): void {
+    const list = this.items.get(key);
+    if (list) list.push(item);
+    else this.items.set(key, [item]);
+  }
+  fail(key: string, reason: string): void {
+    if (!this.failures.has(key)) this.failures.set(key, reason);
+  }
+  failAll(reason: string): void {
+    this.tableFailure ??= reason;
+  }
+  get(key: string): Observed<T[]> {
+    if (this.tableFailure !== undefined) return unread(this.tableFailure);
+    const failure = this.failures.get(key);
+    if (failure !== undefined) return unread(failure);
+    return read(this.items.get(key) ?? []);
+  }
+}
+
+function tableFailure(table: TableRead, what: string): string | undefined {
+  return table.failure === undefined ? undefined : `${what} could not be read (${table.failure})`;
+}
+
+function normalizeAssociation(row: z.infer<typeof AssociationSchema>): PerimeterAssociation {
+  const perimeterId = parentId(row.id);
+  return {
+    id: row.id,
+    perimeterId,
+    perimeterName: lastSegment(perimeterId),
+    profileId: row.properties.profile?.id ?? '',
+    accessMode: row.properties.accessMode ?? AZURE_DEFAULTS.accessMode,
+    provisioningState: row.properties.provisioningState ?? AZURE_DEFAULTS.provisioningState,
+    resourceId: row.properties.privateLinkResource.id,
+  };
+}
+
+function identityOf(raw: unknown): Observed<ManagedIdentity> {
+  return parsePart(IdentitySchema, raw, 'identity', (id) => {
+    const type = id?.type ?? AZURE_DEFAULTS.identityType;
+    const parts = type.split(',').map((p) => p.trim().toLowerCase());
+    const principals: string[] = [];
+    if (id?.principalId) principals.push(id.principalId.toLowerCase());
+    for (const uai of Object.values(id?.userAssignedIdentities ?? {})) {
+      if (uai?.principalId) principals.push(uai.principalId.toLowerCase());
+    }
+    return {
+      type,
+      systemAssigned: parts.includes('systemassigned'),
+      userAssigned: parts.includes('userassigned'),
+      principalIds: [...new Set(principals)],
+    };
+  });
+}
+
+/** Why the principals of an identity are incomplete, or undefined when they are all known. */
+function missingPrincipals(raw: unknown, identity: ManagedIdentity): string | undefined {
+  if (!isRecord(raw)) return undefined;
+  if (identity.systemAssigned && !str(raw.principalId)) {
+    return 'the system-assigned identity has no principalId in the row';
+  }
+  if (identity.userAssigned) {
+    const uais = isRecord(raw.userAssignedIdentities) ? Object.values(raw.userAssignedIdentities) : [];
+    if (uais.length === 0) return 'the identity is UserAssigned but lists no user-assigned identities';
+    if (uais.some((u) => !isRecord(u) || !str(u.principalId)))
+      return 'a user-assigned identity has no principalId in the row';
+  }
+  return undefined;
+}
+
+function configurationsOf(list: readonly unknown[]): Observed<PerimeterConfiguration[]> {
+  const out: PerimeterConfiguration[] = [];
+  for (const item of list) {
+    const r = ConfigurationSchema.safeParse(item);
+    if (!r.success) return unread(`malformed perimeter configuration (${describe(r.error)})`);
+    const p = r.data.properties;
+    out.push({
+      name: r.data.name ?? '',
+      provisioningState: p?.provisioningState ?? 'Unknown',
+      provisioningIssues: (p?.provisioningIssues ?? []).map((i) => ({
+        issueType: i.properties?.issueType ?? i.name ?? 'Unknown',
+        severity: i.properties?.severity ?? 'Unknown',
+        description: i.properties?.description ?? '',
+      })),
+      perimeterId: p?.networkSecurityPerimeter?.id ?? '',
+      accessMode: p?.resourceAssociation?.accessMode ?? '',
+      enabledLogCategories: p?.profile?.enabledLogCategories ?? [],
+    });
+  }
+  return read(out);
+}
+
+/**
+ * Normalizes a raw inventory. Never throws on row content: what cannot be read becomes `unread`.
+ * Perimeter configurations (deep inspection) are attached afterwards with `withPerimeterConfigurations`.
+ *
+ * @param raw the collector's Resource Graph output
+ */
+export function normalize(raw: RawInventory): NormalizedTenant {
+  const problems: string[] = [];
+  const { tables } = raw;
+  const readableSubscriptions = new Set(
+    raw.subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()),
+  );
+
+  // Associations, keyed by the associated resource.
+  const associations = new Index<PerimeterAssociation>(tableFailure(tables.associations, 'perimeter associations'));
+  for (const row of rowsOfType(tables.associations, TABLES.associations.type)) {
+    const r = AssociationSchema.safeParse(row);
+    if (r.success) {
+      associations.add(idKey(r.data.properties.privateLinkResource.id), normalizeAssociation(r.data));
+      continue;
+    }
+    const props = isRecord(row.properties) ? row.properties : {};
+    const target = isRecord(props.privateLinkResource) ? str(props.privateLinkResource.id) : undefined;
+    const reason = `malformed perimeter association row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
+    problems.push(reason);
+    if (target) associations.fail(idKey(target), reason);
+    else associations.failAll(`${reason}; it could concern any account`);
+  }
+
+  // Access rules, keyed by profile.
+  const rules = new Index<AccessRule>(tableFailure(tables.accessRules, 'perimeter access rules'));
+  for (const row of rowsOfType(tables.accessRules, TABLES.accessRules.type)) {
+    const r = AccessRuleSchema.safeParse(row);
+    const id = str(row.id);
+    if (r.success) {
+      const profileId = parentId(r.data.id);
+      rules.add(idKey(profileId), {
+        id: r.data.id,
+        name: r.data.name ?? lastSegment(r.data.id),
+        profileId,
+        direction: r.data.properties.direction,
+        addressPrefixes: r.data.properties.addressPrefixes ?? [],
+        subscriptionIds: (r.data.properties.subscriptions ?? []).map((s) => s.id),
+        fullyQualifiedDomainNames: r.data.properties.fullyQualifiedDomainNames ?? [],
+      });
+      continue;
+    }
+    const reason = `malformed access rule row ${id ?? '(no id)'} (${describe(r.error)})`;
+    problems.push(reason);
+    if (id) rules.fail(idKey(parentId(id)), reason);
+    else rules.failAll(`${reason}; it could belong to any profile`);
+  }
+
+  // Role assignments, keyed by principal.
+  const assignments = new Index<RoleAssignment>(tableFailure(tables.roleAssignments, 'role assignments'));
+  for (const row of rowsOfType(tables.roleAssignments, TABLES.roleAssignments.type)) {
+    const r = RoleAssignmentSchema.safeParse(row);
+    if (r.success) {
+      const p = r.data.properties;
+      assignments.add(p.principalId.toLowerCase(), {
+        id: r.data.id,
+        principalId: p.principalId.toLowerCase(),
+        roleDefinitionId: p.roleDefinitionId,
+        roleId: lastSegment(p.roleDefinitionId).toLowerCase(),
+        scope: p.scope,
+      });
+      continue;
+    }
+    const props = isRecord(row.properties) ? row.properties : {};
+    const principal = str(props.principalId);
+    const reason = `malformed role assignment row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
+    problems.push(reason);
+    if (principal) assignments.fail(principal.toLowerCase(), reason);
+    else assignments.failAll(`${reason}; it could concern any principal`);
+  }
+
+  // Storage accounts (data sources, ID-04).
+  const storageAccounts = new Map<string, StorageAccount>();
+  for (const row of rowsOfType(tables.storageAccounts, TABLES.storageAccounts.type)) {
+    const id = str(row.id);
+    const parsed = id === undefined ? undefined : parseResourceId(id);
+    if (id === undefined || parsed === undefined) {
+      problems.push(`storage account row without a valid id (${JSON.stringify(row.id ?? null)})`);
+      continue;
+    }
+    const perimeterIds = associations.get(idKey(id));
+    storageAccounts.set(idKey(id), {
+      id,
+      name: parsed.name,
+      perimeterIds: perimeterIds.ok
+        ? read(
+            new Set(
+              perimeterIds.value
+                .filter((a) => sameId(a.provisioningState, 'Succeeded'))
+                .map((a) => idKey(a.perimeterId)),
+            ),
+          )
+        : perimeterIds,
+    });
+  }
+
+  // Accounts.
+  const accounts: AccountSnapshot[] = [];
+  for (const row of rowsOfType(tables.accounts, TABLES.accounts.type)) {
+    const id = str(row.id);
+    const parsed = id === undefined ? undefined : parseResourceId(id);
+    if (id === undefined || parsed === undefined || !sameId(parsed.type, 'Microsoft.CognitiveServices/accounts')) {
+      problems.push(
+        `account row without a valid Cognitive Services account id (${JSON.stringify(row.id ?? null).slice(0, 200)})`,
+      );
+      continue;
+    }
+    if (!readableSubscriptions.has(parsed.subscriptionId.toLowerCase())) continue; // outside the scope read
+    accounts.push(
+      normalizeAccount(row, id, parsed, {
+        associations,
+        rules,
+        assignments,
+      }),
+    );
+  }
+  accounts.sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
+  return { accounts, tenant: { storageAccounts }, problems };
+}
+
+interface Indexes {
+  associations: Index<PerimeterAssociation>;
+  rules: Index<AccessRule>;
+  assignments: Index<RoleAssignment>;
+}
+
+function normalizeAccount(
+  row: Record<string, unknown>,
+  id: string,
+  parsed: NonNullable<ReturnType<typeof parseResourceId>>,
+  ix: Indexes,
+): AccountSnapshot {
+  const props = row.properties;
+  const propsRead: Observed<Record<string, unknown>> = isRecord(props)
+    ? read(props)
+    : unread(`the account row has no readable properties (${props === undefined ? 'absent' : typeof props})`);
+  const part = <U>(f: (p: Record<string, unknown>) => Observed<U>): Observed<U> =>
+    propsRead.ok ? f(propsRead.value) : propsRead;
+
+  const network = part((p) =>
+    parsePart(
+      NetworkSchema,
+      p,
+      'network settings',
+      (n): NetworkSettings => ({
+        publicNetworkAccess: n.publicNetworkAccess ?? AZURE_DEFAULTS.publicNetworkAccess,
+        defaultAction: n.networkAcls?.defaultAction ?? AZURE_DEFAULTS.defaultAction,
+        bypass: n.networkAcls?.bypass ?? AZURE_DEFAULTS.bypass,
+        ipRules: (n.networkAcls?.ipRules ?? []).map((r) => r.value),
+        virtualNetworkRules: (n.networkAcls?.virtualNetworkRules ?? []).map((r) => r.id),
+      }),
+    ),
+  );
+  const boolPart = (key: string, fallback: boolean): Observed<boolean> =>
+    part((p) => parsePart(z.boolean().nullish(), p[key], key, (v) => v ?? fallback));
+  const keySource = part((p) =>
+    parsePart(
+      z.object({ keySource: optStr }).nullish(),
+      p.encryption,
+      'encryption',
+      (e) => e?.keySource ?? AZURE_DEFAULTS.keySource,
+    ),
+  );
+  const privateEndpointConnections = part((p) =>
+    parsePart(PrivateEndpointsSchema, p.privateEndpointConnections, 'privateEndpointConnections', (list) =>
+      (list ?? []).map(
+        (c): PrivateEndpointConnection => ({
+          id: c.id ?? '',
+          status: c.properties?.privateLinkServiceConnectionState?.status ?? 'Unknown',
+        }),
+      ),
+    ),
+  );
+  const kindRaw = row.kind;
+  const kind: Observed<string> =
+    typeof kindRaw === 'string' && kindRaw.length > 0 ? read(kindRaw) : unread(`the account row has no readable kind`);
+  const identity = identityOf(row.identity);
+
+  const key = idKey(id);
+  const accountAssociations = ix.associations.get(key);
+  let accessRules: Observed<AccessRule[]>;
+  if (!accountAssociations.ok) {
+    accessRules = accountAssociations;
+  } else {
+    const collected: AccessRule[] = [];
+    let failure: string | undefined;
+    const profiles = new Set<string>();
+    for (const a of accountAssociations.value) {
+      if (!sameId(a.provisioningState, 'Succeeded')) continue;
+      if (a.profileId === '') {
+        failure ??= `association ${a.id} names no profile`;
+        continue;
+      }
+      profiles.add(idKey(a.profileId));
+    }
+    for (const profile of profiles) {
+      const r = ix.rules.get(profile);
+      if (r.ok) collected.push(...r.value);
+      else failure ??= r.reason;
+    }
+    accessRules = failure === undefined ? read(collected) : unread(failure);
+  }
+
+  let roleAssignments: Observed<RoleAssignment[]>;
+  if (!identity.ok) {
+    roleAssignments = identity;
+  } else {
+    const missing = missingPrincipals(row.identity, identity.value);
+    if (missing !== undefined) {
+      roleAssignments = unread(missing);
+    } else {
+      const collected: RoleAssignment[] = [];
+      let failure: string | undefined;
+      for (const principal of identity.value.principalIds) {
+        const r = ix.assignments.get(principal);
+        if (r.ok) collected.push(...r.value);
+        else failure ??= r.reason;
+      }
+      roleAssignments = failure === undefined ? read(collected) : unread(failure);
+    }
+  }
+
+  const tags: Record<string, string> = {};
+  if (isRecord(row.tags)) {
+    for (const [k, v] of Object.entries(row.tags)) if (typeof v === 'string') tags[k] = v;
+  }
+
+  return {
+    id,
+    name: parsed.name,
+    subscriptionId: parsed.subscriptionId,
+    resourceGroup: parsed.resourceGroup,
+    location: str(row.location) ?? '',
+    kind,
+    tags,
+    network,
+    identity,
+    disableLocalAuth: boolPart('disableLocalAuth', AZURE_DEFAULTS.disableLocalAuth),
+    restrictOutboundNetworkAccess: boolPart(
+      'restrictOutboundNetworkAccess',
+      AZURE_DEFAULTS.restrictOutboundNetworkAccess,
+    ),
+    encryptionKeySource: keySource,
+    privateEndpointConnections,
+    associations: accountAssociations,
+    accessRules,
+    roleAssignments,
+    perimeterConfigurations: undefined,
+  };
+}
+
+/**
+ * Returns the snapshot with its deep-inspection result attached: the raw
+ * `networkSecurityPerimeterConfigurations` list (validated here), or why it could not be read.
+ */
+export function withPerimeterConfigurations(
+  account: AccountSnapshot,
+  configurations: Observed<readonly unknown[]>,
+): AccountSnapshot {
+  return {
+    ...account,
+    perimeterConfigurations: configurations.ok ? configurationsOf(configurations.value) : configurations,
+  };
+}

@@ -1,0 +1,104 @@
+import type { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import { isRestError } from '@azure/core-rest-pipeline';
+
+/**
+ * Resource Graph paging on `@azure/arm-resourcegraph` 5.x, which has no pager: we loop on
+ * `skipToken` (AZURE-FACTS.md). Pages of at most 1000 rows (the service maximum).
+ */
+
+/** Where a query runs. Neither list: every subscription the caller can read in the tenant. */
+export interface GraphScope {
+  readonly subscriptions?: readonly string[];
+  readonly managementGroups?: readonly string[];
+}
+
+/** Thrown when a query cannot be completed (after the pipeline's retries). */
+export class GraphQueryError extends Error {
+  constructor(
+    message: string,
+    /** HTTP status when the service answered, e.g. 403. */
+    readonly statusCode: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Builds the query for a table and type: select rows by type, raw ARM shape (ARCHITECTURE.md). */
+export function typeQuery(table: string, type: string): string {
+  return `${table} | where type =~ '${type}'`;
+}
+
+/** Short, secret-free description of a failed request. */
+export function describeError(error: unknown): { message: string; statusCode: number | undefined } {
+  if (isRestError(error)) {
+    const code = error.code ? `${error.code}: ` : '';
+    const text = (error.message || '').split('\n')[0]?.slice(0, 300) ?? '';
+    return { message: `HTTP ${error.statusCode ?? 'error'} ${code}${text}`.trim(), statusCode: error.statusCode };
+  }
+  return { message: error instanceof Error ? error.message.slice(0, 300) : String(error), statusCode: undefined };
+}
+
+/**
+ * The rows of a response. The SDK's mapper types `data` as a Dictionary, so an `objectArray`
+ * result arrives as `{ "0": row, "1": row, … }`; a plain array is accepted too. Anything else
+ * (a table-format result, a string) is malformed.
+ */
+export function rowsOf(data: unknown): unknown[] | undefined {
+  if (Array.isArray(data)) return data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const keys = Object.keys(data);
+  if (!keys.every((k, i) => k === String(i))) return undefined;
+  return Object.values(data);
+}
+
+/** Reads every page of Resource Graph queries. */
+export class ResourceGraphReader {
+  /** Pages requested (count), for the scan's figures. */
+  pages = 0;
+
+  constructor(
+    private readonly client: ResourceGraphClient,
+    private readonly pageSize = 1000,
+    private readonly maxPages = 100_000,
+  ) {}
+
+  /**
+   * Runs `query` over `scope` and returns every row of every page.
+   * @throws GraphQueryError on a failed request, a malformed response, a repeated paging token,
+   *   or a truncated result without a token to continue.
+   */
+  async readAll(query: string, scope: GraphScope): Promise<unknown[]> {
+    const rows: unknown[] = [];
+    const seenTokens = new Set<string>();
+    let skipToken: string | undefined;
+    for (let page = 0; ; page++) {
+      if (page >= this.maxPages) throw new GraphQueryError(`more than ${this.maxPages} pages`, undefined);
+      let response: Awaited<ReturnType<ResourceGraphClient['resources']>>;
+      try {
+        this.pages += 1;
+        response = await this.client.resources({
+          query,
+          ...(scope.subscriptions ? { subscriptions: [...scope.subscriptions] } : {}),
+          ...(scope.managementGroups ? { managementGroups: [...scope.managementGroups] } : {}),
+          options: { top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+        });
+      } catch (error) {
+        const d = describeError(error);
+        throw new GraphQueryError(d.message, d.statusCode);
+      }
+      const data = rowsOf(response.data);
+      if (data === undefined) throw new GraphQueryError('malformed response: data is not an array of rows', undefined);
+      rows.push(...data);
+      skipToken = response.skipToken || undefined;
+      if (skipToken === undefined) {
+        if (String(response.resultTruncated).toLowerCase() === 'true') {
+          throw new GraphQueryError('the result was truncated and no skipToken was returned', undefined);
+        }
+        return rows;
+      }
+      if (seenTokens.has(skipToken))
+        throw new GraphQueryError('the service repeated a paging token (loop guard)', undefined);
+      seenTokens.add(skipToken);
+    }
+  }
+}

@@ -1,0 +1,164 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  isRestError,
+  type PipelinePolicy,
+  type PipelineRequest,
+  type PipelineResponse,
+  type SendRequest,
+} from '@azure/core-rest-pipeline';
+
+/**
+ * Request pacing and retries for ARM and Resource Graph, as one pipeline policy.
+ *
+ * Why our own policy: the SDK ignores Resource Graph's quota headers and does not retry a 429 that
+ * has no `Retry-After` (AZURE-FACTS.md, "SDK behaviour seen on this machine"). Clients that use this
+ * policy set `retryOptions.maxRetries = 0` so retries happen here only, bounded in count and time.
+ *
+ * Sources: Resource Graph throttling — 15 queries per 5-second window per user, headers
+ * `x-ms-user-quota-remaining` (count) and `x-ms-user-quota-resets-after` (`hh:mm:ss`)
+ * (https://learn.microsoft.com/azure/governance/resource-graph/concepts/guidance-for-throttled-requests).
+ */
+
+export interface ThrottleOptions {
+  /** Attempts per request including the first (count). Default 6. */
+  readonly maxAttempts?: number;
+  /** First backoff delay (ms), doubled per attempt, with jitter. Default 1000. */
+  readonly baseDelayMs?: number;
+  /** Longest single wait (ms), whatever a server asks for. Default 60000. */
+  readonly maxDelayMs?: number;
+  /** Client-side cap: at most `limit` requests per `windowMs` (Resource Graph: 15 per 5000 ms). */
+  readonly window?: { readonly limit: number; readonly windowMs: number };
+  /** Injectable clock for tests. */
+  readonly now?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Randomness for jitter in [0, 1). */
+  readonly random?: () => number;
+  /** Told about every wait (ms) and its reason; for progress output. */
+  readonly onWait?: (ms: number, reason: string) => void;
+}
+
+/** Counters a policy keeps (counts). */
+export interface RequestStats {
+  /** HTTP requests sent, retries included. */
+  requests: number;
+  /** Responses with status 429. */
+  throttled: number;
+  /** Requests repeated after a retriable failure. */
+  retries: number;
+}
+
+export function newStats(): RequestStats {
+  return { requests: 0, throttled: 0, retries: 0 };
+}
+
+/** Parses `hh:mm:ss` (optionally with fractional seconds) into ms; undefined when malformed. */
+export function parseResetsAfter(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  const m = /^(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)$/.exec(value.trim());
+  if (!m) return undefined;
+  return Math.round((Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000);
+}
+
+/** Parses `Retry-After` (delta seconds or HTTP date) or `retry-after-ms`; undefined when absent or malformed. */
+export function parseRetryAfter(response: PipelineResponse, now: number): number | undefined {
+  const ms = response.headers.get('retry-after-ms') ?? response.headers.get('x-ms-retry-after-ms');
+  if (ms && /^\d+$/.test(ms.trim())) return Number(ms);
+  const value = response.headers.get('retry-after');
+  if (!value) return undefined;
+  if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function isRetriableStatus(status: number): boolean {
+  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
+}
+
+/**
+ * Creates the pacing-and-retry policy. One instance per client: the quota state it keeps is the
+ * caller's (per user) quota as the server reported it.
+ */
+export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestStats = newStats()): PipelinePolicy {
+  const maxAttempts = options.maxAttempts ?? 6;
+  const baseDelayMs = options.baseDelayMs ?? 1000;
+  const maxDelayMs = options.maxDelayMs ?? 60_000;
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? ((ms: number) => delay(ms));
+  const random = options.random ?? Math.random;
+  const sent: number[] = [];
+  let blockedUntil = 0;
+
+  async function wait(ms: number, reason: string): Promise<void> {
+    const bounded = Math.min(Math.max(0, ms), maxDelayMs);
+    if (bounded <= 0) return;
+    options.onWait?.(bounded, reason);
+    await sleep(bounded);
+  }
+
+  async function pace(): Promise<void> {
+    for (;;) {
+      const t = now();
+      if (blockedUntil > t) {
+        await wait(blockedUntil - t, 'quota exhausted');
+        continue;
+      }
+      if (options.window) {
+        while (sent.length > 0 && (sent[0] ?? 0) <= t - options.window.windowMs) sent.shift();
+        if (sent.length >= options.window.limit) {
+          await wait((sent[0] ?? t) + options.window.windowMs - t, 'request window full');
+          continue;
+        }
+      }
+      sent.push(t);
+      return;
+    }
+  }
+
+  function observeQuota(response: PipelineResponse): void {
+    const remaining = response.headers.get('x-ms-user-quota-remaining');
+    const resets = parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
+    if (remaining !== undefined && /^\d+$/.test(remaining.trim()) && Number(remaining) <= 0 && resets !== undefined) {
+      blockedUntil = Math.max(blockedUntil, now() + resets);
+    }
+  }
+
+  function backoff(attempt: number): number {
+    const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+    return Math.round(exp * (0.5 + random() / 2));
+  }
+
+  return {
+    name: 'perimeterAuditorThrottling',
+    async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+      for (let attempt = 1; ; attempt++) {
+        await pace();
+        stats.requests += 1;
+        let response: PipelineResponse;
+        try {
+          response = await next(request);
+        } catch (error) {
+          // Network failures (reset, refused, timeout) come as thrown errors without a response.
+          const status = isRestError(error) ? error.statusCode : undefined;
+          if (attempt >= maxAttempts || status !== undefined || request.abortSignal?.aborted) throw error;
+          stats.retries += 1;
+          await wait(backoff(attempt), `network error: ${(error as Error).message}`);
+          continue;
+        }
+        observeQuota(response);
+        if (!isRetriableStatus(response.status) || attempt >= maxAttempts) return response;
+        let waitMs: number;
+        if (response.status === 429) {
+          stats.throttled += 1;
+          const fromServer =
+            parseRetryAfter(response, now()) ?? parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
+          waitMs = fromServer ?? backoff(attempt);
+          blockedUntil = Math.max(blockedUntil, now() + Math.min(waitMs, maxDelayMs));
+        } else {
+          waitMs = parseRetryAfter(response, now()) ?? backoff(attempt);
+        }
+        stats.retries += 1;
+        await wait(waitMs, `HTTP ${response.status}`);
+      }
+    },
+  };
+}

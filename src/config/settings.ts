@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import { CLOUDS } from '../collect/clients.js';
+
+/**
+ * Function App settings (environment variables), validated at the edge. Every setting the code
+ * reads is listed here, documented in the README and in `local.settings.sample.json`.
+ */
+
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
+  );
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', 'TRUE', 'FALSE', 'True', 'False', '1', '0', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : ['true', '1'].includes(v.toLowerCase())));
+
+export const SettingsSchema = z.object({
+  /** NCRONTAB schedule of `scheduledScan` (six fields). Default: every 6 hours. */
+  SCAN_SCHEDULE: z.string().min(1).default('0 0 */6 * * *'),
+  /** Subscriptions to scan (comma-separated). Empty with no management groups: the whole tenant. */
+  SCAN_SUBSCRIPTIONS: list,
+  /** Management groups to scan (comma-separated names). */
+  SCAN_MANAGEMENT_GROUPS: list,
+  /** `AzureCloud` (default), `AzureUSGovernment` or `AzureChinaCloud`. */
+  AZURE_CLOUD: z
+    .enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...Array<keyof typeof CLOUDS>])
+    .default('AzureCloud'),
+  /** ARM endpoint override; default from AZURE_CLOUD. Must be https. */
+  ARM_ENDPOINT: z.string().url().startsWith('https://').optional(),
+  /** Read per-account perimeter configurations (NSP-05, NSP-06). Default true. */
+  DEEP_INSPECTION: bool(true),
+  /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
+  DEEP_INSPECTION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /** Blob endpoint of the audit store, e.g. https://<account>.blob.core.windows.net (identity-based). */
+  AUDIT_STORAGE_ACCOUNT_URL: z.string().url().optional(),
+  /** Connection string of the audit store (Azurite / local development only). */
+  AUDIT_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+  /** Blob container for scans. Default `audit`. */
+  AUDIT_CONTAINER: z
+    .string()
+    .regex(/^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/, 'a valid container name')
+    .default('audit'),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;
+
+/** Thrown when settings do not validate; the message names each setting (never its value). */
+export class SettingsError extends Error {}
+
+/**
+ * Reads and validates settings from an environment.
+ * @throws SettingsError naming the offending settings, or when no audit store is configured.
+ */
+export function loadSettings(env: Record<string, string | undefined>): Settings {
+  const picked = Object.fromEntries(Object.keys(SettingsSchema.shape).map((k) => [k, env[k]]));
+  const parsed = SettingsSchema.safeParse(picked);
+  if (!parsed.success) {
+    throw new SettingsError(
+      `invalid settings: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
+  }
+  if (!parsed.data.AUDIT_STORAGE_ACCOUNT_URL && !parsed.data.AUDIT_STORAGE_CONNECTION_STRING) {
+    throw new SettingsError(
+      'invalid settings: set AUDIT_STORAGE_ACCOUNT_URL (or AUDIT_STORAGE_CONNECTION_STRING for Azurite)',
+    );
+  }
+  return parsed.data;
+}
+
+/** The ARM endpoint the settings select. */
+export function armEndpointOf(settings: Pick<Settings, 'ARM_ENDPOINT' | 'AZURE_CLOUD'>): string {
+  return settings.ARM_ENDPOINT ?? CLOUDS[settings.AZURE_CLOUD];
+}

@@ -1,0 +1,140 @@
+import type { Observed } from './observed.js';
+
+/**
+ * The normalized view of one `Microsoft.CognitiveServices/accounts` resource, as rules see it.
+ * Built only by `src/collect/normalize.ts`; rules never read raw ARM JSON.
+ *
+ * Every group of properties is `Observed` separately, so a malformed part of a row makes only
+ * the rules that need that part `unknown`. Azure's defaults for absent properties are already
+ * applied (RULES.md, "Azure defaults applied by the normalizer").
+ */
+export interface AccountSnapshot {
+  /** The ARM resource ID as Azure returned it. Compare with `sameId`, never `===`. */
+  readonly id: string;
+  readonly name: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly location: string;
+  /** `OpenAI`, `AIServices`, `CognitiveServices`, `Face`, … */
+  readonly kind: Observed<string>;
+  readonly tags: Readonly<Record<string, string>>;
+  readonly network: Observed<NetworkSettings>;
+  readonly identity: Observed<ManagedIdentity>;
+  /** `properties.disableLocalAuth`, default false. */
+  readonly disableLocalAuth: Observed<boolean>;
+  /** `properties.restrictOutboundNetworkAccess`, default false. */
+  readonly restrictOutboundNetworkAccess: Observed<boolean>;
+  /** `properties.encryption.keySource`, default `Microsoft.CognitiveServices`. */
+  readonly encryptionKeySource: Observed<string>;
+  readonly privateEndpointConnections: Observed<readonly PrivateEndpointConnection[]>;
+  /** Every perimeter resource association whose `privateLinkResource.id` is this account, in any state. */
+  readonly associations: Observed<readonly PerimeterAssociation[]>;
+  /** Access rules of the profiles of this account's `Succeeded` associations (their union). */
+  readonly accessRules: Observed<readonly AccessRule[]>;
+  /** Role assignments held by any of this account's managed identity principals. */
+  readonly roleAssignments: Observed<readonly RoleAssignment[]>;
+  /**
+   * The account's `networkSecurityPerimeterConfigurations` (deep inspection). `undefined` when deep
+   * inspection did not run for this account (off, or the account has no association row).
+   */
+  readonly perimeterConfigurations: Observed<readonly PerimeterConfiguration[]> | undefined;
+}
+
+/** `properties.publicNetworkAccess` and `properties.networkAcls`, defaults applied. */
+export interface NetworkSettings {
+  /** `Enabled` (default), `Disabled` or `SecuredByPerimeter`; other strings are kept as given. */
+  readonly publicNetworkAccess: string;
+  /** `Allow` (default) or `Deny`. */
+  readonly defaultAction: string;
+  /** `None` (default) or `AzureServices`. */
+  readonly bypass: string;
+  /** `networkAcls.ipRules[*].value`, as given (may be invalid; NET-03 reports that). */
+  readonly ipRules: readonly string[];
+  /** `networkAcls.virtualNetworkRules[*].id`, as given. */
+  readonly virtualNetworkRules: readonly string[];
+}
+
+/** The account's `identity` block. */
+export interface ManagedIdentity {
+  /** `identity.type` as given; `None` when absent. */
+  readonly type: string;
+  readonly systemAssigned: boolean;
+  readonly userAssigned: boolean;
+  /** Principal IDs (lower-case GUIDs): the system-assigned one and every user-assigned one. */
+  readonly principalIds: readonly string[];
+}
+
+export interface PrivateEndpointConnection {
+  readonly id: string;
+  /** `Approved`, `Pending`, `Rejected`, `Disconnected`, or `Unknown` when absent. */
+  readonly status: string;
+}
+
+/** A `microsoft.network/networksecurityperimeters/resourceassociations` row. */
+export interface PerimeterAssociation {
+  readonly id: string;
+  /** `…/networkSecurityPerimeters/{name}`: the parent of the association ID. */
+  readonly perimeterId: string;
+  readonly perimeterName: string;
+  /** `properties.profile.id`, or '' when absent. */
+  readonly profileId: string;
+  /** `Learning` (default), `Enforced` or `Audit`; other strings kept as given. */
+  readonly accessMode: string;
+  /** `Succeeded` when absent. */
+  readonly provisioningState: string;
+  /** `properties.privateLinkResource.id`. */
+  readonly resourceId: string;
+}
+
+/** A `…/profiles/accessrules` row (or an access rule from a perimeter configuration). */
+export interface AccessRule {
+  readonly id: string;
+  readonly name: string;
+  readonly profileId: string;
+  /** `Inbound` or `Outbound`. */
+  readonly direction: string;
+  readonly addressPrefixes: readonly string[];
+  readonly subscriptionIds: readonly string[];
+  readonly fullyQualifiedDomainNames: readonly string[];
+}
+
+/** A `microsoft.authorization/roleassignments` row. */
+export interface RoleAssignment {
+  readonly id: string;
+  /** Lower-case GUID. */
+  readonly principalId: string;
+  readonly roleDefinitionId: string;
+  /** The role definition GUID (last segment of `roleDefinitionId`), lower-case. */
+  readonly roleId: string;
+  readonly scope: string;
+}
+
+/** One entry of the account's `networkSecurityPerimeterConfigurations` (deep inspection). */
+export interface PerimeterConfiguration {
+  readonly name: string;
+  readonly provisioningState: string;
+  readonly provisioningIssues: readonly {
+    readonly issueType: string;
+    readonly severity: string;
+    readonly description: string;
+  }[];
+  readonly perimeterId: string;
+  readonly accessMode: string;
+  readonly enabledLogCategories: readonly string[];
+}
+
+/** A `microsoft.storage/storageaccounts` row, with what ID-04 needs. */
+export interface StorageAccount {
+  readonly id: string;
+  readonly name: string;
+  /** Perimeters (lower-case IDs) with which the storage account has a `Succeeded` association. */
+  readonly perimeterIds: Observed<ReadonlySet<string>>;
+}
+
+/**
+ * Tenant-wide data a rule may consult besides the account itself.
+ * `storageAccounts` is keyed by lower-case resource ID.
+ */
+export interface TenantContext {
+  readonly storageAccounts: ReadonlyMap<string, StorageAccount>;
+}

@@ -1,0 +1,67 @@
+import type { Finding, Outcome, Rule, RuleContext } from '../domain/rule.js';
+import type { AccountSnapshot } from '../domain/snapshot.js';
+
+/** Called when a rule throws; the pair still gets an `unknown` finding. */
+export type RuleErrorHandler = (ruleId: string, resourceId: string, error: unknown) => void;
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Evaluates the given rules over one account: exactly one finding per rule (RULES.md, "Outcomes").
+ *
+ * Applicability is decided first: known false → `not_applicable` (message: why), unknown →
+ * `unknown` (message: what was not read). A rule that throws yields `unknown` for that pair and a
+ * call to `onError`; it never stops the scan. Pure apart from `onError`.
+ */
+export function evaluateAccount(
+  account: AccountSnapshot,
+  rules: readonly Rule[],
+  ctx: RuleContext,
+  onError?: RuleErrorHandler,
+): Finding[] {
+  const kind = account.kind.ok ? account.kind.value : null;
+  const base = {
+    resourceId: account.id,
+    subscriptionId: account.subscriptionId,
+    resourceGroup: account.resourceGroup,
+    accountName: account.name,
+    kind,
+    location: account.location,
+  };
+  return rules.map((rule): Finding => {
+    let outcome: Outcome;
+    let message: string;
+    let evidence: Readonly<Record<string, unknown>> = {};
+    try {
+      const applies = rule.appliesTo(account, ctx);
+      if (!applies.ok) {
+        outcome = 'unknown';
+        message = `Whether the rule applies could not be decided: ${applies.reason}`;
+      } else if (!applies.value) {
+        outcome = 'not_applicable';
+        message = `Not applicable: ${applies.why}.`;
+      } else {
+        const verdict = rule.evaluate(account, ctx);
+        outcome = verdict.outcome;
+        message = verdict.message;
+        evidence = verdict.evidence ?? {};
+      }
+    } catch (error) {
+      onError?.(rule.id, account.id, error);
+      outcome = 'unknown';
+      message = `The rule could not be evaluated: ${errorText(error)}`;
+      evidence = {};
+    }
+    return { ruleId: rule.id, ...base, outcome, severity: rule.severity, message, evidence };
+  });
+}
+
+/**
+ * The rules that run for a policy: enabled ones, less those needing deep inspection when it is off
+ * (RULES.md: NSP-05 and NSP-06 run only with deep inspection).
+ */
+export function activeRules(rules: readonly Rule[], enabled: ReadonlySet<string>, deepInspection: boolean): Rule[] {
+  return rules.filter((r) => enabled.has(r.id) && (deepInspection || !r.deepInspection));
+}

@@ -1,0 +1,142 @@
+import type { AzureClients } from './collect/clients.js';
+import { collectInventory, type ProgressLog, type ScanScope } from './collect/collector.js';
+import { TABLES } from './collect/inventory.js';
+import { normalize, withPerimeterConfigurations } from './collect/normalize.js';
+import { readPerimeterConfigurations } from './collect/perimeterConfigurations.js';
+import type { Policy } from './config/policy.js';
+import { idKey } from './domain/resourceId.js';
+import { catalogEntry, type Finding } from './domain/rule.js';
+import { activeRules, evaluateAccount } from './engine/evaluate.js';
+import { SummaryBuilder } from './engine/summary.js';
+import { perimeterCapable } from './rules/facts.js';
+import { RULES } from './rules/index.js';
+import { newScanId, type ScanDocument } from './store/scanDocument.js';
+import type { ScanStore } from './store/stores.js';
+
+/**
+ * The scan use-case: scope → collect → normalize → deep inspection → evaluate → store.
+ * Every entry point (timer, CLI, demo) runs this one function (ARCHITECTURE.md, "The one flow").
+ */
+
+export interface ScanOptions {
+  readonly scope: ScanScope;
+  readonly policy: Policy;
+  readonly clients: AzureClients;
+  /** Where the scan is written; each store commits after its own files. */
+  readonly stores: readonly ScanStore[];
+  /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
+  readonly deepConcurrency?: number;
+  readonly log?: ProgressLog;
+  readonly now?: () => Date;
+}
+
+export interface ScanResult {
+  readonly scan: ScanDocument;
+  readonly findings: readonly Finding[];
+}
+
+/**
+ * Runs one scan and writes it to every store.
+ * @throws ScanSetupError when the subscriptions in scope cannot be listed; a store's I/O error when
+ *   a write fails (stores written before it keep the new scan, the failing one keeps its previous).
+ */
+export async function runScan(options: ScanOptions): Promise<ScanResult> {
+  const now = options.now ?? (() => new Date());
+  const log = options.log ?? (() => {});
+  const started = now();
+  const scanId = newScanId(started);
+  const { policy, clients } = options;
+  const params = policy.parameters;
+  log(`scan ${scanId} started`);
+
+  const raw = await collectInventory(clients.graph, options.scope, log);
+  const normalized = normalize(raw);
+  let accounts = normalized.accounts;
+
+  let deepRead = 0;
+  let deepFailed = 0;
+  if (params.deepInspection) {
+    // Accounts with an association row need their configurations (NSP-05, NSP-06); others cannot be
+    // associated, so reading theirs would change no verdict.
+    const candidates = accounts.filter((a) => {
+      const capable = perimeterCapable(a, params);
+      return capable.ok && capable.value && a.associations.ok && a.associations.value.length > 0;
+    });
+    log(`deep inspection: ${candidates.length} account(s)`);
+    const configs = await readPerimeterConfigurations(
+      candidates,
+      clients.cognitiveServicesFor,
+      options.deepConcurrency ?? 8,
+    );
+    accounts = accounts.map((a) => {
+      const c = configs.get(idKey(a.id));
+      if (c === undefined) return a;
+      deepRead += 1;
+      if (!c.ok) deepFailed += 1;
+      return withPerimeterConfigurations(a, c);
+    });
+  }
+
+  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection);
+  const ctx = { params, tenant: normalized.tenant };
+  const summary = new SummaryBuilder(rules.map((r) => r.id));
+  const findings: Finding[] = [];
+  const problems = [...normalized.problems];
+  for (const account of accounts) {
+    for (const finding of evaluateAccount(account, rules, ctx, (ruleId, resourceId, error) => {
+      problems.push(
+        `rule ${ruleId} failed on ${resourceId}: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    })) {
+      summary.add(finding);
+      findings.push(finding);
+    }
+  }
+
+  const tables = (Object.keys(raw.tables) as Array<keyof typeof raw.tables>).map((name) => {
+    const t = raw.tables[name];
+    return t.failure === undefined
+      ? { type: TABLES[name].type, rows: t.rows.length, status: 'read' as const }
+      : { type: TABLES[name].type, rows: t.rows.length, status: 'failed' as const, reason: t.failure };
+  });
+  const partial =
+    raw.subscriptions.some((s) => s.status === 'unreadable') ||
+    tables.some((t) => t.status === 'failed') ||
+    problems.length > 0 ||
+    deepFailed > 0;
+  const finished = now();
+  const scan: ScanDocument = {
+    schemaVersion: 1,
+    scanId,
+    startedAt: started.toISOString(),
+    finishedAt: finished.toISOString(),
+    status: partial ? 'partial' : 'complete',
+    scope: {
+      subscriptions: [...options.scope.subscriptions],
+      managementGroups: [...options.scope.managementGroups],
+      deepInspection: params.deepInspection,
+    },
+    coverage: {
+      subscriptions: raw.subscriptions,
+      accounts: accounts.length,
+      tables,
+      deepInspection: { accounts: deepRead, failed: deepFailed },
+      problems,
+    },
+    rules: rules.map(catalogEntry),
+    summary: summary.build(),
+    stats: {
+      durationMs: finished.getTime() - started.getTime(),
+      resourceGraphPages: clients.graph.pages,
+      resourceGraphRequests: clients.graphStats.requests,
+      armRequests: clients.armStats.requests,
+      throttledResponses: clients.graphStats.throttled + clients.armStats.throttled,
+    },
+  };
+  const ndjson = findings.map((f) => `${JSON.stringify(f)}\n`).join('');
+  for (const store of options.stores) {
+    await store.save(scan, ndjson);
+    log(`written to ${store.location}`);
+  }
+  return { scan, findings };
+}

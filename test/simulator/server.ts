@@ -1,0 +1,399 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { generate } from 'selfsigned';
+
+/**
+ * A local HTTPS Azure Resource Manager simulator speaking the REST shapes of
+ * shared/design/AZURE-FACTS.md: Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`,
+ * tables, `$top`/`$skipToken` paging, quota headers, optional 429s) and the Cognitive Services
+ * perimeter configuration API. The certificate is made at start; trust it with
+ * `NODE_EXTRA_CA_CERTS=<caFile>` or the SDK option `tlsOptions: { ca }`.
+ *
+ * Used by the integration tests and by `perimeter-auditor demo`. Not for production.
+ */
+
+/** A raw ARM row (any JSON object). */
+export type Row = Record<string, unknown>;
+
+/** The tenant the simulator serves, in raw ARM shape. */
+export interface SimulatorTenant {
+  /** `resourcecontainers` rows (type microsoft.resources/subscriptions). */
+  readonly resourcecontainers: Row[];
+  readonly resources: Row[];
+  readonly networkresources: Row[];
+  readonly authorizationresources: Row[];
+  /** Lower-case account ID → its `networkSecurityPerimeterConfigurations` items. */
+  readonly perimeterConfigurations: Record<string, Row[]>;
+  /** Management group name → subscription IDs under it. */
+  readonly managementGroups: Record<string, string[]>;
+  /** Subscriptions listed in resourcecontainers whose resources the caller may not read (403). */
+  readonly forbiddenSubscriptions: string[];
+}
+
+/** A request as the fault hook sees it. */
+export interface SimulatorRequest {
+  readonly kind: 'graph' | 'arm';
+  readonly method: string;
+  readonly path: string;
+  /** Parsed JSON body (Resource Graph), else undefined. */
+  readonly body: Record<string, unknown> | undefined;
+  /** 1-based count of requests of this kind so far. */
+  readonly sequence: number;
+}
+
+/** A response the fault hook substitutes; `body` is sent as JSON unless it is a string. */
+export interface SimulatorResponse {
+  readonly status: number;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+  /** Destroy the connection instead of answering. */
+  readonly reset?: boolean;
+  /** Wait this long (ms) before answering. */
+  readonly delayMs?: number;
+}
+
+export interface SimulatorOptions {
+  readonly tenant: SimulatorTenant;
+  /** Added to every response (ms). Default 0. */
+  readonly latencyMs?: number;
+  /** Resource Graph quota per user: `limit` queries per `windowMs`; beyond it, 429 when `enforce`. */
+  readonly quota?: {
+    readonly limit: number;
+    readonly windowMs: number;
+    readonly enforce: boolean;
+    readonly retryAfter: boolean;
+  };
+  /** Rows per Resource Graph page when the request gives no `$top`. Default 100 (the service's). */
+  readonly defaultPageSize?: number;
+  /** Items per page of perimeter configurations before `nextLink`. Default 50. */
+  readonly armPageSize?: number;
+  /** Called for every request; a returned response replaces the normal one (fault injection). */
+  readonly fault?: (request: SimulatorRequest) => SimulatorResponse | undefined;
+}
+
+/** A running simulator. */
+export interface ArmSimulator {
+  /** `https://127.0.0.1:{port}` */
+  readonly url: string;
+  /** PEM of the self-signed certificate. */
+  readonly caCertificate: string;
+  /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS. */
+  readonly caFile: string;
+  /** Counters (requests). */
+  readonly stats: { graphRequests: number; armRequests: number; throttled: number };
+  close(): Promise<void>;
+}
+
+const TABLES = ['resourcecontainers', 'resources', 'networkresources', 'authorizationresources'] as const;
+
+/** Loads a tenant from a folder of fixture files (`*.json`, one per table; see test/simulator/tenants/sample). */
+export async function loadTenant(dir: string): Promise<SimulatorTenant> {
+  const json = async (name: string, fallback: unknown) => {
+    try {
+      return JSON.parse(await readFile(join(dir, name), 'utf8'));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+      throw error;
+    }
+  };
+  const configs = (await json('perimeterConfigurations.json', {})) as Record<string, Row[]>;
+  const meta = (await json('tenant.json', {})) as {
+    managementGroups?: Record<string, string[]>;
+    forbiddenSubscriptions?: string[];
+  };
+  return {
+    resourcecontainers: await json('resourcecontainers.json', []),
+    resources: await json('resources.json', []),
+    networkresources: await json('networkresources.json', []),
+    authorizationresources: await json('authorizationresources.json', []),
+    perimeterConfigurations: Object.fromEntries(Object.entries(configs).map(([k, v]) => [k.toLowerCase(), v])),
+    managementGroups: meta.managementGroups ?? {},
+    forbiddenSubscriptions: meta.forbiddenSubscriptions ?? [],
+  };
+}
+
+function subscriptionOf(row: Row): string | undefined {
+  if (typeof row.subscriptionId === 'string' && row.subscriptionId !== '') return row.subscriptionId.toLowerCase();
+  const m = typeof row.id === 'string' ? /^\/subscriptions\/([^/]+)/i.exec(row.id) : null;
+  return m?.[1]?.toLowerCase();
+}
+
+function armError(status: number, code: string, message: string): SimulatorResponse {
+  return { status, body: { error: { code, message } } };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function formatResetsAfter(ms: number): string {
+  const s = Math.max(0, Math.ceil(ms / 1000));
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(Math.floor(s / 3600))}:${pad(Math.floor((s % 3600) / 60))}:${pad(s % 60)}`;
+}
+
+/** Starts the simulator on an ephemeral loopback port. */
+export async function startArmSimulator(options: SimulatorOptions): Promise<ArmSimulator> {
+  const cert = await generate([{ name: 'commonName', value: 'perimeter-auditor ARM simulator' }], {
+    keyType: 'ec',
+    curve: 'P-256',
+    algorithm: 'sha256',
+    notAfterDate: new Date(Date.now() + 7 * 86_400_000),
+    extensions: [
+      { name: 'basicConstraints', cA: true },
+      { name: 'keyUsage', digitalSignature: true, keyCertSign: true },
+      { name: 'extKeyUsage', serverAuth: true },
+      {
+        name: 'subjectAltName',
+        altNames: [
+          { type: 2, value: 'localhost' },
+          { type: 7, ip: '127.0.0.1' },
+          { type: 7, ip: '::1' },
+        ],
+      },
+    ],
+  });
+  const tenant = options.tenant;
+  const forbidden = new Set(tenant.forbiddenSubscriptions.map((s) => s.toLowerCase()));
+  const stats = { graphRequests: 0, armRequests: 0, throttled: 0 };
+  const quota = options.quota ?? { limit: 15, windowMs: 5000, enforce: false, retryAfter: true };
+  let windowStart = Date.now();
+  let used = 0;
+
+  function quotaHeaders(): { headers: Record<string, string>; exceeded: boolean; resetsInMs: number } {
+    const now = Date.now();
+    if (now - windowStart >= quota.windowMs) {
+      windowStart = now;
+      used = 0;
+    }
+    used += 1;
+    const resetsInMs = windowStart + quota.windowMs - now;
+    return {
+      headers: {
+        'x-ms-user-quota-remaining': String(Math.max(0, quota.limit - used)),
+        'x-ms-user-quota-resets-after': formatResetsAfter(resetsInMs),
+      },
+      exceeded: used > quota.limit,
+      resetsInMs,
+    };
+  }
+
+  function handleGraph(body: Record<string, unknown>): SimulatorResponse {
+    const q = quotaHeaders();
+    if (quota.enforce && q.exceeded) {
+      stats.throttled += 1;
+      const headers = {
+        ...q.headers,
+        ...(quota.retryAfter ? { 'retry-after': String(Math.ceil(q.resetsInMs / 1000)) } : {}),
+      };
+      return {
+        status: 429,
+        headers,
+        body: { error: { code: 'RateLimiting', message: 'Please provide below info when asking for support' } },
+      };
+    }
+    const query = typeof body.query === 'string' ? body.query : '';
+    const table = /^\s*([A-Za-z]+)/.exec(query)?.[1]?.toLowerCase();
+    if (!table || !(TABLES as readonly string[]).includes(table)) {
+      return { ...armError(400, 'BadRequest', `Table '${table ?? ''}' is not supported`), headers: q.headers };
+    }
+    const type = /\btype\s*(?:=~|==)\s*'([^']+)'/i.exec(query)?.[1]?.toLowerCase();
+    const subs = Array.isArray(body.subscriptions)
+      ? (body.subscriptions as string[]).map((s) => s.toLowerCase())
+      : undefined;
+    const mgs = Array.isArray(body.managementGroups) ? (body.managementGroups as string[]) : undefined;
+    if (subs?.some((s) => forbidden.has(s))) {
+      const denied = subs.filter((s) => forbidden.has(s));
+      return {
+        ...armError(
+          403,
+          'AuthorizationFailed',
+          `The client does not have authorization to perform action over scope '/subscriptions/${denied[0]}'`,
+        ),
+        headers: q.headers,
+      };
+    }
+    let scopeSubs: Set<string> | undefined;
+    if (subs) scopeSubs = new Set(subs);
+    else if (mgs)
+      scopeSubs = new Set(mgs.flatMap((m) => (tenant.managementGroups[m] ?? []).map((s) => s.toLowerCase())));
+    const rows = (tenant[table as (typeof TABLES)[number]] as Row[]).filter((row) => {
+      if (type !== undefined && String(row.type ?? '').toLowerCase() !== type) return false;
+      const sub = subscriptionOf(row);
+      if (table === 'resourcecontainers') return scopeSubs === undefined || (sub !== undefined && scopeSubs.has(sub));
+      if (sub !== undefined && forbidden.has(sub)) return false;
+      if (scopeSubs === undefined) return true;
+      return sub === undefined ? subs === undefined : scopeSubs.has(sub);
+    });
+    const opts = (body.options ?? {}) as Record<string, unknown>;
+    const top = Math.min(1000, typeof opts.$top === 'number' ? opts.$top : (options.defaultPageSize ?? 100));
+    const fingerprint = createHash('sha256')
+      .update(JSON.stringify([query, subs, mgs]))
+      .digest('hex')
+      .slice(0, 16);
+    let offset = 0;
+    if (typeof opts.$skipToken === 'string') {
+      try {
+        const token = JSON.parse(Buffer.from(opts.$skipToken, 'base64url').toString('utf8')) as {
+          o: number;
+          f: string;
+        };
+        if (token.f !== fingerprint) throw new Error('token for another query');
+        offset = token.o;
+      } catch {
+        return {
+          ...armError(400, 'InvalidSkipToken', 'The skip token is not valid for this query'),
+          headers: q.headers,
+        };
+      }
+    }
+    const data = rows.slice(offset, offset + top);
+    const next =
+      offset + top < rows.length
+        ? Buffer.from(JSON.stringify({ o: offset + top, f: fingerprint })).toString('base64url')
+        : undefined;
+    return {
+      status: 200,
+      headers: q.headers,
+      body: {
+        totalRecords: rows.length,
+        count: data.length,
+        resultTruncated: 'false',
+        ...(next ? { $skipToken: next } : {}),
+        data,
+        facets: [],
+      },
+    };
+  }
+
+  const CONFIGS =
+    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)\/networkSecurityPerimeterConfigurations(?:\/([^/]+))?$/i;
+
+  function handleArm(method: string, url: URL, baseUrl: string): SimulatorResponse {
+    const m = CONFIGS.exec(url.pathname);
+    if (method !== 'GET' || !m) return armError(404, 'NotFound', `No route for ${method} ${url.pathname}`);
+    const [, sub = '', rg = '', name = '', configName] = m;
+    if (forbidden.has(sub.toLowerCase())) {
+      return armError(
+        403,
+        'AuthorizationFailed',
+        `The client does not have authorization over scope '/subscriptions/${sub}'`,
+      );
+    }
+    const accountId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.CognitiveServices/accounts/${name}`;
+    const exists = tenant.resources.some(
+      (r) => typeof r.id === 'string' && r.id.toLowerCase() === accountId.toLowerCase(),
+    );
+    if (!exists)
+      return armError(
+        404,
+        'ResourceNotFound',
+        `The Resource 'Microsoft.CognitiveServices/accounts/${name}' was not found.`,
+      );
+    const items = tenant.perimeterConfigurations[accountId.toLowerCase()] ?? [];
+    if (configName !== undefined) {
+      const item = items.find((i) => String(i.name).toLowerCase() === configName.toLowerCase());
+      return item
+        ? { status: 200, body: item }
+        : armError(404, 'NotFound', `Configuration '${configName}' was not found.`);
+    }
+    const pageSize = options.armPageSize ?? 50;
+    const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
+    const page = items.slice(skip, skip + pageSize);
+    const body: Record<string, unknown> = { value: page };
+    if (skip + pageSize < items.length) {
+      const next = new URL(url.pathname, baseUrl);
+      next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '2024-10-01');
+      next.searchParams.set('$skiptoken', String(skip + pageSize));
+      body.nextLink = next.toString();
+    }
+    return { status: 200, body };
+  }
+
+  async function respond(res: ServerResponse, r: SimulatorResponse): Promise<void> {
+    if (r.delayMs) await delay(r.delayMs);
+    if (r.reset) {
+      res.socket?.destroy();
+      return;
+    }
+    const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    res.writeHead(r.status, {
+      'content-type': 'application/json; charset=utf-8',
+      'x-ms-request-id': `sim-${Date.now()}`,
+      ...r.headers,
+    });
+    res.end(text);
+  }
+
+  let baseUrl = '';
+  const server: Server = createServer({ key: cert.private, cert: cert.cert }, (req, res) => {
+    void (async () => {
+      try {
+        const url = new URL(req.url ?? '/', baseUrl);
+        const raw = await readBody(req);
+        if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) {
+          await respond(
+            res,
+            armError(401, 'AuthenticationFailed', 'Authentication failed. The Authorization header is missing.'),
+          );
+          return;
+        }
+        const isGraph =
+          /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && req.method === 'POST';
+        let body: Record<string, unknown> | undefined;
+        if (isGraph) {
+          try {
+            body = JSON.parse(raw) as Record<string, unknown>;
+          } catch {
+            await respond(res, armError(400, 'InvalidRequestContent', 'The request content was invalid'));
+            return;
+          }
+        }
+        const sequence = isGraph ? ++stats.graphRequests : ++stats.armRequests;
+        if (options.latencyMs) await delay(options.latencyMs);
+        const injected = options.fault?.({
+          kind: isGraph ? 'graph' : 'arm',
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          body,
+          sequence,
+        });
+        if (injected) {
+          if (injected.status === 429) stats.throttled += 1;
+          await respond(res, injected);
+          return;
+        }
+        await respond(res, isGraph && body ? handleGraph(body) : handleArm(req.method ?? 'GET', url, baseUrl));
+      } catch (error) {
+        await respond(res, armError(500, 'InternalServerError', (error as Error).message));
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  baseUrl = `https://127.0.0.1:${port}`;
+  const caFile = join(tmpdir(), `perimeter-auditor-simulator-${port}.pem`);
+  await writeFile(caFile, cert.cert, 'utf8');
+  return {
+    url: baseUrl,
+    caCertificate: cert.cert,
+    caFile,
+    stats,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
