@@ -287,9 +287,9 @@ export function normalize(raw: RawInventory): NormalizedTenant {
     const props = isRecord(row.properties) ? row.properties : {};
     const target = isRecord(props.privateLinkResource) ? str(props.privateLinkResource.id) : undefined;
     const reason = `malformed perimeter association row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
-    problems.push(reason);
     if (target) associations.fail(idKey(target), reason);
     else associations.failAll(`${reason}; it could concern any account`);
+    problems.push(target ? reason : `${reason}; it could concern any account`);
   }
 
   // Access rules, keyed by profile.
@@ -311,9 +311,9 @@ export function normalize(raw: RawInventory): NormalizedTenant {
       continue;
     }
     const reason = `malformed access rule row ${id ?? '(no id)'} (${describe(r.error)})`;
-    problems.push(reason);
     if (id) rules.fail(idKey(parentId(id)), reason);
     else rules.failAll(`${reason}; it could belong to any profile`);
+    problems.push(id ? reason : `${reason}; it could belong to any profile`);
   }
 
   // Role assignments, keyed by principal.
@@ -334,9 +334,9 @@ export function normalize(raw: RawInventory): NormalizedTenant {
     const props = isRecord(row.properties) ? row.properties : {};
     const principal = str(props.principalId);
     const reason = `malformed role assignment row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
-    problems.push(reason);
     if (principal) assignments.fail(principal.toLowerCase(), reason);
     else assignments.failAll(`${reason}; it could concern any principal`);
+    problems.push(principal ? reason : `${reason}; it could concern any principal`);
   }
 
   // Storage accounts (data sources, ID-04).

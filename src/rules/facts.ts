@@ -76,20 +76,15 @@ export function effectiveAssociation(associations: readonly PerimeterAssociation
 
 /** Effective mode is `Enforced` (public traffic decided by the profile's access rules only). */
 export function enforced(account: AccountSnapshot, params: RuleParameters): Fact {
-  return allOf(
-    () => perimeterCapable(account, params),
-    () =>
-      fromObserved(account.associations, (list) => {
-        const best = effectiveAssociation(list);
-        if (best === undefined) return fact(false, 'no Succeeded perimeter association, so no perimeter is enforced');
-        return sameId(best.accessMode, 'Enforced')
-          ? fact(true, `perimeter '${best.perimeterName}' is in Enforced access mode`)
-          : fact(
-              false,
-              `effective access mode is ${best.accessMode} (perimeter '${best.perimeterName}'), not Enforced`,
-            );
-      }),
-  );
+  const capable = perimeterCapable(account, params);
+  if (!capable.ok || !capable.value) return capable;
+  return fromObserved(account.associations, (list) => {
+    const best = effectiveAssociation(list);
+    if (best === undefined) return fact(false, 'no Succeeded perimeter association, so no perimeter is enforced');
+    return sameId(best.accessMode, 'Enforced')
+      ? fact(true, `perimeter '${best.perimeterName}' is in Enforced access mode`)
+      : fact(false, `effective access mode is ${best.accessMode} (perimeter '${best.perimeterName}'), not Enforced`);
+  });
 }
 
 /** The account's own settings restrict the network: publicNetworkAccess Disabled/SecuredByPerimeter, or default action Deny. */

@@ -44,7 +44,7 @@ export default defineRule({
     if (isEnforced.ok && isEnforced.value) {
       return {
         outcome: 'pass',
-        message: `Public access is decided by the perimeter's access rules: ${isEnforced.why}.`,
+        message: `Public access is decided by the access rules of an Enforced perimeter (${isEnforced.why}); publicNetworkAccess is overridden.`,
         evidence: { effectiveMode: 'Enforced' },
       };
     }

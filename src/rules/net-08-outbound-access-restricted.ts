@@ -32,7 +32,7 @@ export default defineRule({
     if (isEnforced.ok && isEnforced.value) {
       return {
         outcome: 'pass',
-        message: `Outbound access is restricted by the perimeter: ${isEnforced.why}.`,
+        message: `Outbound access is restricted by an Enforced perimeter (${isEnforced.why}).`,
         evidence: { effectiveMode: 'Enforced' },
       };
     }

@@ -1,0 +1,320 @@
+import auth01 from '../../../src/rules/auth-01-local-auth-disabled.js';
+import enc01 from '../../../src/rules/enc-01-cmk-perimeter-compatibility.js';
+import id01 from '../../../src/rules/id-01-managed-identity-enabled.js';
+import id02 from '../../../src/rules/id-02-data-source-role-assigned.js';
+import id03 from '../../../src/rules/id-03-identity-least-privilege.js';
+import id04 from '../../../src/rules/id-04-data-sources-in-perimeter.js';
+import {
+  aContext,
+  accessRule,
+  anAccount,
+  aStorageAccount,
+  association,
+  OTHER_PERIMETER,
+  PERIMETER,
+  ROLES,
+  roleAssignment,
+  SUB,
+  storageId,
+  unreadable,
+} from '../../helpers/builders.js';
+import { ruleTable } from '../../helpers/ruleTable.js';
+
+const enforced = [association({ accessMode: 'Enforced' })];
+
+ruleTable(id01, [
+  {
+    name: 'system-assigned',
+    account: anAccount({ identity: 'SystemAssigned' }),
+    outcome: 'pass',
+    message: /type SystemAssigned/,
+  },
+  { name: 'user-assigned', account: anAccount({ identity: 'UserAssigned' }), outcome: 'pass', message: /UserAssigned/ },
+  {
+    name: 'both',
+    account: anAccount({ identity: 'SystemAssigned, UserAssigned' }),
+    outcome: 'pass',
+    message: /SystemAssigned, UserAssigned/,
+  },
+  {
+    name: 'none',
+    account: anAccount({ identity: 'None' }),
+    outcome: 'fail',
+    message: /no managed identity \(identity type None\)/,
+  },
+  {
+    name: 'not perimeter-capable',
+    account: anAccount({ kind: 'Face', identity: 'None' }),
+    outcome: 'not_applicable',
+    message: /Face/,
+  },
+  {
+    name: 'identity malformed',
+    account: anAccount({ identity: unreadable('malformed identity') }),
+    outcome: 'unknown',
+    message: /malformed identity/,
+  },
+]);
+
+ruleTable(id02, [
+  {
+    name: 'data role on storage',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [roleAssignment(ROLES.blobContributor, storageId('st1'))],
+    }),
+    outcome: 'pass',
+    message: /Storage Blob Data Contributor on .*st1/,
+  },
+  {
+    name: 'Search Index Data Reader counts',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [
+        roleAssignment(
+          ROLES.searchReader,
+          `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Search/searchServices/s1`,
+        ),
+      ],
+    }),
+    outcome: 'pass',
+    message: /Search Index Data Reader/,
+  },
+  {
+    name: 'only non-data roles',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [roleAssignment(ROLES.reader, `/subscriptions/${SUB}`)],
+    }),
+    outcome: 'fail',
+    message: /holds no data-access role/,
+  },
+  {
+    name: 'no assignments',
+    account: anAccount({ associations: enforced }),
+    outcome: 'fail',
+    message: /no data-access role/,
+  },
+  { name: 'not associated', account: anAccount(), outcome: 'not_applicable', message: /no Succeeded/ },
+  {
+    name: 'no managed identity',
+    account: anAccount({ associations: enforced, identity: 'None' }),
+    outcome: 'not_applicable',
+    message: /no managed identity/,
+  },
+  {
+    name: 'role assignments unread',
+    account: anAccount({ associations: enforced, roleAssignments: unreadable('authorizationresources: HTTP 429') }),
+    outcome: 'unknown',
+    message: /HTTP 429/,
+  },
+  {
+    name: 'association unread',
+    account: anAccount({ associations: unreadable() }),
+    outcome: 'unknown',
+    message: /could not be decided/,
+  },
+]);
+
+ruleTable(id03, [
+  {
+    name: 'data role on one storage account',
+    account: anAccount({ roleAssignments: [roleAssignment(ROLES.blobReader, storageId('st1'))] }),
+    outcome: 'pass',
+    message: /1 role assignment\(s\); none privileged/,
+  },
+  {
+    name: 'Owner on the account itself (privileged at any scope)',
+    account: anAccount({
+      roleAssignments: [
+        roleAssignment(
+          ROLES.owner,
+          `/subscriptions/${SUB}/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/oai-test`,
+        ),
+      ],
+    }),
+    outcome: 'fail',
+    message: /Owner on .*accounts\/oai-test \(privileged role\)/,
+  },
+  {
+    name: 'data role on a subscription',
+    account: anAccount({ roleAssignments: [roleAssignment(ROLES.blobContributor, `/subscriptions/${SUB}`)] }),
+    outcome: 'fail',
+    message: /Storage Blob Data Contributor on \/subscriptions\/[^ ]+ \(data role at broad scope\)/,
+  },
+  {
+    name: 'data role on a resource group',
+    account: anAccount({
+      roleAssignments: [roleAssignment(ROLES.blobReader, `/subscriptions/${SUB}/resourceGroups/rg-data`)],
+    }),
+    outcome: 'fail',
+    message: /broad scope/,
+  },
+  {
+    name: 'data role on a management group',
+    account: anAccount({
+      roleAssignments: [roleAssignment(ROLES.searchReader, '/providers/Microsoft.Management/managementGroups/root')],
+    }),
+    outcome: 'fail',
+    message: /managementGroups\/root \(data role at broad scope\)/,
+  },
+  {
+    name: 'privilegedRoleIds parameter',
+    account: anAccount({ roleAssignments: [roleAssignment(ROLES.reader, `/subscriptions/${SUB}`)] }),
+    ctx: aContext({ params: { privilegedRoleIds: [ROLES.reader] } }),
+    outcome: 'fail',
+    message: /privileged role/,
+  },
+  {
+    name: 'no managed identity',
+    account: anAccount({ identity: 'None', kind: 'Face' }),
+    outcome: 'not_applicable',
+    message: /no managed identity/,
+  },
+  {
+    name: 'role assignments unread',
+    account: anAccount({ roleAssignments: unreadable() }),
+    outcome: 'unknown',
+    message: /simulated/,
+  },
+]);
+
+const blobRole = (name: string, suffix = '') => roleAssignment(ROLES.blobContributor, `${storageId(name)}${suffix}`);
+const outbound = (fqdn: string) => accessRule({ direction: 'Outbound', fullyQualifiedDomainNames: [fqdn] });
+
+ruleTable(id04, [
+  {
+    name: 'storage associated with the same perimeter',
+    account: anAccount({ associations: enforced, roleAssignments: [blobRole('st1')] }),
+    ctx: aContext({ storage: [aStorageAccount('st1', [PERIMETER])] }),
+    outcome: 'pass',
+    message: /Every storage account the identity can reach \(1\)/,
+  },
+  {
+    name: 'storage allowed by an outbound rule (role on a container)',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [blobRole('st2', '/blobServices/default/containers/batch')],
+      accessRules: [outbound('ST2.blob.core.windows.net')],
+    }),
+    ctx: aContext({ storage: [aStorageAccount('st2')] }),
+    outcome: 'pass',
+    message: /Every storage account/,
+  },
+  {
+    name: 'storage in another perimeter, no outbound rule',
+    account: anAccount({ associations: enforced, roleAssignments: [blobRole('st3')] }),
+    ctx: aContext({ storage: [aStorageAccount('st3', [OTHER_PERIMETER])] }),
+    outcome: 'fail',
+    message: /'st3' is outside the account's perimeter and no outbound rule allows st3\.blob\.core\.windows\.net/,
+  },
+  {
+    name: 'a fail outweighs an unknown',
+    account: anAccount({ associations: enforced, roleAssignments: [blobRole('st3'), blobRole('ghost')] }),
+    ctx: aContext({ storage: [aStorageAccount('st3')] }),
+    outcome: 'fail',
+    message: /st3/,
+  },
+  {
+    name: 'storage not in the inventory',
+    account: anAccount({ associations: enforced, roleAssignments: [blobRole('ghost')] }),
+    outcome: 'unknown',
+    message: /ghost not in the storage inventory/,
+  },
+  {
+    name: "storage's associations unread",
+    account: anAccount({ associations: enforced, roleAssignments: [blobRole('st4')] }),
+    ctx: aContext({ storage: [aStorageAccount('st4', unreadable('storage associations unread'))] }),
+    outcome: 'unknown',
+    message: /storage associations unread/,
+  },
+  {
+    name: 'storage role only at subscription scope',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [roleAssignment(ROLES.blobContributor, `/subscriptions/${SUB}`)],
+    }),
+    outcome: 'not_applicable',
+    message: /no storage data role scoped to a storage account/,
+  },
+  {
+    name: 'a non-storage data role on a storage account',
+    account: anAccount({
+      associations: enforced,
+      roleAssignments: [roleAssignment(ROLES.searchReader, storageId('st1'))],
+    }),
+    outcome: 'not_applicable',
+    message: /no storage data role/,
+  },
+  {
+    name: 'not associated',
+    account: anAccount({ roleAssignments: [blobRole('st1')] }),
+    outcome: 'not_applicable',
+    message: /no Succeeded/,
+  },
+  {
+    name: 'role assignments unread',
+    account: anAccount({ associations: enforced, roleAssignments: unreadable('ra unread') }),
+    outcome: 'unknown',
+    message: /ra unread/,
+  },
+]);
+
+ruleTable(
+  auth01,
+  [
+    {
+      name: 'disabled',
+      account: anAccount({ disableLocalAuth: true }),
+      outcome: 'pass',
+      message: /Local \(key\) authentication is disabled/,
+    },
+    {
+      name: 'enabled (default)',
+      account: anAccount(),
+      outcome: 'fail',
+      message: /Local \(key\) authentication is enabled/,
+    },
+    { name: 'non-capable kinds too', account: anAccount({ kind: 'Face' }), outcome: 'fail', message: /enabled/ },
+    {
+      name: 'unreadable',
+      account: anAccount({ disableLocalAuth: unreadable('malformed disableLocalAuth') }),
+      outcome: 'unknown',
+      message: /malformed disableLocalAuth/,
+    },
+  ],
+  { not_applicable: 'applies to all kinds' },
+);
+
+ruleTable(enc01, [
+  {
+    name: 'Microsoft-managed keys',
+    account: anAccount({ associations: enforced }),
+    outcome: 'pass',
+    message: /Key source is Microsoft\.CognitiveServices/,
+  },
+  {
+    name: 'customer-managed keys in a perimeter',
+    account: anAccount({ associations: enforced, keySource: 'Microsoft.KeyVault' }),
+    outcome: 'fail',
+    message: /customer-managed keys might not behave as expected/,
+  },
+  {
+    name: 'customer-managed keys outside a perimeter',
+    account: anAccount({ keySource: 'Microsoft.KeyVault' }),
+    outcome: 'not_applicable',
+    message: /no Succeeded/,
+  },
+  {
+    name: 'association unread',
+    account: anAccount({ associations: unreadable() }),
+    outcome: 'unknown',
+    message: /could not be decided/,
+  },
+  {
+    name: 'encryption malformed',
+    account: anAccount({ associations: enforced, keySource: unreadable('malformed encryption') }),
+    outcome: 'unknown',
+    message: /malformed encryption/,
+  },
+]);
