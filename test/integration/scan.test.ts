@@ -1,0 +1,308 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { policyFrom } from '../../src/config/policy.js';
+import { RULES } from '../../src/rules/index.js';
+import {
+  finding,
+  outcomes,
+  SUB_DEV,
+  SUB_FORBIDDEN,
+  SUB_PROD,
+  sampleTenant,
+  scanSimulator,
+  withSimulator,
+} from '../helpers/sample.js';
+
+/**
+ * The scan end to end through the real @azure SDK clients, against the HTTPS ARM simulator
+ * serving the sample tenant (test/simulator/tenants/sample).
+ */
+describe('scan of the sample tenant', () => {
+  it('covers every readable account with every enabled rule and records the unreadable subscription', async () => {
+    await withSimulator({}, async (sim) => {
+      const { scan, findings } = await scanSimulator(sim);
+      assert.equal(scan.status, 'partial');
+      const coverage = Object.fromEntries(scan.coverage.subscriptions.map((s) => [s.id, s]));
+      assert.equal(coverage[SUB_PROD]?.status, 'read');
+      assert.equal(coverage[SUB_DEV]?.status, 'read');
+      assert.equal(coverage[SUB_FORBIDDEN]?.status, 'unreadable');
+      assert.match(coverage[SUB_FORBIDDEN]?.reason ?? '', /403 AuthorizationFailed/);
+      assert.equal(scan.coverage.accounts, 16);
+      assert.ok(!findings.some((f) => f.subscriptionId === SUB_FORBIDDEN), 'nothing from the unreadable subscription');
+      assert.equal(findings.length, 16 * 19);
+      const pairs = new Set(findings.map((f) => `${f.resourceId.toLowerCase()}|${f.ruleId}`));
+      assert.equal(pairs.size, findings.length, 'exactly one finding per (rule, account)');
+      assert.equal(scan.rules.length, 19);
+      assert.equal(
+        scan.summary.byOutcome.pass +
+          scan.summary.byOutcome.fail +
+          scan.summary.byOutcome.unknown +
+          scan.summary.byOutcome.not_applicable,
+        findings.length,
+      );
+      // Every enabled rule passes somewhere and fails somewhere in the sample tenant.
+      for (const rule of RULES.filter((r) => r.enabledByDefault)) {
+        const counts = scan.summary.byRule[rule.id];
+        assert.ok(counts && counts.pass > 0 && counts.fail > 0, `${rule.id} ${JSON.stringify(counts)}`);
+      }
+      assert.equal(scan.stats.armRequests, 8, 'one configurations read per account with an association row');
+    });
+  });
+
+  it('gives the verdicts the sample tenant was built to show', async () => {
+    await withSimulator({}, async (sim) => {
+      const { findings } = await scanSimulator(sim);
+      const expect = (account: string, rule: string, outcome: string, message?: RegExp) => {
+        const f = finding(findings, account, rule);
+        assert.equal(f.outcome, outcome, `${account} ${rule}: ${f.message}`);
+        if (message) assert.match(f.message, message);
+      };
+      expect('oai-chat-prod', 'NET-01', 'pass', /Enforced perimeter/); // Enabled + Allow, overridden by Enforced
+      expect('oai-chat-prod', 'NSP-06', 'pass');
+      expect('oai-batch-prod', 'NSP-05', 'fail', /ConfigurationPropagationFailure/);
+      expect('oai-batch-prod', 'ID-03', 'fail', /Contributor .*rg-ai-prod \(privileged role\)/);
+      expect('oai-batch-prod', 'ID-04', 'fail', /contosoexports/);
+      expect('oai-batch-prod', 'ENC-01', 'fail');
+      expect('aisvc-foundry-prod', 'NSP-02', 'fail', /Learning/);
+      expect('aisvc-foundry-prod', 'NSP-06', 'fail');
+      expect('aisvc-foundry-prod', 'ID-04', 'pass'); // reached through the profile's outbound rule
+      expect('oai-assoc-failed', 'NSP-01', 'fail', /provisioning state Failed/);
+      expect('oai-assoc-failed', 'NET-05', 'fail', /bypass is None/);
+      expect('aisvc-drift-prod', 'NSP-05', 'fail', /no perimeter configuration/);
+      expect('aisvc-drift-prod', 'NSP-06', 'unknown');
+      expect('aisvc-dev-agents', 'NSP-02', 'fail', /Audit/);
+      expect('aisvc-dev-agents', 'NET-01', 'fail');
+      expect('oai-dev-sandbox', 'NSP-03', 'fail', /0\.0\.0\.0\/0/);
+      expect('oai-dev-sandbox', 'NSP-04', 'fail', /\*\.blob\.core\.windows\.net/);
+      // The management-group-scope assignment is read by the scope-level role assignment query.
+      expect('oai-dev-sandbox', 'ID-03', 'fail', /managementGroups\/contoso-ai \(data role at broad scope\)/);
+      expect('aisvc-dev-reach', 'ID-04', 'unknown', /not in the storage inventory/);
+      expect('face-kiosk-prod', 'NET-03', 'fail', /10\.0\.0\.0\/8.*2001:db8::\/32.*203\.0\.113\.5\/32.*not a subnet/);
+      expect('face-kiosk-prod', 'NSP-01', 'not_applicable');
+      expect('docintel-dev', 'NET-01', 'unknown', /malformed network settings/);
+      expect('docintel-dev', 'AUTH-01', 'pass');
+      expect('cog-speech-dev', 'ID-03', 'fail', /Owner/);
+      expect('oai-pe-pending', 'NET-06', 'fail', /pe-external/);
+    });
+  });
+
+  it('gives the same verdicts whatever the page size (skipToken paging)', async () => {
+    await withSimulator({}, async (sim) => {
+      const big = await scanSimulator(sim);
+      const small = await scanSimulator(sim, { pageSize: 2 });
+      assert.deepEqual(outcomes(small.findings), outcomes(big.findings));
+      assert.ok(
+        small.scan.stats.resourceGraphPages > big.scan.stats.resourceGraphPages + 10,
+        `${small.scan.stats.resourceGraphPages} pages`,
+      );
+    });
+  });
+
+  it('paces Resource Graph to the quota the server reports, so it is never throttled', async () => {
+    await withSimulator({ quota: { limit: 4, windowMs: 1000, enforce: true, retryAfter: true } }, async (sim) => {
+      const { scan } = await scanSimulator(sim, { pageSize: 10, throttle: { window: { limit: 15, windowMs: 5000 } } });
+      assert.equal(sim.stats.throttled, 0);
+      assert.ok(sim.stats.graphRequests > 8, `${sim.stats.graphRequests} queries, over two quota windows`);
+      assert.equal(scan.coverage.accounts, 16);
+    });
+  });
+
+  it('completes under a 429 storm, with and without Retry-After, with the same verdicts', async () => {
+    const reference = await withSimulator({}, async (sim) => outcomes((await scanSimulator(sim)).findings));
+    for (const retryAfter of [true, false]) {
+      // Every other Resource Graph query is refused, as when other clients share the caller's quota.
+      await withSimulator(
+        {
+          fault: (r) =>
+            r.kind === 'graph' && r.sequence % 2 === 0
+              ? {
+                  status: 429,
+                  headers: retryAfter ? { 'retry-after': '0' } : ({} as Record<string, string>),
+                  body: { error: { code: 'RateLimiting', message: 'slow down' } },
+                }
+              : undefined,
+        },
+        async (sim) => {
+          const { scan, findings } = await scanSimulator(sim, { pageSize: 5 });
+          assert.ok(sim.stats.throttled > 10, `the simulator throttled ${sim.stats.throttled} times`);
+          assert.equal(scan.stats.throttledResponses, sim.stats.throttled);
+          assert.deepEqual(outcomes(findings), reference, `retryAfter=${retryAfter}`);
+        },
+      );
+    }
+  });
+
+  it('gives up on a query after a bounded number of attempts and records the table as unread', async () => {
+    await withSimulator(
+      {
+        fault: (r) =>
+          r.kind === 'graph' && String(r.body?.query).includes('authorizationresources')
+            ? { status: 429, body: { error: { code: 'RateLimiting', message: 'no' } } }
+            : undefined,
+      },
+      async (sim) => {
+        const { scan, findings } = await scanSimulator(sim, { throttle: { maxAttempts: 3 } });
+        const table = scan.coverage.tables.find((t) => t.type === 'microsoft.authorization/roleassignments');
+        assert.equal(table?.status, 'failed');
+        // One query for the batch of readable subscriptions and one at tenant scope, three attempts each.
+        assert.equal(sim.stats.throttled, 6);
+        assert.equal(finding(findings, 'oai-chat-prod', 'ID-03').outcome, 'unknown');
+        assert.equal(
+          finding(findings, 'oai-legacy-prod', 'ID-03').outcome,
+          'not_applicable',
+          'no identity: role assignments not needed',
+        );
+      },
+    );
+  });
+
+  it('a Resource Graph table that fails turns dependent outcomes to unknown, never pass', async () => {
+    await withSimulator(
+      {
+        fault: (r) =>
+          r.kind === 'graph' && String(r.body?.query).includes('resourceassociations')
+            ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } }
+            : undefined,
+      },
+      async (sim) => {
+        const { scan, findings } = await scanSimulator(sim);
+        assert.equal(scan.status, 'partial');
+        const table = scan.coverage.tables.find((t) => t.type.endsWith('/resourceassociations'));
+        assert.equal(table?.status, 'failed');
+        assert.match(table?.reason ?? '', /HTTP 500/);
+        for (const name of ['oai-chat-prod', 'oai-legacy-prod', 'aisvc-foundry-prod']) {
+          assert.equal(finding(findings, name, 'NSP-01').outcome, 'unknown', name);
+        }
+        assert.equal(
+          finding(findings, 'oai-chat-prod', 'NET-01').outcome,
+          'unknown',
+          'Enabled + Allow: enforcement unknown',
+        );
+        assert.equal(
+          finding(findings, 'oai-batch-prod', 'NET-01').outcome,
+          'pass',
+          'Disabled passes whatever the perimeter',
+        );
+        assert.equal(
+          finding(findings, 'face-kiosk-prod', 'NET-01').outcome,
+          'fail',
+          'non-capable kinds do not consult perimeter data',
+        );
+        assert.equal(finding(findings, 'oai-legacy-prod', 'AUTH-01').outcome, 'fail', 'unrelated rules still decide');
+        for (const f of findings.filter((x) => x.ruleId.startsWith('NSP')))
+          assert.notEqual(f.outcome, 'pass', `${f.accountName} ${f.ruleId}`);
+        assert.equal(scan.stats.armRequests, 0, 'no deep reads without knowing the associations');
+      },
+    );
+  });
+
+  it('a failed perimeter configuration read makes NSP-05/NSP-06 unknown for that account only', async () => {
+    await withSimulator(
+      {
+        fault: (r) =>
+          r.kind === 'arm' && r.path.includes('/oai-chat-prod/')
+            ? { status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no' } } }
+            : undefined,
+      },
+      async (sim) => {
+        const { scan, findings } = await scanSimulator(sim);
+        assert.equal(finding(findings, 'oai-chat-prod', 'NSP-05').outcome, 'unknown');
+        assert.match(finding(findings, 'oai-chat-prod', 'NSP-06').message, /HTTP 403/);
+        assert.equal(finding(findings, 'oai-batch-prod', 'NSP-05').outcome, 'fail');
+        assert.deepEqual(scan.coverage.deepInspection, { accounts: 8, failed: 1 });
+        assert.equal(scan.status, 'partial');
+      },
+    );
+  });
+
+  it('without deep inspection: no perimeter configuration reads, NSP-05/NSP-06 do not run', async () => {
+    await withSimulator({}, async (sim) => {
+      const base = policyFrom({ parameters: { deepInspection: false } }, 'inline');
+      const { scan, findings } = await scanSimulator(sim, { policy: base });
+      assert.equal(scan.stats.armRequests, 0);
+      assert.equal(sim.stats.armRequests, 0);
+      assert.ok(!findings.some((f) => f.ruleId === 'NSP-05' || f.ruleId === 'NSP-06'));
+      assert.equal(findings.length, 16 * 17);
+    });
+  });
+
+  it('scans a management group, and given subscriptions, recording one that is not visible', async () => {
+    await withSimulator({}, async (sim) => {
+      const byMg = await scanSimulator(sim, { scope: { managementGroups: ['contoso-ai'] } });
+      assert.equal(byMg.scan.coverage.accounts, 16);
+      const missing = '99999999-9999-4999-8999-999999999999';
+      const bySub = await scanSimulator(sim, { scope: { subscriptions: [SUB_DEV, missing] } });
+      assert.ok(bySub.findings.every((f) => f.subscriptionId === SUB_DEV));
+      assert.equal(bySub.scan.coverage.accounts, 7);
+      const cov = Object.fromEntries(bySub.scan.coverage.subscriptions.map((s) => [s.id, s]));
+      assert.equal(cov[SUB_DEV]?.status, 'read');
+      assert.equal(cov[missing]?.status, 'unreadable');
+      assert.match(cov[missing]?.reason ?? '', /not found, or not visible/);
+      assert.deepEqual(bySub.scan.scope.subscriptions, [SUB_DEV, missing]);
+    });
+  });
+
+  it('a source that ignores filters and returns extra rows changes nothing', async () => {
+    const tenant = await sampleTenant();
+    const reference = await withSimulator({ tenant }, async (sim) => outcomes((await scanSimulator(sim)).findings));
+    const everything = [...tenant.resources, ...tenant.networkresources, ...tenant.authorizationresources];
+    await withSimulator(
+      {
+        tenant,
+        fault: (r) => {
+          if (r.kind !== 'graph' || String(r.body?.query).includes('microsoft.resources/subscriptions'))
+            return undefined;
+          // Let the simulator refuse the unreadable subscription as usual.
+          if ((r.body?.subscriptions as string[] | undefined)?.includes(SUB_FORBIDDEN)) return undefined;
+          // Every row of every table, twice, whatever was asked.
+          const data = [...everything, ...everything];
+          return {
+            status: 200,
+            body: { totalRecords: data.length, count: data.length, resultTruncated: 'false', data, facets: [] },
+          };
+        },
+      },
+      async (sim) => {
+        const { findings } = await scanSimulator(sim);
+        assert.deepEqual(outcomes(findings), reference);
+      },
+    );
+  });
+
+  it('stops with a clear error when the subscriptions cannot be listed', async () => {
+    await withSimulator(
+      { fault: () => ({ status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'expired' } } }) },
+      async (sim) => {
+        await assert.rejects(scanSimulator(sim), /cannot list subscriptions: HTTP 401/);
+      },
+    );
+  });
+
+  it('refuses a repeated paging token instead of looping', async () => {
+    await withSimulator(
+      {
+        fault: (r) =>
+          r.kind === 'graph' && String(r.body?.query).includes('cognitiveservices')
+            ? {
+                status: 200,
+                body: {
+                  totalRecords: 99,
+                  count: 0,
+                  resultTruncated: 'false',
+                  $skipToken: 'same',
+                  data: [],
+                  facets: [],
+                },
+              }
+            : undefined,
+      },
+      async (sim) => {
+        const { scan } = await scanSimulator(sim);
+        assert.equal(scan.coverage.accounts, 0);
+        assert.ok(scan.coverage.subscriptions.every((s) => s.status === 'unreadable'));
+        assert.match(scan.coverage.subscriptions[0]?.reason ?? '', /repeated a paging token/);
+        assert.equal(scan.status, 'partial');
+      },
+    );
+  });
+});
