@@ -59,7 +59,10 @@ export class SettingsError extends Error {}
  * @throws SettingsError naming the offending settings, or when no audit store is configured.
  */
 export function loadSettings(env: Record<string, string | undefined>): Settings {
-  const picked = Object.fromEntries(Object.keys(SettingsSchema.shape).map((k) => [k, env[k]]));
+  // An empty setting means unset (a blank in local.settings.json or the portal).
+  const picked = Object.fromEntries(
+    Object.keys(SettingsSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]),
+  );
   const parsed = SettingsSchema.safeParse(picked);
   if (!parsed.success) {
     throw new SettingsError(

@@ -36,7 +36,8 @@ export class DirectoryStore implements ScanStore {
       for (const [i, [, content]] of files.entries()) await writeFile(temps[i] as string, content, 'utf8');
       for (const [i, [name]] of files.entries()) await rename(temps[i] as string, join(this.location, name));
     } catch (error) {
-      await Promise.all(temps.map((t) => rm(t, { force: true })));
+      // Best effort: a leftover temporary file never replaces good data.
+      await Promise.all(temps.map((t) => rm(t, { force: true }).catch(() => undefined)));
       throw error;
     }
   }

@@ -1,0 +1,182 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Finding } from '../../src/domain/rule.js';
+import type { ScanDocument } from '../../src/store/scanDocument.js';
+import { SUB_DEV, withSimulator } from '../helpers/sample.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'bin.js');
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+async function readOutput(dir: string): Promise<{ scan: ScanDocument; findings: Finding[] }> {
+  const scan = JSON.parse(await readFile(join(dir, 'scan.json'), 'utf8')) as ScanDocument;
+  const findings = (await readFile(join(dir, 'findings.ndjson'), 'utf8'))
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Finding);
+  return { scan, findings };
+}
+
+describe('perimeter-auditor CLI', () => {
+  it('scan against an HTTPS simulator writes the contract files and exits 1 on high fails', async () => {
+    await withSimulator({}, async (sim) => {
+      const out = await mkdtemp(join(tmpdir(), 'pa-cli-'));
+      const run = await cli(['scan', '--arm-endpoint', sim.url, '--output', out], { NODE_EXTRA_CA_CERTS: sim.caFile });
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /\[perimeter-auditor\] scan .* started/, 'progress on stderr');
+      assert.match(run.stdout, /^rule +severity +pass +fail/m, 'summary table on stdout');
+      assert.match(run.stdout, /NSP-01 +high/);
+      assert.match(run.stdout, /1 unreadable/);
+      assert.doesNotMatch(run.stdout + run.stderr, /perimeter-auditor-development-token/, 'the token is never printed');
+      const { scan, findings } = await readOutput(out);
+      assert.equal(scan.schemaVersion, 1);
+      assert.match(scan.scanId, /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[a-z0-9]{6}$/);
+      assert.equal(scan.status, 'partial');
+      assert.equal(findings.length, scan.coverage.accounts * scan.rules.length);
+      assert.equal(scan.summary.byOutcome.fail, findings.filter((f) => f.outcome === 'fail').length);
+    });
+  });
+
+  it('--fail-on, --no-deep, --subscription and --policy shape the run', async () => {
+    await withSimulator({}, async (sim) => {
+      const out = await mkdtemp(join(tmpdir(), 'pa-cli-'));
+      const policy = join(out, 'policy.json');
+      await writeFile(policy, JSON.stringify({ rules: { 'NET-07': { enabled: true } } }));
+      // The dev subscription has low-severity fails (NET-05), so --fail-on low exits 1.
+      const run = await cli(
+        [
+          'scan',
+          '--arm-endpoint',
+          sim.url,
+          '--output',
+          out,
+          '--no-deep',
+          '--subscription',
+          SUB_DEV,
+          '--policy',
+          policy,
+          '--fail-on',
+          'low',
+        ],
+        { NODE_EXTRA_CA_CERTS: sim.caFile },
+      );
+      assert.equal(run.code, 1, run.stderr);
+      const { scan, findings } = await readOutput(out);
+      assert.equal(sim.stats.armRequests, 0, '--no-deep makes no ARM call');
+      assert.ok(findings.every((f) => f.subscriptionId === SUB_DEV));
+      assert.ok(
+        findings.some((f) => f.ruleId === 'NET-07'),
+        'policy enabled NET-07',
+      );
+      assert.ok(!findings.some((f) => f.ruleId === 'NSP-05'));
+      assert.equal(scan.scope.deepInspection, false);
+    });
+  });
+
+  it('exits 0 when no fail reaches --fail-on', async () => {
+    await withSimulator({}, async (sim) => {
+      const out = await mkdtemp(join(tmpdir(), 'pa-cli-'));
+      const policy = join(out, 'policy.json');
+      // Only AUTH-01 (medium) runs; --fail-on high: medium fails do not count.
+      const rules = Object.fromEntries(
+        [
+          'NSP-01',
+          'NSP-02',
+          'NSP-03',
+          'NSP-04',
+          'NSP-05',
+          'NSP-06',
+          'NET-01',
+          'NET-02',
+          'NET-03',
+          'NET-04',
+          'NET-05',
+          'NET-06',
+          'NET-08',
+          'ID-01',
+          'ID-02',
+          'ID-03',
+          'ID-04',
+          'ENC-01',
+        ].map((id) => [id, { enabled: false }]),
+      );
+      await writeFile(policy, JSON.stringify({ rules }));
+      const run = await cli(['scan', '--arm-endpoint', sim.url, '--output', out, '--policy', policy], {
+        NODE_EXTRA_CA_CERTS: sim.caFile,
+      });
+      assert.equal(run.code, 0, run.stderr);
+      const { findings } = await readOutput(out);
+      assert.ok(findings.some((f) => f.outcome === 'fail' && f.severity === 'medium'));
+    });
+  });
+
+  it('exits 2 with a clear error when the scan cannot run', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'pa-cli-'));
+    const http = await cli(['scan', '--arm-endpoint', 'http://127.0.0.1:9', '--output', out]);
+    assert.equal(http.code, 2);
+    assert.match(http.stderr, /must be an https URL/);
+    const badPolicy = join(out, 'bad.json');
+    await writeFile(badPolicy, '{"parameters":{"maxRuleAddresses":"wide"}}');
+    const policy = await cli(['scan', '--arm-endpoint', 'https://127.0.0.1:9', '--policy', badPolicy]);
+    assert.equal(policy.code, 2);
+    assert.match(policy.stderr, /bad\.json: parameters\.maxRuleAddresses/);
+    await withSimulator(
+      { fault: () => ({ status: 403, body: { error: { code: 'AuthorizationFailed', message: 'no access' } } }) },
+      async (sim) => {
+        const denied = await cli(['scan', '--arm-endpoint', sim.url, '--output', out], {
+          NODE_EXTRA_CA_CERTS: sim.caFile,
+        });
+        assert.equal(denied.code, 2);
+        assert.match(denied.stderr, /cannot list subscriptions: HTTP 403/);
+      },
+    );
+  });
+
+  it('rules --json prints the catalog', async () => {
+    const run = await cli(['rules', '--json']);
+    assert.equal(run.code, 0);
+    const catalog = JSON.parse(run.stdout) as Array<{ id: string; enabledByDefault: boolean; references: string[] }>;
+    assert.equal(catalog.length, 20);
+    assert.ok(catalog.every((r) => r.references.length > 0));
+    const plain = await cli(['rules']);
+    assert.match(plain.stdout, /^NET-07 +medium +off private-endpoint-required/m);
+  });
+
+  it('demo runs end to end with Azurite and the simulator, and stops what it started', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'pa-demo-'));
+    const run = await cli(['demo', '--output', out]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /accounts: 16; findings: 304/);
+    assert.match(run.stdout, /latest\.json → \d{4}-/);
+    const { scan } = await readOutput(out);
+    assert.equal(scan.coverage.accounts, 16);
+  });
+});

@@ -1,0 +1,26 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadSettings, SettingsSchema } from '../../src/config/settings.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+describe('settings documentation', () => {
+  const keys = Object.keys(SettingsSchema.shape);
+  it('every setting the code reads is in local.settings.sample.json, and nothing else of ours', () => {
+    const sample = JSON.parse(readFileSync(join(root, 'local.settings.sample.json'), 'utf8')) as {
+      Values: Record<string, string>;
+    };
+    const ours = Object.keys(sample.Values).filter(
+      (k) => !['FUNCTIONS_WORKER_RUNTIME', 'AzureWebJobsStorage'].includes(k),
+    );
+    assert.deepEqual(ours.sort(), [...keys].sort());
+    assert.doesNotThrow(() => loadSettings(sample.Values), 'the sample validates');
+  });
+  it('every setting is documented in the README settings table', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    for (const k of keys) assert.match(readme, new RegExp(`^\\|\\s*\`${k}\`\\s*\\|`, 'm'), k);
+  });
+});
