@@ -99,11 +99,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       ? { type: TABLES[name].type, rows: t.rows.length, status: 'read' as const }
       : { type: TABLES[name].type, rows: t.rows.length, status: 'failed' as const, reason: t.failure };
   });
-  const partial =
-    raw.subscriptions.some((s) => s.status === 'unreadable') ||
-    tables.some((t) => t.status === 'failed') ||
-    problems.length > 0 ||
-    deepFailed > 0;
+  const partial
+    = raw.subscriptions.some((s) => s.status === 'unreadable')
+      || tables.some((t) => t.status === 'failed')
+      || problems.length > 0
+      || deepFailed > 0;
   const finished = now();
   const scan: ScanDocument = {
     schemaVersion: 1,

@@ -177,12 +177,15 @@ class Index<T> {
     if (list) list.push(item);
     else this.items.set(key, [item]);
   }
+
   fail(key: string, reason: string): void {
     if (!this.failures.has(key)) this.failures.set(key, reason);
   }
+
   failAll(reason: string): void {
     this.tableFailure ??= reason;
   }
+
   get(key: string): Observed<T[]> {
     if (this.tableFailure !== undefined) return unread(this.tableFailure);
     const failure = this.failures.get(key);
@@ -442,8 +445,8 @@ function normalizeAccount(
     ),
   );
   const kindRaw = row.kind;
-  const kind: Observed<string> =
-    typeof kindRaw === 'string' && kindRaw.length > 0 ? read(kindRaw) : unread(`the account row has no readable kind`);
+  const kind: Observed<string>
+    = typeof kindRaw === 'string' && kindRaw.length > 0 ? read(kindRaw) : unread(`the account row has no readable kind`);
   const identity = identityOf(row.identity);
 
   const key = idKey(id);

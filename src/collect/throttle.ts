@@ -149,8 +149,8 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         let waitMs: number;
         if (response.status === 429) {
           stats.throttled += 1;
-          const fromServer =
-            parseRetryAfter(response, now()) ?? parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
+          const fromServer
+            = parseRetryAfter(response, now()) ?? parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
           waitMs = fromServer ?? backoff(attempt);
           blockedUntil = Math.max(blockedUntil, now() + Math.min(waitMs, maxDelayMs));
         } else {

@@ -25,9 +25,9 @@ export function mapObserved<T, U>(o: Observed<T>, f: (value: T) => U): Observed<
  * A three-valued fact (Kleene logic): true, false, or unknown because data was not read.
  * `why` explains a known value in words a finding message can quote.
  */
-export type Fact =
-  | { readonly ok: true; readonly value: boolean; readonly why: string }
-  | { readonly ok: false; readonly reason: string };
+export type Fact
+  = | { readonly ok: true; readonly value: boolean; readonly why: string }
+    | { readonly ok: false; readonly reason: string };
 
 /** A known fact with its explanation. */
 export function fact(value: boolean, why: string): Fact {

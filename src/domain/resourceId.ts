@@ -52,16 +52,16 @@ export function lastSegment(id: string): string {
   return parts[parts.length - 1] ?? '';
 }
 
-const SUBNET_ID =
-  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/i;
+const SUBNET_ID
+  = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Network\/virtualNetworks\/[^/]+\/subnets\/[^/]+$/i;
 
 /** True when `id` is a virtual network subnet resource ID (NET-03). */
 export function isSubnetId(id: string): boolean {
   return SUBNET_ID.test(id);
 }
 
-const STORAGE_ACCOUNT_PREFIX =
-  /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)(\/.*)?$/i;
+const STORAGE_ACCOUNT_PREFIX
+  = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Storage\/storageAccounts\/[^/]+)(\/.*)?$/i;
 
 /**
  * When `scope` is a storage account or something below it (a container, say), returns the

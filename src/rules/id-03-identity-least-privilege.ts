@@ -39,8 +39,8 @@ resource dataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
     }
     const offending = account.roleAssignments.value.filter(
       (a) =>
-        roleIn(a.roleId, ctx.params.privilegedRoleIds) ||
-        (roleIn(a.roleId, ctx.params.dataAccessRoleIds) && isBroadScope(a.scope)),
+        roleIn(a.roleId, ctx.params.privilegedRoleIds)
+        || (roleIn(a.roleId, ctx.params.dataAccessRoleIds) && isBroadScope(a.scope)),
     );
     const evidence = {
       roleAssignments: account.roleAssignments.value.map((a) => ({

@@ -27,7 +27,7 @@ export default defineRule({
   id: 'ID-04',
   slug: 'data-sources-in-perimeter',
   aliases: [],
-  title: "Storage the identity can reach shares the account's perimeter or is allowed by an outbound rule",
+  title: 'Storage the identity can reach shares the account\'s perimeter or is allowed by an outbound rule',
   severity: 'medium',
   enabledByDefault: true,
   deepInspection: false,
@@ -37,7 +37,7 @@ export default defineRule({
     'A data source outside the perimeter and not named by an outbound rule is either unreachable once the perimeter is enforced, or reached by a path the perimeter does not govern.',
   remediation: {
     description:
-      "Associate the storage account with the account's perimeter, or add an outbound rule for its blob endpoint.",
+      'Associate the storage account with the account\'s perimeter, or add an outbound rule for its blob endpoint.',
     az: 'az network perimeter association create --resource-group <rg> --perimeter-name <perimeter> --association-name <storage>-assoc --private-link-resource "{id:<storage-account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
     bicep: `resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
   parent: perimeter
@@ -86,12 +86,12 @@ export default defineRule({
       const allowedOutbound = account.accessRules.ok
         ? account.accessRules.value.some(
             (r) =>
-              r.direction.toLowerCase() === 'outbound' &&
-              r.fullyQualifiedDomainNames.some((f) => f.toLowerCase() === fqdn),
+              r.direction.toLowerCase() === 'outbound'
+              && r.fullyQualifiedDomainNames.some((f) => f.toLowerCase() === fqdn),
           )
         : undefined;
       if (sharesPerimeter === true) {
-        verdicts.push({ storageId, status: 'ok', why: "associated with the account's perimeter" });
+        verdicts.push({ storageId, status: 'ok', why: 'associated with the account\'s perimeter' });
       } else if (allowedOutbound === true) {
         verdicts.push({ storageId, status: 'ok', why: `outbound rule allows ${fqdn}` });
       } else if (sharesPerimeter === false && allowedOutbound === false) {
@@ -104,8 +104,8 @@ export default defineRule({
         const reason = !storage.perimeterIds.ok
           ? storage.perimeterIds.reason
           : !account.accessRules.ok
-            ? account.accessRules.reason
-            : 'undetermined';
+              ? account.accessRules.reason
+              : 'undetermined';
         verdicts.push({ storageId, status: 'unknown', why: `could not be decided: ${reason}` });
       }
     }

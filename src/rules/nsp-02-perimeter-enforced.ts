@@ -13,7 +13,7 @@ export default defineRule({
   deepInspection: false,
   appliesToText: 'accounts associated with a perimeter',
   rationale:
-    "In Learning (Transition) or Audit mode a perimeter only logs what it would deny; public network access is still decided by the account's own settings, so the perimeter protects nothing.",
+    'In Learning (Transition) or Audit mode a perimeter only logs what it would deny; public network access is still decided by the account\'s own settings, so the perimeter protects nothing.',
   remediation: {
     description: 'After reviewing the perimeter access logs, switch the association to Enforced.',
     az: 'az network perimeter association update --resource-group <rg> --perimeter-name <perimeter> --association-name <association> --access-mode Enforced',

@@ -13,7 +13,7 @@ export default defineRule({
   deepInspection: false,
   appliesToText: 'accounts associated with a perimeter',
   rationale:
-    "A wildcard outbound rule such as *.blob.core.windows.net lets the account send data to any storage account in Azure, including an attacker's: the exfiltration path the perimeter exists to close.",
+    'A wildcard outbound rule such as *.blob.core.windows.net lets the account send data to any storage account in Azure, including an attacker\'s: the exfiltration path the perimeter exists to close.',
   remediation: {
     description: 'List the exact FQDNs of the data sources the account must reach.',
     az: 'az network perimeter profile access-rule update --resource-group <rg> --perimeter-name <perimeter> --profile-name <profile> --name <rule> --fqdn "[\'mystorage.blob.core.windows.net\']"',

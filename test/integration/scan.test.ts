@@ -34,10 +34,10 @@ describe('scan of the sample tenant', () => {
       assert.equal(pairs.size, findings.length, 'exactly one finding per (rule, account)');
       assert.equal(scan.rules.length, 19);
       assert.equal(
-        scan.summary.byOutcome.pass +
-          scan.summary.byOutcome.fail +
-          scan.summary.byOutcome.unknown +
-          scan.summary.byOutcome.not_applicable,
+        scan.summary.byOutcome.pass
+        + scan.summary.byOutcome.fail
+        + scan.summary.byOutcome.unknown
+        + scan.summary.byOutcome.not_applicable,
         findings.length,
       );
       // Every enabled rule passes somewhere and fails somewhere in the sample tenant.

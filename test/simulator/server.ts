@@ -256,8 +256,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       }
     }
     const data = rows.slice(offset, offset + top);
-    const next =
-      offset + top < rows.length
+    const next
+      = offset + top < rows.length
         ? Buffer.from(JSON.stringify({ o: offset + top, f: fingerprint })).toString('base64url')
         : undefined;
     return {
@@ -274,8 +274,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     };
   }
 
-  const CONFIGS =
-    /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)\/networkSecurityPerimeterConfigurations(?:\/([^/]+))?$/i;
+  const CONFIGS
+    = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)\/networkSecurityPerimeterConfigurations(?:\/([^/]+))?$/i;
 
   function handleArm(method: string, url: URL, baseUrl: string): SimulatorResponse {
     const m = CONFIGS.exec(url.pathname);
@@ -346,8 +346,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
           );
           return;
         }
-        const isGraph =
-          /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && req.method === 'POST';
+        const isGraph
+          = /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && req.method === 'POST';
         let body: Record<string, unknown> | undefined;
         if (isGraph) {
           try {

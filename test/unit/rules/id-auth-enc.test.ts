@@ -222,7 +222,7 @@ ruleTable(id04, [
     message: /ghost not in the storage inventory/,
   },
   {
-    name: "storage's associations unread",
+    name: 'storage\'s associations unread',
     account: anAccount({ associations: enforced, roleAssignments: [blobRole('st4')] }),
     ctx: aContext({ storage: [aStorageAccount('st4', unreadable('storage associations unread'))] }),
     outcome: 'unknown',
