@@ -22,6 +22,12 @@ export type CloudName = keyof typeof CLOUDS;
 /** The Resource Graph api-version the project speaks (AZURE-FACTS.md). */
 export const RESOURCE_GRAPH_API_VERSION = '2024-04-01';
 
+/**
+ * The Cognitive Services api-version for perimeter configurations: "Be sure to use preview API
+ * version 2024-10-01" (azure-openai-network-security-perimeter.md; the SDK's default is newer).
+ */
+export const COGNITIVE_SERVICES_API_VERSION = '2024-10-01';
+
 /** True for `https://` URLs whose host is loopback: 127.0.0.0/8, localhost, [::1]. */
 export function isLoopbackHttps(endpoint: string): boolean {
   let url: URL;
@@ -117,7 +123,10 @@ export function createAzureClients(o: AzureClientsOptions): AzureClients {
       const key = subscriptionId.toLowerCase();
       let client = clients.get(key);
       if (!client) {
-        client = new CognitiveServicesManagementClient(o.credential, subscriptionId, clientOptions(o, armPolicy));
+        client = new CognitiveServicesManagementClient(o.credential, subscriptionId, {
+          ...clientOptions(o, armPolicy),
+          apiVersion: COGNITIVE_SERVICES_API_VERSION,
+        });
         clients.set(key, client);
       }
       return client;

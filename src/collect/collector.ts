@@ -147,13 +147,15 @@ function failureText(failures: Map<string, string>): string | undefined {
  * Collects the raw inventory for a scope.
  * @throws ScanSetupError when the subscriptions in scope cannot be listed.
  */
-export async function collectInventory(
-  reader: ResourceGraphReader,
-  scope: ScanScope,
-  log: ProgressLog,
-): Promise<RawInventory> {
+export async function collectInventory(reader: ResourceGraphReader, scope: ScanScope, log: ProgressLog): Promise<RawInventory> {
   const subscriptions = await discoverSubscriptions(reader, scope);
   log(`scope: ${subscriptions.length} subscription(s)`);
+  const tenantScan = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
+  if (tenantScan && subscriptions.length === 0) {
+    // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
+    log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
+    return collectTenantWide(reader);
+  }
   let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
 
   // Accounts first: a subscription refused here is unreadable for the rest of the scan.
@@ -167,15 +169,7 @@ export async function collectInventory(
   log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
 
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
-  const rest: Array<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
-    'storageAccounts',
-    'perimeters',
-    'associations',
-    'profiles',
-    'accessRules',
-    'roleAssignments',
-  ];
-  for (const name of rest) {
+  for (const name of OTHER_TABLES) {
     const spec = TABLES[name];
     const query = typeQuery(spec.table, spec.type);
     const result = await readBySubscriptions(reader, query, readable);
@@ -185,10 +179,7 @@ export async function collectInventory(
     if (name === 'roleAssignments' && scope.subscriptions.length === 0) {
       try {
         result.rows.push(
-          ...(await reader.readAll(
-            query,
-            scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {},
-          )),
+          ...(await reader.readAll(query, scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {})),
         );
       } catch (error) {
         failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
@@ -198,4 +189,44 @@ export async function collectInventory(
     log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
   }
   return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
+}
+
+const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
+  'storageAccounts',
+  'perimeters',
+  'associations',
+  'profiles',
+  'accessRules',
+  'roleAssignments',
+];
+
+/**
+ * Reads every table at tenant scope. Coverage lists the subscriptions the account rows come from.
+ * @throws ScanSetupError when the accounts themselves cannot be read.
+ */
+async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInventory> {
+  let accountRows: unknown[];
+  try {
+    accountRows = await reader.readAll(typeQuery(TABLES.accounts.table, TABLES.accounts.type), {});
+  } catch (error) {
+    throw new ScanSetupError(`cannot read accounts at tenant scope: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accountRows } };
+  for (const name of OTHER_TABLES) {
+    try {
+      tables[name] = { rows: await reader.readAll(typeQuery(TABLES[name].table, TABLES[name].type), {}) };
+    } catch (error) {
+      tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
+    }
+  }
+  const seen = new Map<string, string>();
+  for (const row of accountRows) {
+    const id = typeof row === 'object' && row !== null ? (row as Record<string, unknown>).id : undefined;
+    const sub = typeof id === 'string' ? /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1] : undefined;
+    if (sub && !seen.has(sub.toLowerCase())) seen.set(sub.toLowerCase(), sub);
+  }
+  return {
+    subscriptions: [...seen.values()].map((id) => ({ id, status: 'read' as const })),
+    tables: tables as RawInventory['tables'],
+  };
 }

@@ -269,6 +269,24 @@ describe('scan of the sample tenant', () => {
     );
   });
 
+  it('reads tables tenant-wide when resourcecontainers lists no subscription', async () => {
+    const tenant = { ...(await sampleTenant()), resourcecontainers: [] };
+    await withSimulator({ tenant }, async (sim) => {
+      const { scan, findings } = await scanSimulator(sim);
+      assert.equal(scan.coverage.accounts, 16);
+      assert.deepEqual(scan.coverage.subscriptions.map((s) => s.id).sort(), [SUB_PROD, SUB_DEV].sort());
+      assert.equal(finding(findings, 'oai-batch-prod', 'ID-04').outcome, 'fail');
+    });
+  });
+
+  it('reads perimeter configurations with api-version 2024-10-01, as the reference document asks', async () => {
+    const seen = new Set<string>();
+    await withSimulator({ fault: (r) => void (r.kind === 'arm' && seen.add(new URLSearchParams(r.search).get('api-version') ?? '')) }, async (sim) => {
+      await scanSimulator(sim);
+    });
+    assert.deepEqual([...seen], ['2024-10-01']);
+  });
+
   it('stops with a clear error when the subscriptions cannot be listed', async () => {
     await withSimulator(
       { fault: () => ({ status: 401, body: { error: { code: 'InvalidAuthenticationToken', message: 'expired' } } }) },

@@ -41,6 +41,8 @@ export interface SimulatorRequest {
   readonly kind: 'graph' | 'arm';
   readonly method: string;
   readonly path: string;
+  /** The query string, e.g. `?api-version=2024-10-01`. */
+  readonly search: string;
   /** Parsed JSON body (Resource Graph), else undefined. */
   readonly body: Record<string, unknown> | undefined;
   /** 1-based count of requests of this kind so far. */
@@ -363,6 +365,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
           kind: isGraph ? 'graph' : 'arm',
           method: req.method ?? 'GET',
           path: url.pathname,
+          search: url.search,
           body,
           sequence,
         });
