@@ -1,10 +1,13 @@
 import { resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
 import { ScanSetupError } from './collect/collector.js';
 import { defaultPolicy, loadPolicyFile, type Policy, PolicyError } from './config/policy.js';
 import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
 import { hasFailAtOrAbove } from './engine/summary.js';
+import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
+import { rerenderReports, ScanDirectoryError } from './reports/rerender.js';
+import { FindingsFormatError } from './store/artifact.js';
 import { RULES } from './rules/index.js';
 import { runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
@@ -20,8 +23,6 @@ export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_ERROR = 2;
 
-const FORMATS = ['json'] as const;
-
 function progress(message: string): void {
   process.stderr.write(`[perimeter-auditor] ${message}\n`);
 }
@@ -36,17 +37,12 @@ function collectRepeatable(value: string, previous: string[]): string[] {
   ];
 }
 
-function parseFormats(value: string): string[] {
-  const formats = value
-    .split(',')
-    .map((s) => s.trim().toLowerCase())
-    .filter(Boolean);
-  for (const f of formats) {
-    if (!(FORMATS as readonly string[]).includes(f)) {
-      throw new InvalidArgumentError(`unsupported format '${f}' (supported: ${FORMATS.join(', ')})`);
-    }
+function parseFormats(value: string): ReportFormat[] {
+  try {
+    return parseReportFormats(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
-  return formats;
 }
 
 function pad(text: string, width: number): string {
@@ -101,7 +97,7 @@ interface ScanFlags {
   armEndpoint?: string;
   cloud: keyof typeof CLOUDS;
   policy?: string;
-  format: string[];
+  format: ReportFormat[];
   deep: boolean;
   failOn: Severity;
   blobAccountUrl?: string;
@@ -140,6 +136,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     policy,
     clients,
     stores,
+    formats: flags.format,
     log: progress,
   });
   process.stdout.write(summaryTable(result));
@@ -164,7 +161,8 @@ function rulesCommand(flags: { json?: boolean }): number {
 export function program(): Command {
   const cmd = new Command('perimeter-auditor')
     .description('Audits Azure AI accounts (Microsoft.CognitiveServices/accounts) against their network boundary.')
-    .showHelpAfterError();
+    .showHelpAfterError()
+    .exitOverride();
 
   cmd
     .command('scan')
@@ -175,7 +173,7 @@ export function program(): Command {
     .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (default from --cloud)')
     .addOption(new Option('--cloud <name>', 'Azure cloud').choices(Object.keys(CLOUDS)).default('AzureCloud'))
     .option('--policy <file>', 'policy file (JSON): rule parameters and enabled rules')
-    .option('--format <list>', `output formats (${FORMATS.join(', ')})`, parseFormats, ['json'])
+    .option('--format <list>', `report formats beside scan.json (${REPORT_FORMATS.join(', ')})`, parseFormats, [...REPORT_FORMATS])
     .option('--no-deep', 'skip per-account perimeter configuration reads (NSP-05, NSP-06 do not run)')
     .addOption(
       new Option('--fail-on <severity>', 'exit 1 when a fail at or above this severity exists')
@@ -187,6 +185,24 @@ export function program(): Command {
     .option('--container <name>', 'Blob container', 'audit')
     .action(async (flags: ScanFlags) => {
       process.exitCode = await scanCommand(flags);
+    });
+
+  cmd
+    .command('report')
+    .description('render reports again from a saved scan directory (scan.json + findings.ndjson)')
+    .requiredOption('--scan <dir>', 'the scan directory')
+    .option('--format <list>', `report formats (${REPORT_FORMATS.join(', ')})`, parseFormats, [...REPORT_FORMATS])
+    .option('--previous <dir>', 'a previous scan directory, for "new since" and "resolved since"')
+    .option('--output <dir>', 'where to write the reports (default: the scan directory)')
+    .action(async (flags: { scan: string; format: ReportFormat[]; previous?: string; output?: string }) => {
+      const files = await rerenderReports({
+        scanDir: resolve(flags.scan),
+        formats: flags.format,
+        ...(flags.previous ? { previousDir: resolve(flags.previous) } : {}),
+        ...(flags.output ? { outDir: resolve(flags.output) } : {}),
+      });
+      process.stdout.write(`${files.join('\n')}\n`);
+      process.exitCode = EXIT_OK;
     });
 
   cmd
@@ -213,7 +229,12 @@ export async function run(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv);
   } catch (error) {
-    if (error instanceof PolicyError || error instanceof ScanSetupError) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help); bad usage means the scan could not run.
+      process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_ERROR;
+      return;
+    }
+    if (error instanceof PolicyError || error instanceof ScanSetupError || error instanceof ScanDirectoryError || error instanceof FindingsFormatError) {
       progress(`error: ${error.message}`);
     } else {
       progress(`error: ${error instanceof Error ? error.message : String(error)}`);

@@ -9,7 +9,10 @@ import { catalogEntry, type Finding } from './domain/rule.js';
 import { activeRules, evaluateAccount } from './engine/evaluate.js';
 import { SummaryBuilder } from './engine/summary.js';
 import { perimeterCapable } from './rules/facts.js';
+import { type Baseline, loadBaseline } from './engine/diff.js';
+import { REPORT_FORMATS, type ReportFormat, reportArtifacts } from './reports/index.js';
 import { RULES } from './rules/index.js';
+import { findingsArtifact, memoryFindings } from './store/artifact.js';
 import { newScanId, type ScanDocument } from './store/scanDocument.js';
 import type { ScanStore } from './store/stores.js';
 
@@ -26,6 +29,10 @@ export interface ScanOptions {
   readonly stores: readonly ScanStore[];
   /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
   readonly deepConcurrency?: number;
+  /** Report formats written beside the scan files. Default: all (json, csv, sarif, html). */
+  readonly formats?: readonly ReportFormat[];
+  /** The scan's ID when the caller allotted one (an on-demand scan); default a new one. */
+  readonly scanId?: string;
   readonly log?: ProgressLog;
   readonly now?: () => Date;
 }
@@ -44,7 +51,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const now = options.now ?? (() => new Date());
   const log = options.log ?? (() => {});
   const started = now();
-  const scanId = newScanId(started);
+  const scanId = options.scanId ?? newScanId(started);
   const { policy, clients } = options;
   const params = policy.parameters;
   log(`scan ${scanId} started`);
@@ -133,10 +140,25 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       throttledResponses: clients.graphStats.throttled + clients.armStats.throttled,
     },
   };
-  const ndjson = findings.map((f) => `${JSON.stringify(f)}\n`).join('');
+  const previous = await previousBaseline(options.stores, log);
+  const source = memoryFindings(findings);
+  const artifacts = [findingsArtifact(source), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, previous)];
   for (const store of options.stores) {
-    await store.save(scan, ndjson);
+    await store.save(scan, artifacts);
     log(`written to ${store.location}`);
   }
   return { scan, findings };
+}
+
+/** The fails of the scan the first store holds now, to show what changed; undefined when none or unreadable. */
+async function previousBaseline(stores: readonly ScanStore[], log: ProgressLog): Promise<Baseline | undefined> {
+  const store = stores[0];
+  if (!store) return undefined;
+  try {
+    const current = await store.current();
+    return current ? await loadBaseline(current.scan.scanId, current.scan.finishedAt, current.findings) : undefined;
+  } catch (error) {
+    log(`previous scan could not be read, so no changes are shown: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
 }

@@ -109,5 +109,7 @@ export interface Finding {
   /** The account kind, or null when it could not be read. */
   readonly kind: string | null;
   readonly location: string;
+  /** The account's tags (resource-controlled text: escape before display). */
+  readonly tags: Readonly<Record<string, string>>;
   readonly evidence: Readonly<Record<string, unknown>>;
 }

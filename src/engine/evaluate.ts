@@ -29,6 +29,7 @@ export function evaluateAccount(
     accountName: account.name,
     kind,
     location: account.location,
+    tags: account.tags,
   };
   return rules.map((rule): Finding => {
     let outcome: Outcome;

@@ -1,72 +1,141 @@
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PassThrough, type Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import type { ContainerClient } from '@azure/storage-blob';
+import { type Artifact, type FindingSource, fileFindings, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
 
+/** A scan already stored: its document and a way to read its findings again. */
+export interface StoredScan {
+  readonly scan: ScanDocument;
+  readonly findings: FindingSource;
+}
+
 /**
- * Where a finished scan is kept. `save` writes the findings first and the commit point last, so a
+ * Where a finished scan is kept. `save` writes the artifacts first and the commit point last, so a
  * failure part-way leaves the previous scan as the current one.
  */
 export interface ScanStore {
-  /** Human-readable location, e.g. a directory or a blob URL. */
+  /** Human-readable location, e.g. a directory or a container URL. */
   readonly location: string;
   /**
-   * Writes `scan.json` and `findings.ndjson` (one JSON object per line).
-   * @throws the underlying I/O error; previously committed data is intact when it does.
+   * Writes every artifact (findings, reports), then `scan.json`, then the commit point.
+   * @throws the underlying I/O error; the previously committed scan stays current when it does.
    */
-  save(scan: ScanDocument, findingsNdjson: string): Promise<void>;
+  save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void>;
+  /** The current (last committed) scan, or undefined when there is none. */
+  current(): Promise<StoredScan | undefined>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeTo(artifact: Artifact, out: Writable): Promise<void> {
+  const done = finished(out);
+  try {
+    await artifact.write(out);
+  } catch (error) {
+    out.destroy(error as Error);
+    await done.catch(() => undefined);
+    throw error;
+  }
+  out.end();
+  await done;
 }
 
 /**
  * A directory holding one scan's files (`--output DIR`). Each file is written to a temporary name
- * and renamed into place, `scan.json` last; a failed write removes its temporary files and leaves
+ * and renamed into place, `scan.json` last; a failed write removes the temporary files and leaves
  * the previous files untouched.
  */
 export class DirectoryStore implements ScanStore {
   constructor(readonly location: string) {}
 
-  async save(scan: ScanDocument, findingsNdjson: string): Promise<void> {
+  async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
+    const scanArtifact: Artifact = {
+      name: 'scan.json',
+      contentType: 'application/json',
+      write: async (out) => {
+        out.write(`${JSON.stringify(scan, null, 2)}\n`);
+      },
+    };
+    await this.saveFiles(scan.scanId, [...artifacts, scanArtifact]);
+  }
+
+  /**
+   * Writes artifacts to temporary names, then renames them into place in order; on any failure the
+   * temporary files are removed and the existing files are left as they were.
+   */
+  async saveFiles(tag: string, artifacts: readonly Artifact[]): Promise<void> {
     await mkdir(this.location, { recursive: true });
-    const files: Array<[string, string]> = [
-      ['findings.ndjson', findingsNdjson],
-      ['scan.json', `${JSON.stringify(scan, null, 2)}\n`],
-    ];
-    const temps = files.map(([name]) => join(this.location, `.${name}.${scan.scanId}.tmp`));
+    const temps = artifacts.map((a) => join(this.location, `.${a.name}.${tag}.tmp`));
     try {
-      for (const [i, [, content]] of files.entries()) await writeFile(temps[i] as string, content, 'utf8');
-      for (const [i, [name]] of files.entries()) await rename(temps[i] as string, join(this.location, name));
+      for (const [i, artifact] of artifacts.entries()) await writeTo(artifact, createWriteStream(temps[i] as string));
+      for (const [i, artifact] of artifacts.entries()) await rename(temps[i] as string, join(this.location, artifact.name));
     } catch (error) {
       // Best effort: a leftover temporary file never replaces good data.
       await Promise.all(temps.map((t) => rm(t, { force: true }).catch(() => undefined)));
       throw error;
     }
   }
+
+  async current(): Promise<StoredScan | undefined> {
+    const scanPath = join(this.location, 'scan.json');
+    const findingsPath = join(this.location, 'findings.ndjson');
+    if (!(await exists(scanPath)) || !(await exists(findingsPath))) return undefined;
+    const scan = JSON.parse(await readFile(scanPath, 'utf8')) as ScanDocument;
+    return { scan, findings: fileFindings(findingsPath) };
+  }
 }
 
 /**
- * Blob Storage layout (ARCHITECTURE.md): `scans/{scanId}/findings.ndjson`, `scans/{scanId}/scan.json`,
- * then `latest.json` (`{ scanId, finishedAt }`) written last as the commit point.
+ * Blob Storage layout (ARCHITECTURE.md): `scans/{scanId}/{artifact}` for each artifact, then
+ * `scans/{scanId}/scan.json`, then `latest.json` (`{ scanId, finishedAt }`) written last as the
+ * commit point.
  */
 export class BlobStore implements ScanStore {
-  constructor(private readonly container: ContainerClient) {}
+  constructor(readonly container: ContainerClient) {}
 
   get location(): string {
     return this.container.url;
   }
 
-  async save(scan: ScanDocument, findingsNdjson: string): Promise<void> {
+  async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
     if (!isScanId(scan.scanId)) throw new Error(`refusing to store a scan with a malformed scanId: ${scan.scanId}`);
     await this.container.createIfNotExists();
-    const put = async (name: string, content: string, contentType: string) => {
-      const body = Buffer.from(content, 'utf8');
-      await this.container
-        .getBlockBlobClient(name)
-        .upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType } });
-    };
-    await put(`scans/${scan.scanId}/findings.ndjson`, findingsNdjson, 'application/x-ndjson');
-    await put(`scans/${scan.scanId}/scan.json`, JSON.stringify(scan, null, 2), 'application/json');
+    for (const artifact of artifacts) await this.upload(`scans/${scan.scanId}/${artifact.name}`, artifact);
+    await this.put(`scans/${scan.scanId}/scan.json`, JSON.stringify(scan, null, 2), 'application/json');
     const latest: LatestPointer = { scanId: scan.scanId, finishedAt: scan.finishedAt };
-    await put('latest.json', JSON.stringify(latest), 'application/json');
+    await this.put('latest.json', JSON.stringify(latest), 'application/json');
+  }
+
+  /** Streams an artifact into a block blob (4 MiB blocks, 2 in flight). */
+  private async upload(name: string, artifact: Artifact): Promise<void> {
+    const pass = new PassThrough();
+    const uploading = this.container
+      .getBlockBlobClient(name)
+      .uploadStream(pass, 4 * 1024 * 1024, 2, { blobHTTPHeaders: { blobContentType: artifact.contentType } });
+    try {
+      await writeTo(artifact, pass);
+    } finally {
+      // If writing failed the stream was destroyed and the upload rejects too; surface the first error.
+      await uploading.catch((error: unknown) => {
+        if (!pass.destroyed || pass.errored === null) throw error;
+      });
+    }
+  }
+
+  private async put(name: string, content: string, contentType: string): Promise<void> {
+    const body = Buffer.from(content, 'utf8');
+    await this.container.getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType } });
   }
 
   /** Reads `latest.json`; undefined when no scan was committed yet. */
@@ -74,5 +143,27 @@ export class BlobStore implements ScanStore {
     const blob = this.container.getBlobClient('latest.json');
     if (!(await blob.exists())) return undefined;
     return JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as LatestPointer;
+  }
+
+  /** Reads a stored scan by ID; undefined when it does not exist. @throws Error for a malformed scanId. */
+  async scan(scanId: string): Promise<StoredScan | undefined> {
+    if (!isScanId(scanId)) throw new Error(`malformed scanId: ${scanId}`);
+    const blob = this.container.getBlobClient(`scans/${scanId}/scan.json`);
+    if (!(await blob.exists())) return undefined;
+    const scan = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as ScanDocument;
+    const findingsBlob = this.container.getBlobClient(`scans/${scanId}/findings.ndjson`);
+    return {
+      scan,
+      findings: async function* () {
+        const response = await findingsBlob.download();
+        if (!response.readableStreamBody) throw new Error('findings.ndjson has no body');
+        yield* readFindings(response.readableStreamBody as NodeJS.ReadableStream as import('node:stream').Readable);
+      },
+    };
+  }
+
+  async current(): Promise<StoredScan | undefined> {
+    const latest = await this.latest();
+    return latest ? this.scan(latest.scanId) : undefined;
   }
 }

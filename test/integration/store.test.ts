@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import type { Artifact } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { BlobStore, DirectoryStore } from '../../src/store/stores.js';
 import { scanSimulator, withSimulator } from '../helpers/sample.js';
@@ -26,6 +27,11 @@ function fakeScan(scanId: string): ScanDocument {
     },
     stats: { durationMs: 1, resourceGraphPages: 0, resourceGraphRequests: 0, armRequests: 0, throttledResponses: 0 },
   };
+}
+
+/** A findings.ndjson artifact with fixed content. */
+function findingsText(content: string): Artifact[] {
+  return [{ name: 'findings.ndjson', contentType: 'application/x-ndjson', write: async (out) => void out.write(content) }];
 }
 
 async function text(container: ContainerClient, name: string): Promise<string> {
@@ -91,11 +97,11 @@ describe('Blob store (Azurite)', () => {
     );
     const store = new BlobStore(container);
     const good = '2026-11-21T03-00-00Z-aaaaaa';
-    await store.save(fakeScan(good), '{}\n');
+    await store.save(fakeScan(good), findingsText('{}\n'));
     // Someone holds a lease on latest.json: the new commit is refused by the service.
     const lease = container.getBlobClient('latest.json').getBlobLeaseClient();
     await lease.acquireLease(-1);
-    await assert.rejects(store.save(fakeScan('2026-11-21T09-00-00Z-bbbbbb'), '{}\n'), /lease/i);
+    await assert.rejects(store.save(fakeScan('2026-11-21T09-00-00Z-bbbbbb'), findingsText('{}\n')), /lease/i);
     assert.equal((await store.latest())?.scanId, good);
     await lease.releaseLease();
   });
@@ -104,7 +110,7 @@ describe('Blob store (Azurite)', () => {
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
       'audit-badid',
     );
-    await assert.rejects(new BlobStore(container).save(fakeScan('../../latest'), ''), /malformed scanId/);
+    await assert.rejects(new BlobStore(container).save(fakeScan('../../latest'), findingsText('')), /malformed scanId/);
     assert.equal(await container.exists(), false);
   });
 });
@@ -114,11 +120,11 @@ describe('directory store', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pa-dir-'));
     const store = new DirectoryStore(dir);
     const first = fakeScan('2026-11-21T03-00-00Z-aaaaaa');
-    await store.save(first, 'first\n');
+    await store.save(first, findingsText('first\n'));
     const second = fakeScan('2026-11-21T09-00-00Z-bbbbbb');
     // Make the second write of scan.json fail: its temporary path is taken by a directory.
     await mkdir(join(dir, `.scan.json.${second.scanId}.tmp`));
-    await assert.rejects(store.save(second, 'second\n'), /EISDIR/);
+    await assert.rejects(store.save(second, findingsText('second\n')), /EISDIR/);
     assert.equal(JSON.parse(await readFile(join(dir, 'scan.json'), 'utf8')).scanId, first.scanId);
     assert.equal(await readFile(join(dir, 'findings.ndjson'), 'utf8'), 'first\n');
   });

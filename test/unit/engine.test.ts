@@ -71,6 +71,7 @@ describe('engine', () => {
       accountName: '',
       kind: null,
       location: '',
+      tags: {},
       evidence: {},
     });
     const summary = s.build();

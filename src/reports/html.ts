@@ -1,0 +1,281 @@
+import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { escapeUTF8 } from 'entities';
+import type { Finding, Outcome } from '../domain/rule.js';
+import { FailDiff, type Baseline } from '../engine/diff.js';
+import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
+import type { ScanDocument } from '../store/scanDocument.js';
+import { ReportAggregator, type ReportSummary } from './summary.js';
+
+/**
+ * `report.html`: one self-contained page (no external scripts, fonts, styles or images) for a
+ * security team: headline, outcomes by rule as inline SVG, tables by rule and by account with
+ * drill-down to findings and evidence, a client-side filter, the MCSB and CIS 7.16 views, and what
+ * changed since the previous scan.
+ *
+ * Every piece of resource-controlled text (names, tags, messages, evidence) goes through
+ * `escapeUTF8` (entities). The page's only script is a fixed string whose SHA-256 is the only
+ * script the page's Content-Security-Policy allows, so injected markup could not run a script even
+ * if escaping failed. The page reads no resource text into HTML at run time (textContent only).
+ */
+
+export interface HtmlOptions {
+  /** Previous scan, for "new since" / "resolved since". */
+  readonly previous?: Baseline;
+  /** Accounts shown with drill-down (count); above it, the page says where the full list is. Default 2000. */
+  readonly accountCap?: number;
+}
+
+const esc = (text: unknown): string => escapeUTF8(String(text ?? ''));
+
+const COLORS: Readonly<Record<Outcome, string>> = { pass: '#2e7d32', fail: '#c62828', unknown: '#b26a00', not_applicable: '#9e9e9e' };
+const LABELS: Readonly<Record<Outcome, string>> = { pass: 'pass', fail: 'fail', unknown: 'unknown', not_applicable: 'not applicable' };
+const ORDER: readonly Outcome[] = ['fail', 'unknown', 'pass', 'not_applicable'];
+
+/** The filter script. Fixed text: its hash is pinned in the page's CSP. */
+export const FILTER_SCRIPT = `(function () {
+  var q = document.getElementById('q');
+  var sel = document.getElementById('state');
+  var shown = document.getElementById('shown');
+  var items = Array.prototype.slice.call(document.querySelectorAll('details.account'));
+  function apply() {
+    var text = q.value.trim().toLowerCase();
+    var state = sel.value;
+    var n = 0;
+    items.forEach(function (el) {
+      var ok = (!text || el.getAttribute('data-search').indexOf(text) !== -1) && (!state || el.getAttribute('data-state') === state);
+      el.hidden = !ok;
+      if (ok) n += 1;
+    });
+    shown.textContent = n + ' of ' + items.length + ' accounts shown';
+  }
+  q.addEventListener('input', apply);
+  sel.addEventListener('change', apply);
+  apply();
+})();`;
+
+const SCRIPT_HASH = createHash('sha256').update(FILTER_SCRIPT, 'utf8').digest('base64');
+
+/** The page's Content-Security-Policy: nothing external, inline styles, only our script. */
+export const REPORT_CSP = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${SCRIPT_HASH}'; base-uri 'none'; form-action 'none'`;
+
+const STYLE = `
+:root { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; }
+body { margin: 0 auto; max-width: 1200px; padding: 24px; line-height: 1.4; }
+h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+.meta { color: #555; font-size: .9rem; }
+.cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 16px; }
+.card { border: 1px solid #ddd; border-radius: 8px; padding: 12px 16px; min-width: 150px; }
+.card .n { font-size: 1.8rem; font-weight: 600; } .card .l { color: #555; font-size: .85rem; }
+table { border-collapse: collapse; width: 100%; font-size: .88rem; } th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #eee; vertical-align: top; }
+th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.o-fail { color: #c62828; font-weight: 600; } .o-unknown { color: #b26a00; font-weight: 600; } .o-pass { color: #2e7d32; } .o-not_applicable { color: #777; }
+.sev-high { font-weight: 600; }
+details.account { border: 1px solid #e3e3e3; border-radius: 6px; margin: 6px 0; padding: 4px 8px; }
+details.account > summary { cursor: pointer; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: .8rem; margin-left: 6px; color: #fff; }
+.b-fail { background: #c62828; } .b-unknown { background: #b26a00; } .b-ok { background: #2e7d32; }
+.filters { display: flex; gap: 12px; align-items: center; margin: 8px 0; } .filters input { flex: 1; padding: 6px; font-size: 1rem; }
+pre { white-space: pre-wrap; word-break: break-all; background: #fafafa; padding: 6px; margin: 4px 0; font-size: .8rem; }
+.note { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
+.legend span { margin-right: 14px; font-size: .85rem; } .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+`;
+
+interface AccountEntry {
+  readonly key: string;
+  readonly first: Finding;
+  readonly findings: Finding[];
+  fails: number;
+  unknowns: number;
+}
+
+/** Keeps the accounts shown with drill-down: failing ones first, up to the cap. */
+class AccountBuffer {
+  readonly failing: AccountEntry[] = [];
+  readonly others: AccountEntry[] = [];
+  total = 0;
+  private current: AccountEntry | undefined;
+
+  constructor(private readonly cap: number) {}
+
+  add(f: Finding): void {
+    const key = f.resourceId.toLowerCase();
+    if (this.current?.key !== key) {
+      this.flush();
+      this.current = { key, first: f, findings: [], fails: 0, unknowns: 0 };
+    }
+    const c = this.current;
+    c.findings.push(f);
+    if (f.outcome === 'fail') c.fails += 1;
+    if (f.outcome === 'unknown') c.unknowns += 1;
+  }
+
+  flush(): void {
+    const c = this.current;
+    this.current = undefined;
+    if (!c) return;
+    this.total += 1;
+    if (c.fails > 0) {
+      if (this.failing.length < this.cap) this.failing.push(c);
+      if (this.failing.length + this.others.length > this.cap) this.others.pop();
+    } else if (this.failing.length + this.others.length < this.cap) {
+      this.others.push(c);
+    }
+  }
+
+  shown(): AccountEntry[] {
+    return [...this.failing, ...this.others];
+  }
+}
+
+function counts(c: Record<Outcome, number>): string {
+  return ORDER.map((o) => `<td class="num o-${o}">${c[o]}</td>`).join('');
+}
+
+function chart(summary: ReportSummary, scan: ScanDocument): string {
+  const rowH = 24;
+  const labelW = 80;
+  const barW = 560;
+  const width = labelW + barW + 150;
+  const height = scan.rules.length * rowH + 8;
+  const rows = scan.rules.map((r, i) => {
+    const c = summary.byRule[r.id] ?? { pass: 0, fail: 0, unknown: 0, not_applicable: 0 };
+    const total = ORDER.reduce((s, o) => s + c[o], 0);
+    let x = labelW;
+    const y = i * rowH + 4;
+    const bars = ORDER.map((o) => {
+      const w = total === 0 ? 0 : (c[o] / total) * barW;
+      const rect = w > 0 ? `<rect x="${x.toFixed(1)}" y="${y}" width="${w.toFixed(1)}" height="${rowH - 8}" fill="${COLORS[o]}"><title>${esc(r.id)} ${LABELS[o]}: ${c[o]}</title></rect>` : '';
+      x += w;
+      return rect;
+    }).join('');
+    return `<text x="0" y="${y + rowH - 11}" font-size="12">${esc(r.id)}</text>${bars}<text x="${labelW + barW + 8}" y="${y + rowH - 11}" font-size="11" fill="#555">${c.fail} fail · ${c.unknown} unknown</text>`;
+  });
+  const legend = ORDER.map((o) => `<span><i style="background:${COLORS[o]}"></i>${LABELS[o]}</span>`).join('');
+  return `<svg role="img" aria-label="Outcomes by rule" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${rows.join('')}</svg><div class="legend">${legend}</div>`;
+}
+
+function findingRows(findings: readonly Finding[], withAccount: boolean): string {
+  return findings
+    .map(
+      (f) =>
+        `<tr>${withAccount ? `<td>${esc(f.accountName)}<br><small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small></td>` : ''}<td>${esc(f.ruleId)}</td><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}</td><td>${esc(f.message)}${
+          !withAccount && f.evidence && Object.keys(f.evidence).length > 0 ? `<details><summary>evidence</summary><pre>${esc(JSON.stringify(f.evidence, null, 2))}</pre></details>` : ''
+        }</td></tr>`,
+    )
+    .join('');
+}
+
+function accountBlock(a: AccountEntry): string {
+  const f = a.first;
+  const tags = Object.entries(f.tags ?? {}).map(([k, v]) => `${k}=${v}`);
+  const state = a.fails > 0 ? 'fail' : a.unknowns > 0 ? 'unknown' : 'ok';
+  const search = [f.accountName, f.kind ?? '', f.resourceId, f.subscriptionId, f.resourceGroup, f.location, ...tags, ...a.findings.flatMap((x) => [x.ruleId, x.outcome, x.message])]
+    .join(' ')
+    .toLowerCase();
+  const badges = [
+    a.fails > 0 ? `<span class="badge b-fail">${a.fails} fail</span>` : '',
+    a.unknowns > 0 ? `<span class="badge b-unknown">${a.unknowns} unknown</span>` : '',
+    a.fails === 0 && a.unknowns === 0 ? '<span class="badge b-ok">compliant</span>' : '',
+  ].join('');
+  const sorted = [...a.findings].sort((x, y) => ORDER.indexOf(x.outcome) - ORDER.indexOf(y.outcome));
+  return `<details class="account" data-state="${state}" data-search="${esc(search)}"><summary><strong>${esc(f.accountName)}</strong> · ${esc(f.kind ?? 'unknown kind')} · ${esc(f.location)} · <small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small>${badges}</summary>
+<p><small>${esc(f.resourceId)}</small>${tags.length ? `<br><small>tags: ${tags.map((t) => esc(t)).join(', ')}</small>` : ''}</p>
+<table><thead><tr><th>rule</th><th>severity</th><th>outcome</th><th>message and evidence</th></tr></thead><tbody>${findingRows(sorted, false)}</tbody></table></details>`;
+}
+
+/** Streams the HTML report of a scan into `out`. */
+export async function writeHtml(scan: ScanDocument, source: FindingSource, out: Writable, options: HtmlOptions = {}): Promise<void> {
+  const cap = options.accountCap ?? 2000;
+  const agg = new ReportAggregator(scan);
+  const accounts = new AccountBuffer(cap);
+  const diff = options.previous ? new FailDiff(options.previous, 200) : undefined;
+  for await (const f of source()) {
+    agg.add(f);
+    accounts.add(f);
+    diff?.observe(f);
+  }
+  accounts.flush();
+  const summary = agg.summary();
+  const s = scan.summary;
+  const unreadable = scan.coverage.subscriptions.filter((x) => x.status === 'unreadable');
+  const failedTables = scan.coverage.tables.filter((t) => t.status === 'failed');
+  const scope
+    = scan.scope.subscriptions.length + scan.scope.managementGroups.length === 0
+      ? 'whole tenant'
+      : [...scan.scope.managementGroups.map((m) => `management group ${m}`), ...scan.scope.subscriptions.map((x) => `subscription ${x}`)].join(', ');
+
+  const parts: string[] = [];
+  parts.push(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${esc(REPORT_CSP)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>Perimeter audit ${esc(scan.scanId)}</title>
+<style>${STYLE}</style></head><body>
+<header><h1>Azure AI network perimeter audit</h1>
+<p class="meta">scan <code>${esc(scan.scanId)}</code> · ${esc(scan.status)} · finished ${esc(scan.finishedAt)} · scope: ${esc(scope)} · deep inspection ${scan.scope.deepInspection ? 'on' : 'off'}</p></header>
+<section class="cards">
+<div class="card"><div class="n">${summary.accounts.total}</div><div class="l">accounts audited</div></div>
+<div class="card"><div class="n">${summary.accounts.compliantPercent}%</div><div class="l">compliant (${summary.accounts.compliant}: no fail, no unknown)</div></div>
+<div class="card"><div class="n o-fail">${s.bySeverity.high.fail}</div><div class="l">high-severity fails</div></div>
+<div class="card"><div class="n">${s.bySeverity.medium.fail}</div><div class="l">medium-severity fails</div></div>
+<div class="card"><div class="n">${s.bySeverity.low.fail}</div><div class="l">low-severity fails</div></div>
+<div class="card"><div class="n o-unknown">${s.byOutcome.unknown}</div><div class="l">unknown (data not read)</div></div>
+</section>`);
+  if (scan.status === 'partial') {
+    parts.push(`<section><h2>Coverage gaps</h2><p class="note">This scan is partial: some data could not be read. Verdicts that depend on it are <strong>unknown</strong>, never pass.</p><ul>
+${unreadable.map((x) => `<li>subscription <code>${esc(x.id)}</code>${x.name ? ` (${esc(x.name)})` : ''} unreadable: ${esc(x.reason ?? '')}</li>`).join('')}
+${failedTables.map((t) => `<li>table <code>${esc(t.type)}</code> not fully read: ${esc(t.reason ?? '')}</li>`).join('')}
+${scan.coverage.problems.slice(0, 50).map((p) => `<li>${esc(p)}</li>`).join('')}
+${scan.coverage.problems.length > 50 ? `<li>… ${scan.coverage.problems.length - 50} more in scan.json</li>` : ''}</ul></section>`);
+  }
+  if (diff && options.previous) {
+    const resolved = diff.resolved();
+    parts.push(`<section id="changes"><h2>Since the previous scan</h2><p class="meta">compared with <code>${esc(options.previous.scanId)}</code> (finished ${esc(options.previous.finishedAt)})</p>
+<h3>New since previous scan: ${diff.newCount}</h3>${diff.newCount ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>outcome</th><th>message</th></tr></thead><tbody>${findingRows(diff.newFails, true)}</tbody></table>${diff.newCount > diff.newFails.length ? `<p>… and ${diff.newCount - diff.newFails.length} more.</p>` : ''}` : '<p>No new fails.</p>'}
+<h3>Resolved since previous scan: ${resolved.count}</h3>${resolved.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>was</th><th>message then</th></tr></thead><tbody>${findingRows(resolved.findings, true)}</tbody></table>${resolved.count > resolved.findings.length ? `<p>… and ${resolved.count - resolved.findings.length} more.</p>` : ''}` : '<p>No fails resolved.</p>'}
+</section>`);
+  }
+  parts.push(`<section id="chart"><h2>Outcomes by rule</h2>${chart(summary, scan)}</section>
+<section id="rules"><h2>By rule</h2><table><thead><tr><th>rule</th><th>compliant state</th><th>severity</th><th>fail</th><th>unknown</th><th>pass</th><th>n/a</th><th>MCSB</th></tr></thead><tbody>
+${scan.rules
+  .map((r) => `<tr><td><strong>${esc(r.id)}</strong><br><small>${esc(r.slug)}</small></td><td>${esc(r.title)}</td><td class="sev-${esc(r.severity)}">${esc(r.severity)}</td>${counts(summary.byRule[r.id] ?? { pass: 0, fail: 0, unknown: 0, not_applicable: 0 })}<td>${esc(r.controls.mcsb.join(', '))}</td></tr>`)
+  .join('\n')}
+</tbody></table></section>
+<section id="compliance"><h2>Compliance view</h2>
+<h3>Microsoft cloud security benchmark v1</h3><table><thead><tr><th>control</th><th>rules</th><th>fail</th><th>unknown</th><th>pass</th><th>n/a</th></tr></thead><tbody>
+${Object.entries(summary.byControl.mcsb)
+  .sort(([a], [b]) => a.localeCompare(b))
+  .map(([control, c]) => `<tr><td>${esc(control)}</td><td>${esc(scan.rules.filter((r) => r.controls.mcsb.includes(control)).map((r) => r.id).join(', '))}</td>${counts(c)}</tr>`)
+  .join('\n')}
+</tbody></table>
+<h3>CIS Microsoft Azure Foundations 7.16 — network security perimeter is used</h3>
+${
+  summary.byControl.cis['7.16']
+    ? `<table><thead><tr><th>control</th><th>rules</th><th>fail</th><th>unknown</th><th>pass</th><th>n/a</th></tr></thead><tbody><tr><td>7.16</td><td>${esc(scan.rules.filter((r) => r.controls.cis.includes('7.16')).map((r) => r.id).join(', '))}</td>${counts(summary.byControl.cis['7.16'])}</tr></tbody></table><p class="meta">A manual control in other tools; automated here by NSP-01 (association) and NSP-02 (Enforced mode).</p>`
+    : '<p>NSP-01 and NSP-02 did not run in this scan.</p>'
+}
+</section>
+<section id="accounts"><h2>By account</h2>
+<div class="filters"><input id="q" type="search" placeholder="Filter by account, kind, subscription, tag, rule or message" aria-label="filter accounts">
+<select id="state" aria-label="account state"><option value="">all accounts</option><option value="fail">with fails</option><option value="unknown">with unknowns, no fail</option><option value="ok">compliant</option></select>
+<span id="shown"></span></div>`);
+  if (accounts.total > cap) {
+    parts.push(`<p class="note">${accounts.total} accounts: this page shows ${accounts.shown().length} of them (accounts with fails first). Every finding is in <code>report.csv</code> and <code>findings.ndjson</code> beside this report.</p>`);
+  }
+  await writeChunk(out, parts.join('\n'));
+  for (const a of accounts.shown()) await writeChunk(out, `${accountBlock(a)}\n`);
+  await writeChunk(
+    out,
+    `</section>
+<footer><p class="meta">Generated by perimeter-auditor from <code>scan.json</code> and <code>findings.ndjson</code>. Outcomes: pass (read and compliant), fail (read and not compliant), unknown (data could not be read), not applicable.</p></footer>
+<script>${FILTER_SCRIPT}</script>
+</body></html>
+`,
+  );
+}
+
+export function htmlArtifact(scan: ScanDocument, source: FindingSource, options: HtmlOptions = {}): Artifact {
+  return { name: 'report.html', contentType: 'text/html; charset=utf-8', write: (out) => writeHtml(scan, source, out, options) };
+}

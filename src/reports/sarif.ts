@@ -1,0 +1,116 @@
+import { createHash } from 'node:crypto';
+import type { Writable } from 'node:stream';
+import type * as Sarif from 'sarif';
+import type { Finding, RuleCatalogEntry, Severity } from '../domain/rule.js';
+import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
+import type { ScanDocument } from '../store/scanDocument.js';
+
+/**
+ * `report.sarif`: SARIF 2.1.0 (OASIS, https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html).
+ * Rules become `reportingDescriptors`; `fail` findings become results at the rule's level and
+ * `unknown` findings results at level `note`; the account is the result's logical location.
+ * Streamed: the results array is written one result at a time.
+ */
+
+export const SARIF_LEVEL: Readonly<Record<Severity, Sarif.ReportingConfiguration.level>> = {
+  high: 'error',
+  medium: 'warning',
+  low: 'note',
+};
+
+/** GitHub code scanning reads `security-severity` (0–10) to rank security results. */
+const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = { high: '8.0', medium: '5.5', low: '3.0' };
+
+export const TOOL_NAME = 'perimeter-auditor';
+export const TOOL_URI = 'https://github.com/perimeter-auditor/perimeter-auditor';
+
+function descriptor(rule: RuleCatalogEntry): Sarif.ReportingDescriptor {
+  const helpUri = rule.references.find((r) => r.startsWith('https://'));
+  return {
+    id: rule.id,
+    name: rule.slug,
+    shortDescription: { text: rule.title },
+    fullDescription: { text: rule.rationale },
+    ...(helpUri ? { helpUri } : {}),
+    help: {
+      text: `${rule.remediation.description}\n\n${rule.remediation.az}`,
+      markdown: `${rule.remediation.description}\n\n\`\`\`bash\n${rule.remediation.az}\n\`\`\`\n\n\`\`\`bicep\n${rule.remediation.bicep}\n\`\`\``,
+    },
+    defaultConfiguration: { level: SARIF_LEVEL[rule.severity], enabled: rule.enabledByDefault },
+    properties: {
+      tags: ['security', 'azure', 'network-security-perimeter', ...rule.controls.mcsb.map((c) => `MCSB/${c}`)],
+      severity: rule.severity,
+      'security-severity': SECURITY_SEVERITY[rule.severity],
+      mcsb: [...rule.controls.mcsb],
+      azurePolicy: [...rule.controls.azurePolicy],
+      cis: [...rule.controls.cis],
+      appliesTo: rule.appliesToText,
+    },
+  };
+}
+
+function result(f: Finding, ruleIndex: number): Sarif.Result {
+  const fingerprint = createHash('sha256').update(`${f.ruleId}|${f.resourceId.toLowerCase()}`).digest('hex').slice(0, 32);
+  return {
+    ruleId: f.ruleId,
+    ...(ruleIndex >= 0 ? { ruleIndex } : {}),
+    kind: 'fail',
+    level: f.outcome === 'fail' ? SARIF_LEVEL[f.severity] : 'note',
+    message: { text: f.outcome === 'unknown' ? `Could not be decided: ${f.message}` : f.message },
+    locations: [
+      {
+        logicalLocations: [{ name: f.accountName, fullyQualifiedName: f.resourceId, kind: 'resource' }],
+      },
+    ],
+    partialFingerprints: { 'perimeterAuditorFinding/v1': fingerprint },
+    properties: {
+      outcome: f.outcome,
+      subscriptionId: f.subscriptionId,
+      resourceGroup: f.resourceGroup,
+      accountKind: f.kind,
+      location: f.location,
+      evidence: f.evidence,
+    },
+  };
+}
+
+/** Streams the SARIF log of a scan into `out`. */
+export async function writeSarif(scan: ScanDocument, source: FindingSource, out: Writable): Promise<void> {
+  const index = new Map(scan.rules.map((r, i) => [r.id, i]));
+  const run: Sarif.Run = {
+    tool: {
+      driver: {
+        name: TOOL_NAME,
+        informationUri: TOOL_URI,
+        semanticVersion: '0.1.0',
+        rules: scan.rules.map(descriptor),
+      },
+    },
+    automationDetails: { id: `${TOOL_NAME}/${scan.scanId}` },
+    invocations: [
+      {
+        executionSuccessful: true,
+        startTimeUtc: scan.startedAt,
+        endTimeUtc: scan.finishedAt,
+        properties: { status: scan.status, accounts: scan.coverage.accounts },
+      },
+    ],
+    results: [],
+  };
+  const log: Sarif.Log = { $schema: 'https://json.schemastore.org/sarif-2.1.0.json', version: '2.1.0', runs: [run] };
+  const text = JSON.stringify(log);
+  const marker = '"results":[]';
+  const at = text.lastIndexOf(marker);
+  await writeChunk(out, `${text.slice(0, at)}"results":[`);
+  let first = true;
+  for await (const f of source()) {
+    if (f.outcome !== 'fail' && f.outcome !== 'unknown') continue;
+    await writeChunk(out, `${first ? '' : ','}${JSON.stringify(result(f, index.get(f.ruleId) ?? -1))}`);
+    first = false;
+  }
+  await writeChunk(out, `]${text.slice(at + marker.length)}`);
+}
+
+export function sarifArtifact(scan: ScanDocument, source: FindingSource): Artifact {
+  return { name: 'report.sarif', contentType: 'application/sarif+json', write: (out) => writeSarif(scan, source, out) };
+}

@@ -1,0 +1,139 @@
+import type { Finding, Outcome, RuleCatalogEntry } from '../domain/rule.js';
+import type { OutcomeCounts } from '../engine/summary.js';
+import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
+import type { ScanDocument } from '../store/scanDocument.js';
+
+/**
+ * `report.json`: the scan's counts for other tools — by outcome, severity, rule, control (MCSB,
+ * CIS, Azure Policy) and subscription — plus account-level compliance. Built in one streaming pass.
+ */
+export interface ReportSummary {
+  readonly schemaVersion: 1;
+  readonly scanId: string;
+  readonly status: ScanDocument['status'];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly accounts: {
+    readonly total: number;
+    /** Accounts with no `fail` and no `unknown` (count). */
+    readonly compliant: number;
+    readonly withFail: number;
+    readonly withUnknown: number;
+    /** compliant ÷ total × 100, one decimal; 100 when there are no accounts. */
+    readonly compliantPercent: number;
+  };
+  readonly byOutcome: OutcomeCounts;
+  readonly bySeverity: ScanDocument['summary']['bySeverity'];
+  readonly byRule: Record<string, OutcomeCounts>;
+  readonly byControl: {
+    readonly mcsb: Record<string, OutcomeCounts>;
+    readonly cis: Record<string, OutcomeCounts>;
+    readonly azurePolicy: Record<string, OutcomeCounts>;
+  };
+  readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }>;
+  readonly coverage: { readonly subscriptionsRead: number; readonly subscriptionsUnreadable: number; readonly problems: number };
+}
+
+function zero(): OutcomeCounts {
+  return { pass: 0, fail: 0, not_applicable: 0, unknown: 0 };
+}
+
+function bump(map: Record<string, OutcomeCounts>, key: string, outcome: Outcome): void {
+  const c = map[key] ?? zero();
+  c[outcome] += 1;
+  map[key] = c;
+}
+
+/** Accumulates everything the summary and the HTML report count, one finding at a time. */
+export class ReportAggregator {
+  private readonly ruleIndex: Map<string, RuleCatalogEntry>;
+  private readonly accountFlags = new Map<string, { fail: boolean; unknown: boolean; subscription: string }>();
+  readonly byOutcome = zero();
+  readonly byRule: Record<string, OutcomeCounts> = {};
+  readonly mcsb: Record<string, OutcomeCounts> = {};
+  readonly cis: Record<string, OutcomeCounts> = {};
+  readonly azurePolicy: Record<string, OutcomeCounts> = {};
+  readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }> = {};
+
+  constructor(readonly scan: ScanDocument) {
+    this.ruleIndex = new Map(scan.rules.map((r) => [r.id, r]));
+    for (const r of scan.rules) {
+      this.byRule[r.id] = zero();
+      for (const c of r.controls.mcsb) this.mcsb[c] ??= zero();
+      for (const c of r.controls.cis) this.cis[c] ??= zero();
+      for (const p of r.controls.azurePolicy) this.azurePolicy[p] ??= zero();
+    }
+  }
+
+  add(f: Finding): void {
+    this.byOutcome[f.outcome] += 1;
+    bump(this.byRule, f.ruleId, f.outcome);
+    const rule = this.ruleIndex.get(f.ruleId);
+    for (const c of rule?.controls.mcsb ?? []) bump(this.mcsb, c, f.outcome);
+    for (const c of rule?.controls.cis ?? []) bump(this.cis, c, f.outcome);
+    for (const p of rule?.controls.azurePolicy ?? []) bump(this.azurePolicy, p, f.outcome);
+    const key = f.resourceId.toLowerCase();
+    let flags = this.accountFlags.get(key);
+    const sub = (this.bySubscription[f.subscriptionId] ??= { ...zero(), accounts: 0 });
+    if (!flags) {
+      flags = { fail: false, unknown: false, subscription: f.subscriptionId };
+      this.accountFlags.set(key, flags);
+      sub.accounts += 1;
+    }
+    sub[f.outcome] += 1;
+    if (f.outcome === 'fail') flags.fail = true;
+    if (f.outcome === 'unknown') flags.unknown = true;
+  }
+
+  summary(): ReportSummary {
+    let withFail = 0;
+    let withUnknown = 0;
+    let compliant = 0;
+    for (const flags of this.accountFlags.values()) {
+      if (flags.fail) withFail += 1;
+      if (flags.unknown) withUnknown += 1;
+      if (!flags.fail && !flags.unknown) compliant += 1;
+    }
+    const total = this.accountFlags.size;
+    const s = this.scan;
+    return {
+      schemaVersion: 1,
+      scanId: s.scanId,
+      status: s.status,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      accounts: {
+        total,
+        compliant,
+        withFail,
+        withUnknown,
+        compliantPercent: total === 0 ? 100 : Math.round((compliant / total) * 1000) / 10,
+      },
+      byOutcome: { ...this.byOutcome },
+      bySeverity: s.summary.bySeverity,
+      byRule: this.byRule,
+      byControl: { mcsb: this.mcsb, cis: this.cis, azurePolicy: this.azurePolicy },
+      bySubscription: this.bySubscription,
+      coverage: {
+        subscriptionsRead: s.coverage.subscriptions.filter((x) => x.status === 'read').length,
+        subscriptionsUnreadable: s.coverage.subscriptions.filter((x) => x.status === 'unreadable').length,
+        problems: s.coverage.problems.length,
+      },
+    };
+  }
+}
+
+/** Computes the summary of a scan in one pass over its findings. */
+export async function summarize(scan: ScanDocument, source: FindingSource): Promise<ReportSummary> {
+  const agg = new ReportAggregator(scan);
+  for await (const f of source()) agg.add(f);
+  return agg.summary();
+}
+
+export function summaryArtifact(scan: ScanDocument, source: FindingSource): Artifact {
+  return {
+    name: 'report.json',
+    contentType: 'application/json',
+    write: async (out) => writeChunk(out, `${JSON.stringify(await summarize(scan, source), null, 2)}\n`),
+  };
+}
