@@ -10,7 +10,9 @@ import { loadSettings } from '../src/config/settings.js';
 export async function scheduledScan(timer: Timer, context: InvocationContext): Promise<void> {
   if (timer.isPastDue) context.warn('scheduledScan is running late (past due)');
   const settings = loadSettings(process.env);
-  const { scan } = await runScheduledScan(settings, (message) => context.log(message));
+  const result = await runScheduledScan(settings, (message) => context.log(message));
+  if (!result) return;
+  const { scan } = result;
   const s = scan.summary.byOutcome;
   context.log(
     `scan ${scan.scanId} ${scan.status}: ${scan.coverage.accounts} account(s); pass ${s.pass}, fail ${s.fail}, unknown ${s.unknown}, not applicable ${s.not_applicable}`,

@@ -1,33 +1,106 @@
+import { app } from '@azure/functions';
+import type { ApiDeps } from './api/scansApi.js';
 import { createAzureClients, credentialFor } from './collect/clients.js';
 import type { ProgressLog } from './collect/collector.js';
 import { defaultPolicy, type Policy } from './config/policy.js';
-import { armEndpointOf, type Settings } from './config/settings.js';
+import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
 import { runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
+import { newScanId } from './store/scanDocument.js';
+import { ScanLock } from './store/scanLock.js';
 import { BlobStore } from './store/stores.js';
 
 /**
- * The Function App's composition root: settings → SDK clients and stores → the scan use-case.
+ * The Function App's composition root: settings → SDK clients, stores and the lock → use-cases.
  * The CLI composes the same parts from its flags.
+ */
+
+// Stream HTTP responses (reports can be hundreds of MB) instead of buffering them.
+app.setup({ enableHttpStream: true });
+
+/** The Storage queue on which on-demand scans are requested (connection: AzureWebJobsStorage). */
+export const SCAN_QUEUE = 'scan-requests';
+
+/** The audit store of the settings. */
+export function auditStore(settings: Settings): BlobStore {
+  return new BlobStore(
+    auditContainer({
+      accountUrl: settings.AUDIT_STORAGE_ACCOUNT_URL,
+      connectionString: settings.AUDIT_STORAGE_CONNECTION_STRING,
+      container: settings.AUDIT_CONTAINER,
+    }),
+  );
+}
+
+/** What the HTTP API needs, from the environment. @throws SettingsError for invalid settings. */
+export function apiDeps(env: Record<string, string | undefined> = process.env): ApiDeps {
+  const store = auditStore(loadSettings(env));
+  return { store, lock: new ScanLock(store.container) };
+}
+
+async function scanWithSettings(settings: Settings, scanId: string, log: ProgressLog, policy: Policy): Promise<ScanResult> {
+  const armEndpoint = armEndpointOf(settings);
+  return runScan({
+    scanId,
+    scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
+    policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
+    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) }),
+    stores: [auditStore(settings)],
+    deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
+    log,
+  });
+}
+
+/**
+ * The scheduled scan: takes the scan lock, scans, releases it. Returns undefined (and logs why)
+ * when another scan holds the lock.
  */
 export async function runScheduledScan(
   settings: Settings,
   log: ProgressLog,
   policy: Policy = defaultPolicy(),
-): Promise<ScanResult> {
-  const armEndpoint = armEndpointOf(settings);
-  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
-  const container = auditContainer({
-    accountUrl: settings.AUDIT_STORAGE_ACCOUNT_URL,
-    connectionString: settings.AUDIT_STORAGE_CONNECTION_STRING,
-    container: settings.AUDIT_CONTAINER,
-  });
-  return runScan({
-    scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
-    policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
-    clients,
-    stores: [new BlobStore(container)],
-    deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
-    log,
-  });
+): Promise<ScanResult | undefined> {
+  const store = auditStore(settings);
+  const lock = new ScanLock(store.container);
+  const scanId = newScanId(new Date());
+  const taken = await lock.acquire(scanId, 'scheduled');
+  if (!taken.acquired) {
+    log(`skipped: scan ${taken.holder.scanId} (${taken.holder.trigger}) has been running since ${taken.holder.startedAt}`);
+    return undefined;
+  }
+  try {
+    return await scanWithSettings(settings, scanId, log, policy);
+  } finally {
+    await lock.release(scanId);
+  }
+}
+
+/**
+ * An on-demand scan requested through `POST /api/scans` (the queue message carries its scanId).
+ * Idempotent: a scanId whose scan.json exists is not scanned again.
+ * @throws Error while another scan holds the lock, so the queue delivers the message again later.
+ */
+export async function runRequestedScan(
+  settings: Settings,
+  scanId: string,
+  log: ProgressLog,
+  policy: Policy = defaultPolicy(),
+): Promise<ScanResult | undefined> {
+  const store = auditStore(settings);
+  if (await store.scan(scanId)) {
+    log(`scan ${scanId} is already stored; nothing to do`);
+    return undefined;
+  }
+  const lock = new ScanLock(store.container);
+  const holder = await lock.holder();
+  if (holder && holder.scanId !== scanId) throw new Error(`scan ${holder.scanId} is running; ${scanId} will be retried`);
+  if (!holder) {
+    const taken = await lock.acquire(scanId, 'http');
+    if (!taken.acquired) throw new Error(`scan ${taken.holder.scanId} is running; ${scanId} will be retried`);
+  }
+  try {
+    return await scanWithSettings(settings, scanId, log, policy);
+  } finally {
+    await lock.release(scanId);
+  }
 }

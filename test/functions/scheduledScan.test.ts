@@ -1,45 +1,13 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { loadSettings, SettingsError } from '../../src/config/settings.js';
+import { ScanLock } from '../../src/store/scanLock.js';
+import { invokeFunction } from '../helpers/invoke.js';
 import { withSimulator } from '../helpers/sample.js';
 import { type Azurite, startAzurite } from '../simulator/azurite.js';
 
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'invokeScheduledScan.js');
-
-function invoke(
-  env: Record<string, string>,
-): Promise<{ code: number | null; logs: Array<{ level: string; message: string }>; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const clean = Object.fromEntries(
-      Object.entries(process.env).filter(([k]) => !/^(SCAN_|AUDIT_|ARM_|DEEP_|AZURE_CLOUD)/.test(k)),
-    );
-    const child = spawn(process.execPath, [ENTRY], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) =>
-      resolve({
-        code,
-        stderr,
-        logs: out
-          .trim()
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l) as { level: string; message: string }),
-      }),
-    );
-  });
-}
+const invoke = (env: Record<string, string>) => invokeFunction('scheduledScan', env);
 
 describe('scheduledScan function', () => {
   let azurite: Azurite;
@@ -118,5 +86,46 @@ describe('scheduledScan function', () => {
     assert.equal(s.SCAN_SCHEDULE, '0 0 */6 * * *');
     assert.equal(s.DEEP_INSPECTION, true);
     assert.equal(s.AUDIT_CONTAINER, 'audit');
+  });
+});
+
+describe('scheduledScan and the scan lock', () => {
+  it('skips, with a logged reason, while another scan holds the lock', async () => {
+    const azurite = await startAzurite();
+    try {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('locked');
+      const lock = new ScanLock(container);
+      assert.equal((await lock.acquire('2026-11-21T03-00-00Z-runnin', 'http')).acquired, true);
+      const run = await invokeFunction('scheduledScan', {
+        ARM_ENDPOINT: 'https://127.0.0.1:9',
+        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        AUDIT_CONTAINER: 'locked',
+      });
+      assert.equal(run.code, 0, JSON.stringify(run.logs));
+      assert.ok(run.logs.some((l) => /skipped: scan 2026-11-21T03-00-00Z-runnin \(http\)/.test(l.message)), JSON.stringify(run.logs));
+      assert.equal(await container.getBlobClient('latest.json').exists(), false);
+    } finally {
+      await azurite.stop();
+    }
+  });
+
+  it('replaces a holder whose lease of time has expired, and never two live holders', async () => {
+    const azurite = await startAzurite();
+    try {
+      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('expiry');
+      let now = new Date('2026-11-21T03:00:00Z');
+      const lock = new ScanLock(container, 60_000, () => now);
+      assert.equal((await lock.acquire('2026-11-21T03-00-00Z-aaaaaa', 'scheduled')).acquired, true);
+      const [a, b] = await Promise.all([lock.acquire('2026-11-21T03-00-10Z-bbbbbb', 'http'), lock.acquire('2026-11-21T03-00-10Z-cccccc', 'http')]);
+      assert.equal(a.acquired || b.acquired, false, 'a live holder keeps the lock');
+      now = new Date('2026-11-21T03:02:00Z');
+      const [c, d] = await Promise.all([lock.acquire('2026-11-21T03-02-00Z-dddddd', 'http'), lock.acquire('2026-11-21T03-02-00Z-eeeeee', 'http')]);
+      assert.equal(Number(c.acquired) + Number(d.acquired), 1, 'exactly one replaces the expired holder');
+      const holder = await lock.holder();
+      await lock.release('2026-11-21T03-00-00Z-aaaaaa');
+      assert.deepEqual(await lock.holder(), holder, 'a former holder cannot release the new one');
+    } finally {
+      await azurite.stop();
+    }
   });
 });

@@ -5,6 +5,7 @@ import type { ScanScope } from '../../src/collect/collector.js';
 import type { ThrottleOptions } from '../../src/collect/throttle.js';
 import { defaultPolicy, type Policy } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';
+import type { ReportFormat } from '../../src/reports/index.js';
 import { runScan, type ScanResult } from '../../src/scan.js';
 import type { ScanStore } from '../../src/store/stores.js';
 import {
@@ -65,6 +66,7 @@ export async function scanSimulator(
     stores?: ScanStore[];
     pageSize?: number;
     throttle?: ThrottleOptions;
+    formats?: readonly ReportFormat[];
   } = {},
 ): Promise<ScanResult> {
   const clients = createAzureClients({
@@ -79,6 +81,7 @@ export async function scanSimulator(
     policy: o.policy ?? defaultPolicy(),
     clients,
     stores: o.stores ?? [],
+    ...(o.formats ? { formats: o.formats } : {}),
   });
 }
 

@@ -55,11 +55,10 @@ describe('Blob store (Azurite)', () => {
       const { scan, findings } = await scanSimulator(sim, { stores: [new BlobStore(container)] });
       const names: string[] = [];
       for await (const b of container.listBlobsFlat()) names.push(b.name);
-      assert.deepEqual(names.sort(), [
-        'latest.json',
-        `scans/${scan.scanId}/findings.ndjson`,
-        `scans/${scan.scanId}/scan.json`,
-      ]);
+      const files = ['findings.ndjson', 'report.csv', 'report.html', 'report.json', 'report.sarif', 'scan.json'];
+      assert.deepEqual(names.sort(), ['latest.json', ...files.map((f) => `scans/${scan.scanId}/${f}`)]);
+      const html = await container.getBlobClient(`scans/${scan.scanId}/report.html`).getProperties();
+      assert.equal(html.contentType, 'text/html; charset=utf-8');
       assert.deepEqual(JSON.parse(await text(container, 'latest.json')), {
         scanId: scan.scanId,
         finishedAt: scan.finishedAt,
@@ -84,6 +83,7 @@ describe('Blob store (Azurite)', () => {
           'ruleId',
           'severity',
           'subscriptionId',
+          'tags',
         ].sort(),
       );
       const props = await container.getBlobClient(`scans/${scan.scanId}/scan.json`).getProperties();

@@ -282,7 +282,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   function handleArm(method: string, url: URL, baseUrl: string): SimulatorResponse {
     const m = CONFIGS.exec(url.pathname);
     if (method !== 'GET' || !m) return armError(404, 'NotFound', `No route for ${method} ${url.pathname}`);
-    const [, sub = '', rg = '', name = '', configName] = m;
+    const [sub = '', rg = '', name = '', configName] = m.slice(1).map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
     if (forbidden.has(sub.toLowerCase())) {
       return armError(
         403,

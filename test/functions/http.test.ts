@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { text as readText } from 'node:stream/consumers';
+import { after, before, describe, it } from 'node:test';
+import functions, { type HttpResponseInit } from '@azure/functions';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { reports } from '../../functions/reports.js';
+import { rules } from '../../functions/rules.js';
+import { scanRequested } from '../../functions/scanRequested.js';
+import { scanRequests, scans } from '../../functions/scans.js';
+import { BlobStore } from '../../src/store/stores.js';
+import { invokeFunction } from '../helpers/invoke.js';
+import { scanSimulator, withSimulator } from '../helpers/sample.js';
+import { type Azurite, startAzurite } from '../simulator/azurite.js';
+
+// @azure/functions is CommonJS; its classes are on the default export under ESM.
+const { HttpRequest, InvocationContext } = functions;
+
+function context(name: string): InstanceType<typeof InvocationContext> {
+  return new InvocationContext({ invocationId: `test-${name}`, functionName: name, logHandler: () => undefined });
+}
+
+function get(url: string, params: Record<string, string> = {}) {
+  return new HttpRequest({ method: 'GET', url: `http://localhost:7071${url}`, params });
+}
+
+async function bodyText(r: HttpResponseInit): Promise<string> {
+  if (typeof r.body === 'string') return r.body;
+  return readText(r.body as Readable);
+}
+
+function header(r: HttpResponseInit, name: string): string | undefined {
+  return (r.headers as Record<string, string> | undefined)?.[name];
+}
+
+describe('reports API (HTTP handlers over Azurite)', () => {
+  let azurite: Azurite;
+  let scanIds: string[] = [];
+  const container = 'api';
+
+  before(async () => {
+    azurite = await startAzurite();
+    process.env.AUDIT_STORAGE_CONNECTION_STRING = azurite.connectionString;
+    process.env.AUDIT_CONTAINER = container;
+    const store = new BlobStore(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container));
+    await withSimulator({}, async (sim) => {
+      for (let i = 0; i < 3; i++) {
+        const { scan } = await scanSimulator(sim, { stores: [store] });
+        scanIds.push(scan.scanId);
+        await new Promise((r) => setTimeout(r, 1100)); // scanIds have one-second resolution
+      }
+    });
+    scanIds = scanIds.sort().reverse();
+  });
+
+  after(async () => {
+    delete process.env.AUDIT_STORAGE_CONNECTION_STRING;
+    delete process.env.AUDIT_CONTAINER;
+    await azurite.stop();
+  });
+
+  it('GET /api/scans lists scans newest first, in pages', async () => {
+    const first = await scans(get('/api/scans?limit=2'), context('scans'));
+    assert.equal(first.status, 200);
+    type Page = { latest: string; scans: Array<{ scanId: string; accounts: number; reports: Record<string, string> }>; next?: string };
+    const page = JSON.parse(await bodyText(first)) as Page;
+    assert.deepEqual(page.scans.map((s) => s.scanId), scanIds.slice(0, 2));
+    assert.equal(page.latest, scanIds[0]);
+    assert.equal(page.scans[0]?.accounts, 16);
+    assert.equal(page.scans[0]?.reports.csv, `/api/scans/${scanIds[0]}/report?format=csv`);
+    assert.ok(page.next);
+    const second = JSON.parse(await bodyText(await scans(get(page.next), context('scans')))) as { scans: Array<{ scanId: string }>; next?: string };
+    assert.deepEqual(second.scans.map((s) => s.scanId), scanIds.slice(2));
+    assert.equal(second.next, undefined);
+    for (const bad of ['/api/scans?limit=0', '/api/scans?limit=500', '/api/scans?before=../x']) {
+      assert.equal((await scans(get(bad), context('scans'))).status, 400, bad);
+    }
+  });
+
+  it('GET /api/scans/{scanId}/report serves each format with its content type and file name', async () => {
+    const id = scanIds[1] ?? '';
+    const expected: Record<string, [string, RegExp, RegExp]> = {
+      html: ['text/html; charset=utf-8', /^inline; filename="perimeter-audit-.*\.html"$/, /^<!doctype html>/],
+      csv: ['text/csv; charset=utf-8', /^attachment; filename="perimeter-audit-.*\.csv"$/, /^subscriptionId,resourceGroup,accountName/],
+      sarif: ['application/sarif+json', /^attachment; filename="perimeter-audit-.*\.sarif"$/, /"version":"2\.1\.0"/],
+      json: ['application/json', /^attachment; filename="perimeter-audit-.*\.json"$/, new RegExp(`"scanId": "${id}"`)],
+    };
+    for (const [format, [type, disposition, content]] of Object.entries(expected)) {
+      const r = await reports(get(`/api/scans/${id}/report?format=${format}`, { scanId: id }), context('reports'));
+      assert.equal(r.status, 200, format);
+      assert.equal(header(r, 'content-type'), type);
+      assert.match(header(r, 'content-disposition') ?? '', disposition);
+      assert.match(await bodyText(r), content);
+    }
+    const html = await reports(get(`/api/scans/${id}/report`, { scanId: id }), context('reports'));
+    assert.match(header(html, 'content-security-policy') ?? '', /default-src 'none'/);
+  });
+
+  it('accepts latest, and refuses anything that is not a scanId with 400', async () => {
+    const latest = await reports(get('/api/scans/latest/report?format=json', { scanId: 'latest' }), context('reports'));
+    assert.equal(latest.status, 200);
+    assert.match(await bodyText(latest), new RegExp(scanIds[0] ?? 'x'));
+    for (const bad of ['..', '../latest.json', 'latest.json', '2026-11-21T03-00-00Z-abc12', '2026-11-21T03-00-00Z-abc123/../x', '%2e%2e']) {
+      const r = await reports(get(`/api/scans/x/report?format=csv`, { scanId: bad }), context('reports'));
+      assert.equal(r.status, 400, bad);
+    }
+    const missing = await reports(get('/x', { scanId: '2020-01-01T00-00-00Z-zzzzzz' }), context('reports'));
+    assert.equal(missing.status, 404);
+    const badFormat = await reports(get(`/x?format=pdf`, { scanId: scanIds[0] ?? '' }), context('reports'));
+    assert.equal(badFormat.status, 400);
+  });
+
+  it('GET /api/rules returns the catalog', async () => {
+    const r = await rules(get('/api/rules'), context('rules'));
+    const catalog = JSON.parse(await bodyText(r)) as Array<{ id: string }>;
+    assert.equal(catalog.length, 20);
+  });
+
+  it('POST /api/scans answers 202 with a scanId at once, queues it, and 409 while it runs; the worker runs it once', async () => {
+    await withSimulator({}, async (sim) => {
+      const ctx = context('scans');
+      const started = await scans(new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/scans' }), ctx);
+      assert.equal(started.status, 202);
+      const { scanId } = JSON.parse(await bodyText(started)) as { scanId: string };
+      assert.match(scanId, /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-[a-z0-9]{6}$/);
+      assert.deepEqual(ctx.extraOutputs.get(scanRequests), { scanId });
+      assert.equal(header(started, 'location'), `/api/scans/${scanId}/report?format=json`);
+
+      const ctx2 = context('scans');
+      const busy = await scans(new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/scans' }), ctx2);
+      assert.equal(busy.status, 409);
+      assert.match(await bodyText(busy), new RegExp(scanId));
+      assert.equal(ctx2.extraOutputs.get(scanRequests), undefined, 'nothing queued on 409');
+
+      const env = {
+        NODE_EXTRA_CA_CERTS: sim.caFile,
+        ARM_ENDPOINT: sim.url,
+        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        AUDIT_CONTAINER: container,
+      };
+      const run = await invokeFunction('scanRequested', env, { scanId });
+      assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
+      const report = await reports(get('/x?format=json', { scanId }), context('reports'));
+      assert.equal(report.status, 200, 'the requested scan is stored under its scanId');
+      const again = await invokeFunction('scanRequested', env, { scanId });
+      assert.equal(again.code, 0);
+      assert.ok(again.logs.some((l) => /already stored/.test(l.message)), 'a redelivered message does nothing');
+
+      const free = await scans(new HttpRequest({ method: 'POST', url: 'http://localhost:7071/api/scans' }), context('scans'));
+      assert.equal(free.status, 202, 'the lock was released');
+    });
+  });
+
+  it('a malformed queue message is completed with a logged reason', async () => {
+    const warnings: string[] = [];
+    const ctx = new InvocationContext({ functionName: 'scanRequested', logHandler: (level, ...a) => void (level === 'warning' && warnings.push(a.join(' '))) });
+    await scanRequested({ scanId: '../../evil' }, ctx);
+    await scanRequested('not json', ctx);
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[0] ?? '', /without a valid scanId/);
+  });
+});

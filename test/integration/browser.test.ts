@@ -1,0 +1,103 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+import { DirectoryStore } from '../../src/store/stores.js';
+import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
+import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
+
+/**
+ * The HTML report in a real browser: Debian's Chromium driven by playwright-core. `.ci/run`
+ * installs Chromium; elsewhere the test is skipped when it is missing (never in CI).
+ */
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const missing = !existsSync(CHROMIUM);
+if (missing && process.env.CI) throw new Error(`Chromium not found at ${CHROMIUM}; .ci/run installs Debian's chromium`);
+
+async function reportOf(tenant: ReturnType<typeof sampleTenant>): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-browser-'));
+  const t = await tenant;
+  await withSimulator({ tenant: t }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(dir)], formats: ['html'] }));
+  return join(dir, 'report.html');
+}
+
+describe('HTML report in headless Chromium', { skip: missing && `no Chromium at ${CHROMIUM}` }, () => {
+  let browser: Browser;
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    await mkdir(ARTIFACTS, { recursive: true });
+  });
+  after(async () => {
+    await browser?.close();
+  });
+
+  it('renders, filters, raises no console error, and runs no script from resource text', async () => {
+    const file = await reportOf(hostileTenant());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.goto(pathToFileURL(file).href);
+
+    assert.match(await page.title(), /^Perimeter audit \d{4}-\d{2}-\d{2}T/);
+    assert.equal(await page.locator('h1').textContent(), 'Azure AI network perimeter audit');
+    assert.equal(await page.locator('details.account').count(), 18);
+    assert.equal(await page.locator('#shown').textContent(), '18 of 18 accounts shown');
+    assert.equal(await page.locator('svg[aria-label="Outcomes by rule"] rect').count() > 20, true, 'the chart is drawn');
+
+    // The hostile name is displayed as text, not markup.
+    const hostileSummary = page.locator('details.account summary strong', { hasText: HOSTILE.markupName });
+    assert.equal(await hostileSummary.count(), 1);
+    assert.equal(await page.locator('img').count(), 0);
+
+    // Filter by text, then by state.
+    await page.fill('#q', 'oai-batch');
+    assert.equal(await page.locator('#shown').textContent(), '1 of 18 accounts shown');
+    assert.equal(await page.locator('details.account:visible').count(), 1);
+    await page.fill('#q', '');
+    await page.selectOption('#state', 'ok');
+    const compliant = Number((await page.locator('#shown').textContent())?.split(' ')[0]);
+    assert.equal(compliant, await page.locator('details.account[data-state="ok"]').count());
+    await page.selectOption('#state', '');
+
+    // Drill-down opens, and hovering over hostile tags triggers nothing.
+    await hostileSummary.click();
+    await page.locator('details.account[open] table').first().hover();
+    const pwned = await page.evaluate(() => (globalThis as unknown as { __pwned?: unknown }).__pwned);
+    assert.equal(pwned, undefined, 'no script from resource text ran');
+    assert.deepEqual(problems, []);
+    assert.ok(requests.every((u) => u.startsWith('file://')), `only the file itself was loaded: ${requests.join(', ')}`);
+    await page.screenshot({ path: join(ARTIFACTS, 'report-hostile.png'), fullPage: false });
+    await page.close();
+  });
+
+  it('takes a screenshot of the sample tenant report (the README image)', async () => {
+    const file = await reportOf(sampleTenant());
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+    await page.goto(pathToFileURL(file).href);
+    await page.locator('details.account summary', { hasText: 'oai-batch-prod' }).click();
+    const shot = join(ARTIFACTS, 'report.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    assert.ok(existsSync(shot));
+    if (process.env.UPDATE_DOCS_SCREENSHOT) await copyFile(shot, join(ROOT, 'docs', 'report.png'));
+    await page.close();
+  });
+});

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse } from 'csv-parse/sync';
+import type { Finding } from '../../src/domain/rule.js';
+import { CSV_COLUMNS } from '../../src/reports/csv.js';
+import { writeHtml } from '../../src/reports/html.js';
+import { rerenderReports } from '../../src/reports/rerender.js';
+import type { ReportSummary } from '../../src/reports/summary.js';
+import { memoryFindings } from '../../src/store/artifact.js';
+import type { ScanDocument } from '../../src/store/scanDocument.js';
+import { DirectoryStore } from '../../src/store/stores.js';
+import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
+import { sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
+
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures');
+
+interface Output {
+  dir: string;
+  scan: ScanDocument;
+  findings: Finding[];
+  file: (name: string) => Promise<string>;
+}
+
+async function scanInto(tenantPromise: ReturnType<typeof sampleTenant>, dir?: string): Promise<Output> {
+  const out = dir ?? (await mkdtemp(join(tmpdir(), 'pa-reports-')));
+  const tenant = await tenantPromise;
+  const { scan, findings } = await withSimulator({ tenant }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(out)] }));
+  return { dir: out, scan, findings: [...findings], file: (name) => readFile(join(out, name), 'utf8') };
+}
+
+describe('reports of the hostile tenant', () => {
+  let o: Output;
+  before(async () => {
+    o = await scanInto(hostileTenant());
+  });
+
+  it('CSV: RFC 4180, one row per finding, formulas neutralised', async () => {
+    const raw = await o.file('report.csv');
+    assert.ok(raw.includes('\r\n'), 'CRLF record delimiters');
+    const rows = parse(raw, { relax_column_count: false }) as string[][];
+    assert.deepEqual(rows[0], [...CSV_COLUMNS]);
+    assert.equal(rows.length - 1, o.findings.length);
+    for (const row of rows.slice(1)) {
+      assert.equal(row.length, CSV_COLUMNS.length);
+      for (const cell of row) assert.doesNotMatch(cell, /^[=+\-@\t\r]/, `dangerous cell ${JSON.stringify(cell)}`);
+    }
+    const formulaRow = rows.find((r) => r[2]?.includes('HYPERLINK("evil.example"'));
+    assert.ok(formulaRow);
+    assert.equal(formulaRow[2], `'${HOSTILE.formulaName}`, 'the name is kept, behind a quote');
+    const markupRows = rows.filter((r) => r[2] === HOSTILE.markupName);
+    assert.ok(markupRows.length > 0);
+    assert.ok(markupRows[0]?.[9]?.includes(`owner=${HOSTILE.tags.owner}`), 'tags are exported, as text');
+  });
+
+  it('HTML: every piece of resource text is escaped; only our one script remains', async () => {
+    const html = await o.file('report.html');
+    for (const raw of [HOSTILE.markupName, HOSTILE.perimeterName, HOSTILE.tags.script, HOSTILE.tags.attr, '<img src=x', '<svg onload']) {
+      assert.ok(!html.includes(raw), `raw ${raw} in the page`);
+    }
+    assert.ok(html.includes('&quot;&gt;&lt;img src=x onerror=window.__pwned=1&gt;'), 'the hostile name is shown escaped');
+    assert.ok(html.includes('&lt;script&gt;window.__pwned=2&lt;/script&gt;'), 'the hostile tag is shown escaped');
+    assert.equal(html.match(/<script/g)?.length, 1);
+    assert.match(html, /<meta http-equiv="Content-Security-Policy" content="default-src &apos;none&apos;;/);
+    assert.doesNotMatch(html, /<(link|iframe|object|embed)\b|src="http|href="http/i, 'self-contained');
+  });
+
+  it('SARIF: validates against the SARIF 2.1.0 schema, fails and unknowns as results', async () => {
+    const sarif = JSON.parse(await o.file('report.sarif')) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(ajv);
+    const schemas = ['sarif-2.1.0-subset.schema.json', 'sarif-schema-2.1.0.json'].filter((f) => existsSync(join(FIXTURES, f)));
+    assert.ok(schemas.length >= 1);
+    for (const file of schemas) {
+      const validate = ajv.compile(JSON.parse(await readFile(join(FIXTURES, file), 'utf8')));
+      assert.ok(validate(sarif), `${file}: ${ajv.errorsText(validate.errors)}`);
+      const broken = JSON.parse(JSON.stringify(sarif)) as { runs: Array<{ results: Array<{ level: string }> }> };
+      const firstResult = broken.runs[0]?.results[0];
+      assert.ok(firstResult);
+      firstResult.level = 'critical';
+      assert.equal(validate(broken), false, `${file} rejects a level SARIF does not define`);
+    }
+    const run = sarif.runs[0];
+    assert.equal(run.tool.driver.rules.length, o.scan.rules.length);
+    assert.equal(run.tool.driver.rules[0].name, o.scan.rules[0]?.slug);
+    assert.match(run.tool.driver.rules[0].helpUri, /^https:\/\/learn\.microsoft\.com\//);
+    const expected = o.findings.filter((f) => f.outcome === 'fail' || f.outcome === 'unknown');
+    assert.equal(run.results.length, expected.length);
+    const high = run.results.find((r: { ruleId: string; properties: { outcome: string } }) => r.ruleId === 'NSP-01' && r.properties.outcome === 'fail');
+    assert.equal(high.level, 'error');
+    assert.equal(run.results.filter((r: { level: string; properties: { outcome: string } }) => r.properties.outcome === 'unknown' && r.level !== 'note').length, 0);
+    const loc = high.locations[0].logicalLocations[0];
+    assert.ok(o.findings.some((f) => f.resourceId === loc.fullyQualifiedName && f.accountName === loc.name));
+    assert.equal(run.automationDetails.id, `perimeter-auditor/${o.scan.scanId}`);
+  });
+
+  it('JSON summary: counts agree with the findings', async () => {
+    const s = JSON.parse(await o.file('report.json')) as ReportSummary;
+    assert.equal(s.scanId, o.scan.scanId);
+    assert.deepEqual(s.byOutcome, o.scan.summary.byOutcome);
+    assert.equal(s.accounts.total, o.scan.coverage.accounts);
+    const failing = new Set(o.findings.filter((f) => f.outcome === 'fail').map((f) => f.resourceId));
+    assert.equal(s.accounts.withFail, failing.size);
+    assert.deepEqual(Object.keys(s.bySubscription).sort(), [SUB_PROD, SUB_DEV].sort());
+    const ns2 = o.scan.rules.filter((r) => r.controls.mcsb.includes('NS-2')).reduce((n, r) => n + (o.scan.summary.byRule[r.id]?.fail ?? 0), 0);
+    assert.equal(s.byControl.mcsb['NS-2']?.fail, ns2);
+    assert.equal(s.byControl.cis['7.16']?.fail, (o.scan.summary.byRule['NSP-01']?.fail ?? 0) + (o.scan.summary.byRule['NSP-02']?.fail ?? 0));
+  });
+});
+
+describe('report command and changes between scans', () => {
+  it('re-renders the same reports from the saved files', async () => {
+    const o = await scanInto(sampleTenant());
+    const again = await mkdtemp(join(tmpdir(), 'pa-rerender-'));
+    const files = await rerenderReports({ scanDir: o.dir, formats: ['csv', 'sarif', 'json'], outDir: again });
+    assert.equal(files.length, 3);
+    for (const name of ['report.csv', 'report.sarif', 'report.json']) {
+      assert.equal(await readFile(join(again, name), 'utf8'), await o.file(name), name);
+    }
+  });
+
+  it('shows new and resolved fails against a previous scan', async () => {
+    const first = await scanInto(sampleTenant());
+    const tenant = await sampleTenant();
+    const set = (name: string, value: boolean) => {
+      const row = tenant.resources.find((r) => r.name === name);
+      (row?.properties as Record<string, unknown>).disableLocalAuth = value;
+    };
+    set('oai-legacy-prod', true); // AUTH-01 fail → pass
+    set('oai-chat-prod', false); // AUTH-01 pass → fail
+    const second = await scanInto(Promise.resolve(tenant));
+    await rerenderReports({ scanDir: second.dir, formats: ['html'], previousDir: first.dir });
+    const html = await second.file('report.html');
+    assert.match(html, /New since previous scan: 1</);
+    assert.match(html, /Resolved since previous scan: 1</);
+    const newSection = html.slice(html.indexOf('New since previous scan'), html.indexOf('Resolved since previous scan'));
+    assert.match(newSection, /oai-chat-prod[\s\S]*AUTH-01/);
+    const resolvedSection = html.slice(html.indexOf('Resolved since previous scan'), html.indexOf('id="chart"'));
+    assert.match(resolvedSection, /oai-legacy-prod[\s\S]*AUTH-01/);
+    assert.match(html, new RegExp(`compared with <code>${first.scan.scanId}</code>`));
+  });
+
+  it('caps the accounts shown in HTML, failing accounts first, and says where the rest is', async () => {
+    const o = await scanInto(sampleTenant());
+    const out = new PassThrough();
+    const done = text(out);
+    await writeHtml(o.scan, memoryFindings(o.findings), out, { accountCap: 3 });
+    out.end();
+    const html = await done;
+    assert.match(html, /16 accounts: this page shows 3 of them \(accounts with fails first\)/);
+    const states = [...html.matchAll(/<details class="account" data-state="(\w+)"/g)].map((m) => m[1]);
+    assert.deepEqual(states, ['fail', 'fail', 'fail']);
+    assert.match(html, /report\.csv/);
+  });
+});
