@@ -46,9 +46,8 @@ export async function runDemo(options: { output: string; log: (message: string) 
       });
       const latest = await blob.latest();
       process.stdout.write(summaryTable(result));
-      process.stdout.write(
-        `\nfiles: ${join(options.output, 'scan.json')}, ${join(options.output, 'findings.ndjson')}\n`,
-      );
+      const names = ['scan.json', 'findings.ndjson', 'report.html', 'report.csv', 'report.sarif', 'report.json'];
+      process.stdout.write(`\nfiles in ${options.output}: ${names.join(', ')} (open report.html in a browser)\n`);
       process.stdout.write(
         `blob: ${container.url}/scans/${result.scan.scanId}/ (latest.json → ${latest?.scanId ?? 'missing'})\n`,
       );
