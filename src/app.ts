@@ -1,7 +1,10 @@
 import { app } from '@azure/functions';
+import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
+import { alertOnScan } from './alerts/scanAlerts.js';
 import type { ApiDeps } from './api/scansApi.js';
 import { createAzureClients, credentialFor } from './collect/clients.js';
 import type { ProgressLog } from './collect/collector.js';
+import { loadWebhooks } from './config/alerts.js';
 import { defaultPolicy, type Policy } from './config/policy.js';
 import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
 import { runScan, type ScanResult } from './scan.js';
@@ -40,14 +43,20 @@ export function apiDeps(env: Record<string, string | undefined> = process.env): 
 
 async function scanWithSettings(settings: Settings, scanId: string, log: ProgressLog, policy: Policy): Promise<ScanResult> {
   const armEndpoint = armEndpointOf(settings);
+  // Invalid webhook settings stop the invocation before the scan, naming the setting.
+  const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
+  const store = auditStore(settings);
+  const ledger = new AlertLedger(new BlobKeyValueStore(store.container));
   return runScan({
     scanId,
     scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
     policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
     clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) }),
-    stores: [auditStore(settings)],
+    stores: [store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
+    afterCommit: ({ scan, previous, current }) =>
+      alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
   });
 }
 

@@ -1,13 +1,16 @@
 import { resolve } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { replayDeadLetters } from './alerts/dispatch.js';
+import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore, type KeyValueStore } from './alerts/ledger.js';
+import { alertOnScan } from './alerts/scanAlerts.js';
 import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
-import { ScanSetupError } from './collect/collector.js';
-import { defaultPolicy, loadPolicyFile, type Policy, PolicyError } from './config/policy.js';
+import { loadWebhooks } from './config/alerts.js';
+import { SettingsError } from './config/settings.js';
+import { defaultPolicy, loadPolicyFile, type Policy } from './config/policy.js';
 import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
 import { hasFailAtOrAbove } from './engine/summary.js';
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
-import { rerenderReports, ScanDirectoryError } from './reports/rerender.js';
-import { FindingsFormatError } from './store/artifact.js';
+import { rerenderReports } from './reports/rerender.js';
 import { RULES } from './rules/index.js';
 import { runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
@@ -117,18 +120,17 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     return EXIT_ERROR;
   }
   const policy = await loadPolicy(flags.policy, flags.deep);
+  const webhooks = loadWebhooks(process.env, minSeverityFromEnv());
   const stores: ScanStore[] = [new DirectoryStore(resolve(flags.output))];
+  let ledgerStore: KeyValueStore = new DirectoryKeyValueStore(resolve(flags.output));
   if (flags.blobAccountUrl || flags.blobConnectionString) {
-    stores.push(
-      new BlobStore(
-        auditContainer({
-          accountUrl: flags.blobAccountUrl,
-          connectionString: flags.blobConnectionString,
-          container: flags.container,
-        }),
-      ),
+    const blob = new BlobStore(
+      auditContainer({ accountUrl: flags.blobAccountUrl, connectionString: flags.blobConnectionString, container: flags.container }),
     );
+    stores.push(blob);
+    ledgerStore = new BlobKeyValueStore(blob.container);
   }
+  const ledger = new AlertLedger(ledgerStore);
   if (isLoopbackHttps(armEndpoint)) progress(`using the development token for the loopback endpoint ${armEndpoint}`);
   const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
   const result = await runScan({
@@ -138,10 +140,30 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     stores,
     formats: flags.format,
     log: progress,
+    afterCommit: ({ scan, previous, current }) =>
+      alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: process.env.REPORT_BASE_URL, log: progress }),
   });
   process.stdout.write(summaryTable(result));
   process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
   return hasFailAtOrAbove(result.scan.summary, flags.failOn) ? EXIT_FINDINGS : EXIT_OK;
+}
+
+function minSeverityFromEnv(): Severity {
+  const v = process.env.ALERT_MIN_SEVERITY;
+  if (v === undefined || v === '') return 'high';
+  if (!(SEVERITIES as readonly string[]).includes(v)) throw new SettingsError('invalid settings: ALERT_MIN_SEVERITY must be high, medium or low');
+  return v as Severity;
+}
+
+async function replayCommand(flags: { output?: string; blobAccountUrl?: string; blobConnectionString?: string; container: string }): Promise<number> {
+  const webhooks = loadWebhooks(process.env, minSeverityFromEnv());
+  const kv: KeyValueStore
+    = flags.blobAccountUrl || flags.blobConnectionString
+      ? new BlobKeyValueStore(auditContainer({ accountUrl: flags.blobAccountUrl, connectionString: flags.blobConnectionString, container: flags.container }))
+      : new DirectoryKeyValueStore(resolve(flags.output ?? './audit-output'));
+  const totals = await replayDeadLetters(webhooks, new AlertLedger(kv), { log: progress });
+  process.stdout.write(`replayed: ${totals.delivered} delivered, ${totals.failed} failed again, ${totals.unknownWebhook} for webhooks no longer configured\n`);
+  return totals.failed + totals.unknownWebhook === 0 ? EXIT_OK : EXIT_FINDINGS;
 }
 
 function rulesCommand(flags: { json?: boolean }): number {
@@ -205,6 +227,18 @@ export function program(): Command {
       process.exitCode = EXIT_OK;
     });
 
+  const alerts = cmd.command('alerts').description('alert webhooks');
+  alerts
+    .command('replay')
+    .description('re-send dead-lettered alerts (webhooks from ALERT_WEBHOOKS and ALERT_WEBHOOK_<NAME>_URL/_SECRET)')
+    .option('--output <dir>', 'the scan directory whose deadletter/ folder to replay (when no Blob option is given)')
+    .option('--blob-account-url <url>', 'replay deadletter/ in this Blob account (Entra ID auth)')
+    .option('--blob-connection-string <cs>', 'replay deadletter/ in Blob with a connection string (Azurite)')
+    .option('--container <name>', 'Blob container', 'audit')
+    .action(async (flags: { output?: string; blobAccountUrl?: string; blobConnectionString?: string; container: string }) => {
+      process.exitCode = await replayCommand(flags);
+    });
+
   cmd
     .command('rules')
     .description('list the rule catalog')
@@ -234,11 +268,8 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_ERROR;
       return;
     }
-    if (error instanceof PolicyError || error instanceof ScanSetupError || error instanceof ScanDirectoryError || error instanceof FindingsFormatError) {
-      progress(`error: ${error.message}`);
-    } else {
-      progress(`error: ${error instanceof Error ? error.message : String(error)}`);
-    }
+    // Settings, policy, scan-setup and file errors carry messages written for the user; others too.
+    progress(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = EXIT_ERROR;
   }
 }

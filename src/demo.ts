@@ -1,4 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
+import { alertOnScan } from './alerts/scanAlerts.js';
+import type { WebhookConfig } from './config/alerts.js';
 import { fileURLToPath } from 'node:url';
 import { summaryTable } from './cli.js';
 import { createAzureClients, developmentCredential } from './collect/clients.js';
@@ -19,46 +24,75 @@ export async function runDemo(options: { output: string; log: (message: string) 
   const here = dirname(fileURLToPath(import.meta.url));
   const { loadTenant, startArmSimulator } = await import('../test/simulator/server.js');
   const { startAzurite } = await import('../test/simulator/azurite.js');
+  const { startReceiver } = await import('../test/simulator/receiver.js');
   const tenantDir = join(here, '..', '..', 'test', 'simulator', 'tenants', 'sample');
   const started = Date.now();
+  const tenant = await loadTenant(tenantDir);
   const azurite = await startAzurite();
+  const receiver = await startReceiver();
+  const simulator = await startArmSimulator({ tenant, latencyMs: 20, quota: { limit: 15, windowMs: 5000, enforce: true, retryAfter: true } });
   try {
-    const simulator = await startArmSimulator({
-      tenant: await loadTenant(tenantDir),
-      latencyMs: 20,
-      quota: { limit: 15, windowMs: 5000, enforce: true, retryAfter: true },
+    options.log(`ARM simulator at ${simulator.url}; Azurite Blob at ${azurite.blobEndpoint}; webhook receiver at ${receiver.url}`);
+    const clients = createAzureClients({
+      armEndpoint: simulator.url,
+      credential: developmentCredential(simulator.url),
+      caCertificates: simulator.caCertificate,
     });
-    try {
-      options.log(`ARM simulator at ${simulator.url}; Azurite Blob at ${azurite.blobEndpoint}`);
-      const clients = createAzureClients({
-        armEndpoint: simulator.url,
-        credential: developmentCredential(simulator.url),
-        caCertificates: simulator.caCertificate,
-      });
-      const container = auditContainer({ connectionString: azurite.connectionString, container: 'audit' });
-      const blob = new BlobStore(container);
-      const result = await runScan({
+    const container = auditContainer({ connectionString: azurite.connectionString, container: 'audit' });
+    const blob = new BlobStore(container);
+    const secret = `whsec_${randomBytes(32).toString('base64')}`;
+    // Plain http to loopback is allowed for the demo only, and only because this webhook says so.
+    const webhook: WebhookConfig = { name: 'DEMO', format: 'cloudevents', url: new URL(`${receiver.url}/alerts`), secret, minSeverity: 'high', allowPrivateDestinations: true };
+    const ledger = new AlertLedger(new BlobKeyValueStore(container));
+    const scan = () =>
+      runScan({
         scope: { subscriptions: [], managementGroups: [] },
         policy: defaultPolicy(),
         clients,
-        stores: [new DirectoryStore(options.output), blob],
+        stores: [blob, new DirectoryStore(options.output)],
         log: options.log,
+        afterCommit: ({ scan: s, previous, current }) => alertOnScan({ scan: s, previous, current, webhooks: [webhook], ledger, log: options.log }),
       });
-      const latest = await blob.latest();
-      process.stdout.write(summaryTable(result));
-      const names = ['scan.json', 'findings.ndjson', 'report.html', 'report.csv', 'report.sarif', 'report.json'];
-      process.stdout.write(`\nfiles in ${options.output}: ${names.join(', ')} (open report.html in a browser)\n`);
-      process.stdout.write(
-        `blob: ${container.url}/scans/${result.scan.scanId}/ (latest.json → ${latest?.scanId ?? 'missing'})\n`,
-      );
-      process.stdout.write(
-        `demo wall time ${Date.now() - started} ms (including starting Azurite and the simulator)\n`,
-      );
-      return 0;
-    } finally {
-      await simulator.close();
+
+    const first = await scan();
+    options.log(`first scan ${first.scan.scanId} done; now changing the tenant: oai-chat-prod drops to Learning mode, oai-legacy-prod gets a managed identity`);
+    const chat = tenant.networkresources.find((r) => String(r.id).endsWith('/resourceAssociations/oai-chat-prod-assoc'));
+    if (chat) (chat.properties as Record<string, unknown>).accessMode = 'Learning';
+    const legacy = tenant.resources.find((r) => r.name === 'oai-legacy-prod');
+    if (legacy) legacy.identity = { type: 'SystemAssigned', principalId: '0000004a-1111-4222-8333-444455556666' };
+    // scanIds have one-second resolution; keep the two scans apart.
+    await new Promise((r) => setTimeout(r, 1000));
+    const second = await scan();
+
+    const latest = await blob.latest();
+    process.stdout.write(summaryTable(second));
+    const names = ['scan.json', 'findings.ndjson', 'report.html', 'report.csv', 'report.sarif', 'report.json'];
+    process.stdout.write(`\nfiles in ${options.output}: ${names.join(', ')} (open report.html in a browser)\n`);
+    process.stdout.write(`blob: ${container.url}/scans/${second.scan.scanId}/ (latest.json → ${latest?.scanId ?? 'missing'})\n`);
+
+    process.stdout.write(`\nwebhook receiver got ${receiver.requests.length} digest(s):\n`);
+    for (const r of receiver.requests) {
+      const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, String(v)]));
+      let verified = 'signature verified';
+      try {
+        new Webhook(secret).verify(r.body, headers);
+      } catch (error) {
+        verified = `signature NOT verified: ${(error as Error).message}`;
+      }
+      type Item = { kind: string; severity: string; ruleId: string; accountName: string };
+      const event = JSON.parse(r.body) as { type: string; subject: string; data: { counts: Record<string, number>; items: Item[]; report?: string } };
+      const c = event.data.counts;
+      process.stdout.write(`- ${event.type} for scan ${event.subject}: ${c.opened} opened, ${c.regressed} regressed, ${c.resolved} resolved (${verified}; webhook-id ${headers['webhook-id']})\n`);
+      if (r === receiver.requests[receiver.requests.length - 1]) {
+        for (const item of event.data.items) process.stdout.write(`    ${item.severity} ${item.kind} ${item.ruleId} ${item.accountName}\n`);
+        if (event.data.report) process.stdout.write(`    report: ${event.data.report}\n`);
+      }
     }
+    process.stdout.write(`demo wall time ${Date.now() - started} ms (including starting Azurite, the simulator and the receiver)\n`);
+    return 0;
   } finally {
+    await simulator.close();
+    await receiver.close();
     await azurite.stop();
   }
 }

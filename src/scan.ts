@@ -14,7 +14,8 @@ import { REPORT_FORMATS, type ReportFormat, reportArtifacts } from './reports/in
 import { RULES } from './rules/index.js';
 import { findingsArtifact, memoryFindings } from './store/artifact.js';
 import { newScanId, type ScanDocument } from './store/scanDocument.js';
-import type { ScanStore } from './store/stores.js';
+import type { FindingSource } from './store/artifact.js';
+import type { ScanStore, StoredScan } from './store/stores.js';
 
 /**
  * The scan use-case: scope → collect → normalize → deep inspection → evaluate → store.
@@ -33,6 +34,11 @@ export interface ScanOptions {
   readonly formats?: readonly ReportFormat[];
   /** The scan's ID when the caller allotted one (an on-demand scan); default a new one. */
   readonly scanId?: string;
+  /**
+   * Runs after every store committed the scan, with the scan that was current before it (alerting
+   * hooks in here). Its errors are logged, never thrown: the scan is already stored.
+   */
+  readonly afterCommit?: (o: { scan: ScanDocument; previous: StoredScan | undefined; current: FindingSource }) => Promise<unknown>;
   readonly log?: ProgressLog;
   readonly now?: () => Date;
 }
@@ -55,6 +61,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const { policy, clients } = options;
   const params = policy.parameters;
   log(`scan ${scanId} started`);
+  // Clients may serve several scans (the demo): count this scan's requests only.
+  const counters = () => ({
+    pages: clients.graph.pages,
+    graph: clients.graphStats.requests,
+    arm: clients.armStats.requests,
+    throttled: clients.graphStats.throttled + clients.armStats.throttled,
+  });
+  const before = counters();
 
   const raw = await collectInventory(clients.graph, options.scope, log);
   const normalized = normalize(raw);
@@ -132,31 +146,42 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     },
     rules: rules.map(catalogEntry),
     summary: summary.build(),
-    stats: {
-      durationMs: finished.getTime() - started.getTime(),
-      resourceGraphPages: clients.graph.pages,
-      resourceGraphRequests: clients.graphStats.requests,
-      armRequests: clients.armStats.requests,
-      throttledResponses: clients.graphStats.throttled + clients.armStats.throttled,
-    },
+    stats: (() => {
+      const after = counters();
+      return {
+        durationMs: finished.getTime() - started.getTime(),
+        resourceGraphPages: after.pages - before.pages,
+        resourceGraphRequests: after.graph - before.graph,
+        armRequests: after.arm - before.arm,
+        throttledResponses: after.throttled - before.throttled,
+      };
+    })(),
   };
-  const previous = await previousBaseline(options.stores, log);
+  const previous = await previousScan(options.stores, log);
+  let baseline: Baseline | undefined;
+  if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
   const source = memoryFindings(findings);
-  const artifacts = [findingsArtifact(source), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, previous)];
+  const artifacts = [findingsArtifact(source), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, baseline)];
   for (const store of options.stores) {
     await store.save(scan, artifacts);
     log(`written to ${store.location}`);
   }
+  if (options.afterCommit) {
+    try {
+      await options.afterCommit({ scan, previous, current: source });
+    } catch (error) {
+      log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   return { scan, findings };
 }
 
-/** The fails of the scan the first store holds now, to show what changed; undefined when none or unreadable. */
-async function previousBaseline(stores: readonly ScanStore[], log: ProgressLog): Promise<Baseline | undefined> {
+/** The scan the first store holds now (the previous scan); undefined when none or unreadable. */
+async function previousScan(stores: readonly ScanStore[], log: ProgressLog): Promise<StoredScan | undefined> {
   const store = stores[0];
   if (!store) return undefined;
   try {
-    const current = await store.current();
-    return current ? await loadBaseline(current.scan.scanId, current.scan.finishedAt, current.findings) : undefined;
+    return await store.current();
   } catch (error) {
     log(`previous scan could not be read, so no changes are shown: ${error instanceof Error ? error.message : String(error)}`);
     return undefined;

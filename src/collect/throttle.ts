@@ -59,15 +59,33 @@ export function parseResetsAfter(value: string | undefined): number | undefined 
   return Math.round((Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3])) * 1000);
 }
 
-/** Parses `Retry-After` (delta seconds or HTTP date) or `retry-after-ms`; undefined when absent or malformed. */
-export function parseRetryAfter(response: PipelineResponse, now: number): number | undefined {
-  const ms = response.headers.get('retry-after-ms') ?? response.headers.get('x-ms-retry-after-ms');
+/**
+ * Reads a server's requested wait (ms): `retry-after-ms` / `x-ms-retry-after-ms`, else `Retry-After`
+ * as delta seconds or an HTTP date (RFC 9110 §10.2.3). Undefined when absent or malformed.
+ * @param header looks up a response header by lower-case name
+ */
+export function retryAfterMs(header: (name: string) => string | undefined, now: number): number | undefined {
+  const ms = header('retry-after-ms') ?? header('x-ms-retry-after-ms');
   if (ms && /^\d+$/.test(ms.trim())) return Number(ms);
-  const value = response.headers.get('retry-after');
+  const value = header('retry-after');
   if (!value) return undefined;
   if (/^\d+(\.\d+)?$/.test(value.trim())) return Math.round(Number(value) * 1000);
   const date = Date.parse(value);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** `retryAfterMs` for a pipeline response. */
+export function parseRetryAfter(response: PipelineResponse, now: number): number | undefined {
+  return retryAfterMs((name) => response.headers.get(name), now);
+}
+
+/**
+ * Exponential backoff with jitter (ms): base × 2^(attempt−1), capped at `max`, scaled by a random
+ * factor in [0.5, 1) so that clients retrying together spread out.
+ */
+export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
+  const exp = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
+  return Math.round(exp * (0.5 + random() / 2));
 }
 
 function isRetriableStatus(status: number): boolean {
@@ -122,10 +140,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
     }
   }
 
-  function backoff(attempt: number): number {
-    const exp = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
-    return Math.round(exp * (0.5 + random() / 2));
-  }
+  const backoff = (attempt: number) => backoffMs(attempt, baseDelayMs, maxDelayMs, random);
 
   return {
     name: 'perimeterAuditorThrottling',

@@ -42,6 +42,16 @@ export const SettingsSchema = z.object({
   AUDIT_STORAGE_ACCOUNT_URL: z.string().url().optional(),
   /** Connection string of the audit store (Azurite / local development only). */
   AUDIT_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
+  /**
+   * Alert webhooks, JSON: `[{ "name": "SECOPS", "format": "cloudevents"|"teams"|"slack", "minSeverity"?: …,
+   * "allowPrivateDestinations"?: false }]`; each webhook's URL and secret are in `ALERT_WEBHOOK_<NAME>_URL`
+   * and `ALERT_WEBHOOK_<NAME>_SECRET` (src/config/alerts.ts).
+   */
+  ALERT_WEBHOOKS: z.string().optional(),
+  /** Lowest severity alerted, unless a webhook sets its own. Default `high`. */
+  ALERT_MIN_SEVERITY: z.enum(['high', 'medium', 'low']).default('high'),
+  /** Base URL of the reports API (`https://<app>.azurewebsites.net/api`), for links in alerts. */
+  REPORT_BASE_URL: z.string().url().startsWith('https://').optional(),
   /** Blob container for scans. Default `audit`. */
   AUDIT_CONTAINER: z
     .string()

@@ -3,7 +3,9 @@ import { after, before, describe, it } from 'node:test';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { loadSettings, SettingsError } from '../../src/config/settings.js';
 import { ScanLock } from '../../src/store/scanLock.js';
+import { Webhook } from 'standardwebhooks';
 import { invokeFunction } from '../helpers/invoke.js';
+import { startReceiver } from '../simulator/receiver.js';
 import { withSimulator } from '../helpers/sample.js';
 import { type Azurite, startAzurite } from '../simulator/azurite.js';
 
@@ -48,6 +50,50 @@ describe('scheduledScan function', () => {
         'no secret in logs',
       );
     });
+  });
+
+  it('sends a signed digest to the webhooks configured in settings', async () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    const receiver = await startReceiver();
+    try {
+      await withSimulator({}, async (sim) => {
+        const run = await invoke({
+          NODE_EXTRA_CA_CERTS: sim.caFile,
+          ARM_ENDPOINT: sim.url,
+          AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+          AUDIT_CONTAINER: 'alerting',
+          ALERT_WEBHOOKS: JSON.stringify([{ name: 'SIEM', format: 'cloudevents', allowPrivateDestinations: true }]),
+          ALERT_WEBHOOK_SIEM_URL: `${receiver.url}/hook`,
+          ALERT_WEBHOOK_SIEM_SECRET: secret,
+          REPORT_BASE_URL: 'https://auditor.example.com/api',
+        });
+        assert.equal(run.code, 0, JSON.stringify(run.logs));
+        assert.doesNotMatch(JSON.stringify(run.logs), new RegExp(`${secret.slice(6, 20)}|${receiver.url}`), 'neither secret nor URL in logs');
+      });
+      assert.equal(receiver.requests.length, 1);
+      const got = receiver.requests[0];
+      assert.ok(got);
+      const headers = Object.fromEntries(Object.entries(got.headers).map(([k, v]) => [k, String(v)]));
+      const event = new Webhook(secret).verify(got.body, headers) as { type: string; data: { counts: { opened: number }; report: string } };
+      assert.equal(event.type, 'perimeterauditor.findings.digest');
+      assert.ok(event.data.counts.opened > 0);
+      assert.match(event.data.report, /^https:\/\/auditor\.example\.com\/api\/scans\/.+\/report\?format=html$/);
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('fails fast, naming the setting, when webhook settings are invalid', async () => {
+    const run = await invoke({
+      ARM_ENDPOINT: 'https://127.0.0.1:9',
+      AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      AUDIT_CONTAINER: 'badalerts',
+      ALERT_WEBHOOKS: JSON.stringify([{ name: 'SIEM', format: 'cloudevents' }]),
+      ALERT_WEBHOOK_SIEM_URL: 'http://siem.example.com/hook',
+      ALERT_WEBHOOK_SIEM_SECRET: `whsec_${Buffer.alloc(32, 1).toString('base64')}`,
+    });
+    assert.equal(run.code, 1);
+    assert.match(run.logs.at(-1)?.message ?? '', /ALERT_WEBHOOK_SIEM_URL: webhooks must use https/);
   });
 
   it('fails the invocation with a clear reason when the scan cannot run', async () => {

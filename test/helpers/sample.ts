@@ -6,7 +6,7 @@ import type { ThrottleOptions } from '../../src/collect/throttle.js';
 import { defaultPolicy, type Policy } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';
 import type { ReportFormat } from '../../src/reports/index.js';
-import { runScan, type ScanResult } from '../../src/scan.js';
+import { runScan, type ScanOptions, type ScanResult } from '../../src/scan.js';
 import type { ScanStore } from '../../src/store/stores.js';
 import {
   type ArmSimulator,
@@ -67,6 +67,7 @@ export async function scanSimulator(
     pageSize?: number;
     throttle?: ThrottleOptions;
     formats?: readonly ReportFormat[];
+    afterCommit?: ScanOptions['afterCommit'];
   } = {},
 ): Promise<ScanResult> {
   const clients = createAzureClients({
@@ -82,6 +83,7 @@ export async function scanSimulator(
     clients,
     stores: o.stores ?? [],
     ...(o.formats ? { formats: o.formats } : {}),
+    ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
   });
 }
 

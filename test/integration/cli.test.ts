@@ -160,6 +160,38 @@ describe('perimeter-auditor CLI', () => {
     );
   });
 
+  it('alerts replay re-sends dead letters from a scan directory, then has nothing left', async () => {
+    const { startReceiver } = await import('../simulator/receiver.js');
+    const { AlertLedger, DirectoryKeyValueStore } = await import('../../src/alerts/ledger.js');
+    const out = await mkdtemp(join(tmpdir(), 'pa-replay-'));
+    await new AlertLedger(new DirectoryKeyValueStore(out)).deadLetter({
+      deliveryId: '2026-11-21T03-00-00Z-abcdef.HOOK',
+      webhook: 'HOOK',
+      format: 'slack',
+      contentType: 'application/json',
+      body: '{"text":"hello"}',
+      createdAt: '2026-11-21T03:00:00.000Z',
+      attempts: 5,
+      lastError: 'HTTP 503',
+    });
+    const receiver = await startReceiver();
+    try {
+      const env = {
+        ALERT_WEBHOOKS: JSON.stringify([{ name: 'HOOK', format: 'slack', allowPrivateDestinations: true }]),
+        ALERT_WEBHOOK_HOOK_URL: `${receiver.url}/slack`,
+      };
+      const first = await cli(['alerts', 'replay', '--output', out], env);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /replayed: 1 delivered, 0 failed again/);
+      const second = await cli(['alerts', 'replay', '--output', out], env);
+      assert.match(second.stdout, /replayed: 0 delivered/);
+      assert.equal(receiver.requests.length, 1);
+      assert.equal(receiver.requests[0]?.body, '{"text":"hello"}');
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('rules --json prints the catalog', async () => {
     const run = await cli(['rules', '--json']);
     assert.equal(run.code, 0);

@@ -1,0 +1,46 @@
+import type { ProgressLog } from '../collect/collector.js';
+import type { WebhookConfig } from '../config/alerts.js';
+import type { FindingSource } from '../store/artifact.js';
+import type { ScanDocument } from '../store/scanDocument.js';
+import type { StoredScan } from '../store/stores.js';
+import { type DispatchOptions, type DispatchOutcome, dispatchAlert } from './dispatch.js';
+import type { AlertLedger } from './ledger.js';
+import { computeTransitions, previousOutcomes } from './transitions.js';
+
+/**
+ * A scheduled scan's alerts: the transitions from the previously committed scan to this one, sent
+ * as one digest per webhook. Accounts of a subscription this scan could not read are not "gone".
+ * Never throws.
+ */
+export async function alertOnScan(o: {
+  scan: ScanDocument;
+  previous: StoredScan | undefined;
+  current: FindingSource;
+  webhooks: readonly WebhookConfig[];
+  ledger: AlertLedger;
+  /** Base URL of the reports API (`https://<app>/api`); without it the digest names the blob path. */
+  reportBaseUrl?: string | undefined;
+  log?: ProgressLog;
+  dispatch?: DispatchOptions;
+}): Promise<DispatchOutcome[]> {
+  const log = o.log ?? (() => {});
+  try {
+    if (o.webhooks.length === 0) return [];
+    const previous = o.previous ? await previousOutcomes(o.previous.findings) : new Map();
+    const readable = new Set(o.scan.coverage.subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()));
+    const transitions = await computeTransitions(previous, o.current, (f) => readable.has(f.subscriptionId.toLowerCase()));
+    const report = o.reportBaseUrl
+      ? `${o.reportBaseUrl.replace(/\/+$/, '')}/scans/${o.scan.scanId}/report?format=html`
+      : `scans/${o.scan.scanId}/report.html`;
+    log(`alerts: ${transitions.length} transition(s) since ${o.previous ? `scan ${o.previous.scan.scanId}` : 'no previous scan'}`);
+    return await dispatchAlert(
+      { sourceId: o.scan.scanId, kind: 'digest', scanId: o.scan.scanId, time: o.scan.finishedAt, transitions, report, accounts: o.scan.coverage.accounts },
+      o.webhooks,
+      o.ledger,
+      { ...o.dispatch, log },
+    );
+  } catch (error) {
+    log(`alerts failed: ${error instanceof Error ? error.message : String(error)}`);
+    return [];
+  }
+}
