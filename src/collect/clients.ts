@@ -1,8 +1,10 @@
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
+import { ServiceClient } from '@azure/core-client';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
+import { ArmReader } from './armReads.js';
 import type { CognitiveServicesClientFactory } from './perimeterConfigurations.js';
 import { ResourceGraphReader } from './resourceGraph.js';
 import { newStats, type RequestStats, type ThrottleOptions, throttlingPolicy } from './throttle.js';
@@ -83,6 +85,8 @@ export interface AzureClientsOptions {
 export interface AzureClients {
   readonly graph: ResourceGraphReader;
   readonly cognitiveServicesFor: CognitiveServicesClientFactory;
+  /** Plain ARM reads (change evaluation). */
+  readonly arm: ArmReader;
   readonly graphStats: RequestStats;
   readonly armStats: RequestStats;
 }
@@ -115,7 +119,10 @@ export function createAzureClients(o: AzureClientsOptions): AzureClients {
   });
   const armPolicy = throttlingPolicy({ ...o.throttle }, armStats);
   const clients = new Map<string, CognitiveServicesManagementClient>();
+  const armOptions = clientOptions(o, armPolicy);
+  const arm = new ArmReader(new ServiceClient({ ...armOptions, credential: o.credential }), o.armEndpoint);
   return {
+    arm,
     graph: new ResourceGraphReader(graphClient, o.pageSize ?? 1000),
     graphStats,
     armStats,

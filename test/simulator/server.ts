@@ -279,8 +279,46 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   const CONFIGS
     = /^\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts\/([^/]+)\/networkSecurityPerimeterConfigurations(?:\/([^/]+))?$/i;
 
+  const ROLE_ASSIGNMENTS = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
+  const CHILD_LIST = /^(.*\/networkSecurityPerimeters\/[^/]+(?:\/profiles\/[^/]+)?)\/(resourceAssociations|accessRules)$/i;
+  const lower = (v: unknown) => String(v ?? '').toLowerCase();
+
+  /** Plain ARM reads of the fixture tables: a resource by ID, role assignments by principal, a perimeter's children. */
+  function handleArmRead(path: string, url: URL): SimulatorResponse | undefined {
+    const subMatch = /^\/subscriptions\/([^/]+)/i.exec(path);
+    if (subMatch && forbidden.has(lower(subMatch[1]))) {
+      return armError(403, 'AuthorizationFailed', `The client does not have authorization over scope '/subscriptions/${subMatch[1]}'`);
+    }
+    const ra = ROLE_ASSIGNMENTS.exec(path);
+    if (ra) {
+      // $filter=principalId eq '{id}': assignments at, above or below the subscription for that principal.
+      const principal = /principalId eq '([^']+)'/i.exec(url.searchParams.get('$filter') ?? '')?.[1];
+      const sub = lower(ra[1]);
+      const value = tenant.authorizationresources.filter((row) => {
+        const props = (row.properties ?? {}) as Record<string, unknown>;
+        const scope = lower(props.scope);
+        const inScope = scope.startsWith(`/subscriptions/${sub}`) || !scope.startsWith('/subscriptions/');
+        return inScope && (principal === undefined || lower(props.principalId) === lower(principal));
+      });
+      return { status: 200, body: { value } };
+    }
+    const child = CHILD_LIST.exec(path);
+    if (child) {
+      const prefix = `${lower(child[1])}/${lower(child[2])}/`;
+      return { status: 200, body: { value: tenant.networkresources.filter((row) => lower(row.id).startsWith(prefix) && !lower(row.id).slice(prefix.length).includes('/')) } };
+    }
+    const key = lower(path);
+    const row = [...tenant.resources, ...tenant.networkresources, ...tenant.authorizationresources].find((r) => lower(r.id) === key);
+    if (row) return { status: 200, body: row };
+    return undefined;
+  }
+
   function handleArm(method: string, url: URL, baseUrl: string): SimulatorResponse {
+    const path = decodeURIComponent(url.pathname);
     const m = CONFIGS.exec(url.pathname);
+    if (method === 'GET' && !m) {
+      return handleArmRead(path, url) ?? armError(404, 'ResourceNotFound', `The Resource '${path}' was not found.`);
+    }
     if (method !== 'GET' || !m) return armError(404, 'NotFound', `No route for ${method} ${url.pathname}`);
     const [sub = '', rg = '', name = '', configName] = m.slice(1).map((part) => (part === undefined ? undefined : decodeURIComponent(part)));
     if (forbidden.has(sub.toLowerCase())) {

@@ -1,0 +1,111 @@
+import { ServiceClient } from '@azure/core-client';
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { describeError } from './resourceGraph.js';
+
+/**
+ * Plain Resource Manager reads for change evaluation (issue: change events): Resource Graph lags
+ * writes by seconds to minutes, so an event's accounts are read from ARM directly
+ * (AZURE-FACTS.md). Responses are raw ARM JSON, the same row shape the normalizer reads from
+ * Resource Graph, so both paths share one normalizer.
+ *
+ * Runs on the SDK's `ServiceClient` with the same credential, token scope and pacing/retry policy as
+ * the other clients (src/collect/clients.ts).
+ */
+
+/** API versions of the resources read. */
+export const ARM_API_VERSIONS = {
+  cognitiveServices: '2024-10-01',
+  storage: '2023-05-01',
+  authorization: '2022-04-01',
+  network: '2023-08-01-preview',
+} as const;
+
+/** An ARM read that failed with an answer (status) or without one (network). */
+export class ArmReadError extends Error {
+  constructor(
+    message: string,
+    readonly statusCode: number | undefined,
+  ) {
+    super(message);
+  }
+
+  /** Worth retrying later (Event Grid redelivers): throttling, server errors, no answer. */
+  get transient(): boolean {
+    return this.statusCode === undefined || this.statusCode === 408 || this.statusCode === 429 || this.statusCode >= 500;
+  }
+}
+
+export class ArmReader {
+  /** ARM requests made (count). */
+  requests = 0;
+
+  constructor(
+    private readonly client: ServiceClient,
+    private readonly endpoint: string,
+  ) {}
+
+  private url(pathOrUrl: string, apiVersion: string, query: Record<string, string> = {}): string {
+    if (/^https:\/\//i.test(pathOrUrl)) return pathOrUrl;
+    const url = new URL(pathOrUrl.split('/').map(encodeURIComponent).join('/'), this.endpoint);
+    url.searchParams.set('api-version', apiVersion);
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    return url.toString();
+  }
+
+  private async send(url: string): Promise<{ status: number; body: unknown }> {
+    this.requests += 1;
+    let response: Awaited<ReturnType<ServiceClient['sendRequest']>>;
+    try {
+      response = await this.client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
+    } catch (error) {
+      const d = describeError(error);
+      throw new ArmReadError(d.message, d.statusCode);
+    }
+    let body: unknown;
+    try {
+      body = response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
+    } catch {
+      throw new ArmReadError(`HTTP ${response.status}: the response is not JSON`, response.status >= 200 && response.status < 300 ? 502 : response.status);
+    }
+    return { status: response.status, body };
+  }
+
+  private fail(status: number, body: unknown): never {
+    const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
+    throw new ArmReadError(`HTTP ${status}${error?.code ? ` ${error.code}` : ''}${error?.message ? `: ${error.message.slice(0, 200)}` : ''}`, status);
+  }
+
+  /**
+   * GETs one resource. @returns its JSON, or undefined for 404.
+   * @throws ArmReadError for any other failure
+   */
+  async get(path: string, apiVersion: string): Promise<unknown> {
+    const { status, body } = await this.send(this.url(path, apiVersion));
+    if (status === 404) return undefined;
+    if (status < 200 || status >= 300) this.fail(status, body);
+    return body;
+  }
+
+  /**
+   * GETs a collection, following `nextLink`. @returns every item; [] for 404.
+   * @throws ArmReadError for any other failure, or a repeated `nextLink`
+   */
+  async list(path: string, apiVersion: string, query: Record<string, string> = {}): Promise<unknown[]> {
+    const items: unknown[] = [];
+    const seen = new Set<string>();
+    let url: string | undefined = this.url(path, apiVersion, query);
+    while (url) {
+      const { status, body } = await this.send(url);
+      if (status === 404) return items;
+      if (status < 200 || status >= 300) this.fail(status, body);
+      const page = body as { value?: unknown; nextLink?: unknown };
+      if (!Array.isArray(page?.value)) throw new ArmReadError('malformed collection: value is not an array', 502);
+      items.push(...page.value);
+      const next = typeof page.nextLink === 'string' && page.nextLink ? page.nextLink : undefined;
+      if (next && seen.has(next)) throw new ArmReadError('the service repeated a nextLink (loop guard)', 502);
+      if (next) seen.add(next);
+      url = next;
+    }
+    return items;
+  }
+}
