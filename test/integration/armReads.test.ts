@@ -12,7 +12,12 @@ describe('ARM reads through the SDK ServiceClient', () => {
     await withSimulator(
       { fault: (r) => (r.kind === 'arm' && r.path.endsWith('/boom') ? { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'later' } } } : undefined) },
       async (sim) => {
-        const { arm } = createAzureClients({ armEndpoint: sim.url, credential: developmentCredential(sim.url), caCertificates: sim.caCertificate, throttle: { baseDelayMs: 1, maxAttempts: 2 } });
+        const { arm } = createAzureClients({
+          armEndpoint: sim.url,
+          credential: developmentCredential(sim.url),
+          caCertificates: sim.caCertificate,
+          throttle: { baseDelayMs: 1, maxAttempts: 2 },
+        });
         const account = (await arm.get(ACCOUNT, ARM_API_VERSIONS.cognitiveServices)) as { kind: string; identity: { principalId: string } };
         assert.equal(account.kind, 'OpenAI');
         const associations = (await arm.list(`${PERIMETER}/resourceAssociations`, ARM_API_VERSIONS.network)) as Array<{ id: string }>;
