@@ -1,6 +1,5 @@
 import { app } from '@azure/functions';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
-import { alertOnScan } from './alerts/scanAlerts.js';
 import type { ApiDeps } from './api/scansApi.js';
 import { createAzureClients, credentialFor } from './collect/clients.js';
 import type { ProgressLog } from './collect/collector.js';
@@ -12,6 +11,10 @@ import { auditContainer } from './store/blob.js';
 import { newScanId } from './store/scanDocument.js';
 import { ScanLock } from './store/scanLock.js';
 import { BlobStore } from './store/stores.js';
+import { type ChangeResult, evaluateChange } from './events/evaluateChange.js';
+import type { ResourceEvent } from './events/parse.js';
+import { afterScanCommit } from './events/scanState.js';
+import { StateStore } from './events/state.js';
 
 /**
  * The Function App's composition root: settings → SDK clients, stores and the lock → use-cases.
@@ -55,8 +58,28 @@ async function scanWithSettings(settings: Settings, scanId: string, log: Progres
     stores: [store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
-    afterCommit: ({ scan, previous, current }) =>
-      alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
+    afterCommit: (committed) =>
+      afterScanCommit(committed, { state: new StateStore(store.container), webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
+  });
+}
+
+/**
+ * A change event's evaluation with the settings' clients, store, policy and webhooks.
+ * @throws for transient failures (Event Grid retries) and invalid settings.
+ */
+export async function runChangeEvaluation(settings: Settings, event: ResourceEvent, log: ProgressLog, policy: Policy = defaultPolicy()): Promise<ChangeResult> {
+  const armEndpoint = armEndpointOf(settings);
+  const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
+  const store = auditStore(settings);
+  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+  return evaluateChange(event, {
+    arm: clients.arm,
+    state: new StateStore(store.container),
+    container: store.container,
+    policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
+    webhooks,
+    ledger: new AlertLedger(new BlobKeyValueStore(store.container)),
+    log,
   });
 }
 

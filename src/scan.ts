@@ -6,6 +6,7 @@ import { readPerimeterConfigurations } from './collect/perimeterConfigurations.j
 import type { Policy } from './config/policy.js';
 import { idKey } from './domain/resourceId.js';
 import { catalogEntry, type Finding } from './domain/rule.js';
+import type { AccountSnapshot } from './domain/snapshot.js';
 import { activeRules, evaluateAccount } from './engine/evaluate.js';
 import { SummaryBuilder } from './engine/summary.js';
 import { perimeterCapable } from './rules/facts.js';
@@ -38,7 +39,13 @@ export interface ScanOptions {
    * Runs after every store committed the scan, with the scan that was current before it (alerting
    * hooks in here). Its errors are logged, never thrown: the scan is already stored.
    */
-  readonly afterCommit?: (o: { scan: ScanDocument; previous: StoredScan | undefined; current: FindingSource }) => Promise<unknown>;
+  readonly afterCommit?: (o: {
+    scan: ScanDocument;
+    previous: StoredScan | undefined;
+    current: FindingSource;
+    accounts: readonly AccountSnapshot[];
+    findings: readonly Finding[];
+  }) => Promise<unknown>;
   readonly log?: ProgressLog;
   readonly now?: () => Date;
 }
@@ -168,7 +175,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   }
   if (options.afterCommit) {
     try {
-      await options.afterCommit({ scan, previous, current: source });
+      await options.afterCommit({ scan, previous, current: source, accounts, findings });
     } catch (error) {
       log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
     }

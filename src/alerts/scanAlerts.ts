@@ -5,7 +5,7 @@ import type { ScanDocument } from '../store/scanDocument.js';
 import type { StoredScan } from '../store/stores.js';
 import { type DispatchOptions, type DispatchOutcome, dispatchAlert } from './dispatch.js';
 import type { AlertLedger } from './ledger.js';
-import { computeTransitions, previousOutcomes } from './transitions.js';
+import { computeTransitions, previousOutcomes, withEventStates } from './transitions.js';
 
 /**
  * A scheduled scan's alerts: the transitions from the previously committed scan to this one, sent
@@ -20,13 +20,16 @@ export async function alertOnScan(o: {
   ledger: AlertLedger;
   /** Base URL of the reports API (`https://<app>/api`); without it the digest names the blob path. */
   reportBaseUrl?: string | undefined;
+  /** Account states kept by change events; their newer outcomes replace the previous scan's. */
+  eventStates?: Parameters<typeof withEventStates>[1];
   log?: ProgressLog;
   dispatch?: DispatchOptions;
 }): Promise<DispatchOutcome[]> {
   const log = o.log ?? (() => {});
   try {
     if (o.webhooks.length === 0) return [];
-    const previous = o.previous ? await previousOutcomes(o.previous.findings) : new Map();
+    const fromScan = o.previous ? await previousOutcomes(o.previous.findings) : new Map();
+    const previous = o.eventStates ? withEventStates(fromScan, o.eventStates, o.previous?.scan.finishedAt) : fromScan;
     const readable = new Set(o.scan.coverage.subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()));
     const transitions = await computeTransitions(previous, o.current, (f) => readable.has(f.subscriptionId.toLowerCase()));
     const report = o.reportBaseUrl

@@ -1,4 +1,5 @@
 import functions, { type Timer } from '@azure/functions';
+import { resourceChanged } from '../../functions/resourceChanged.js';
 import { scanRequested } from '../../functions/scanRequested.js';
 import { scheduledScan } from '../../functions/scheduledScan.js';
 
@@ -27,6 +28,7 @@ const timer: Timer = {
 try {
   if (name === 'scheduledScan') await scheduledScan(timer, context);
   else if (name === 'scanRequested') await scanRequested(JSON.parse(message), context);
+  else if (name === 'resourceChanged') await resourceChanged(JSON.parse(message), context);
   else throw new Error(`unknown function ${name}`);
 } catch (error) {
   process.stdout.write(`${JSON.stringify({ level: 'thrown', message: (error as Error).message })}\n`);

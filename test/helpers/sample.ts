@@ -1,5 +1,6 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ArmReader } from '../../src/collect/armReads.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { ScanScope } from '../../src/collect/collector.js';
 import type { ThrottleOptions } from '../../src/collect/throttle.js';
@@ -85,6 +86,16 @@ export async function scanSimulator(
     ...(o.formats ? { formats: o.formats } : {}),
     ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
   });
+}
+
+/** The ARM reader of SDK clients pointed at a simulator, with short retry waits. */
+export function simulatorArm(sim: ArmSimulator): ArmReader {
+  return createAzureClients({
+    armEndpoint: sim.url,
+    credential: developmentCredential(sim.url),
+    caCertificates: sim.caCertificate,
+    throttle: { baseDelayMs: 1, maxAttempts: 2 },
+  }).arm;
 }
 
 /** The finding for an account name and rule ID. @throws when absent. */

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ArmReadError, ARM_API_VERSIONS } from '../../src/collect/armReads.js';
-import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
-import { SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { simulatorArm, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
 
 const ACCOUNT = `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/oai-chat-prod`;
 const PERIMETER = `/subscriptions/${SUB_PROD}/resourceGroups/rg-network-prod/providers/Microsoft.Network/networkSecurityPerimeters/nsp-ai-prod`;
@@ -12,12 +11,7 @@ describe('ARM reads through the SDK ServiceClient', () => {
     await withSimulator(
       { fault: (r) => (r.kind === 'arm' && r.path.endsWith('/boom') ? { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'later' } } } : undefined) },
       async (sim) => {
-        const { arm } = createAzureClients({
-          armEndpoint: sim.url,
-          credential: developmentCredential(sim.url),
-          caCertificates: sim.caCertificate,
-          throttle: { baseDelayMs: 1, maxAttempts: 2 },
-        });
+        const arm = simulatorArm(sim);
         const account = (await arm.get(ACCOUNT, ARM_API_VERSIONS.cognitiveServices)) as { kind: string; identity: { principalId: string } };
         assert.equal(account.kind, 'OpenAI');
         const associations = (await arm.list(`${PERIMETER}/resourceAssociations`, ARM_API_VERSIONS.network)) as Array<{ id: string }>;

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { AlertLedger, BlobKeyValueStore } from '../../src/alerts/ledger.js';
+import type { WebhookConfig } from '../../src/config/alerts.js';
+import { defaultPolicy } from '../../src/config/policy.js';
+import { type ChangeDeps, evaluateChange } from '../../src/events/evaluateChange.js';
+import { parseEvent, type ResourceEvent } from '../../src/events/parse.js';
+import { afterScanCommit } from '../../src/events/scanState.js';
+import { StateStore } from '../../src/events/state.js';
+import { BlobStore } from '../../src/store/stores.js';
+import { invokeFunction } from '../helpers/invoke.js';
+import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { type Receiver, startReceiver } from '../simulator/receiver.js';
+import type { ArmSimulator, Row, SimulatorTenant } from '../simulator/server.js';
+
+const RG = `/subscriptions/${SUB_PROD}/resourceGroups`;
+const CHAT = `${RG}/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/oai-chat-prod`;
+const LEGACY = `${RG}/rg-ai-legacy/providers/Microsoft.CognitiveServices/accounts/oai-legacy-prod`;
+const P1 = `${RG}/rg-network-prod/providers/Microsoft.Network/networkSecurityPerimeters/nsp-ai-prod`;
+const PROFILE = `${P1}/profiles/ai-prod-profile`;
+const BATCH_STORAGE = `${RG}/rg-data-prod/providers/Microsoft.Storage/storageAccounts/contosobatchprod`;
+
+let seq = 0;
+/** An Event Grid schema event, as the Functions trigger hands it over. */
+function gridEvent(operationName: string, subject: string, type = 'Microsoft.Resources.ResourceWriteSuccess', id?: string): Record<string, unknown> {
+  seq += 1;
+  return {
+    id: id ?? `evt-${seq}-${randomBytes(4).toString('hex')}`,
+    topic: `/subscriptions/${SUB_PROD}`,
+    subject,
+    eventType: type,
+    eventTime: new Date().toISOString(),
+    dataVersion: '2',
+    metadataVersion: '1',
+    data: { operationName, resourceUri: subject, subscriptionId: SUB_PROD, status: 'Succeeded' },
+  };
+}
+
+function parsed(raw: Record<string, unknown>): ResourceEvent {
+  const p = parseEvent(raw);
+  if (!p.ok) throw new Error(p.reason);
+  return p.event;
+}
+
+const row = (t: SimulatorTenant, id: string): Row => {
+  const r = [...t.resources, ...t.networkresources, ...t.authorizationresources].find((x) => String(x.id).toLowerCase() === id.toLowerCase());
+  if (!r) throw new Error(`no row ${id}`);
+  return r;
+};
+
+describe('change-event evaluation (simulator + Azurite)', () => {
+  let azurite: Azurite;
+  let receiver: Receiver;
+  before(async () => {
+    azurite = await startAzurite();
+    receiver = await startReceiver();
+  });
+  after(async () => {
+    await receiver.close();
+    await azurite.stop();
+  });
+
+  /** A tenant, a simulator and a container whose state a scan has seeded; `deps` evaluates events. */
+  type Setup = { tenant: SimulatorTenant; sim: ArmSimulator; deps: ChangeDeps; container: ContainerClient; hook: WebhookConfig };
+  async function setup(fn: (o: Setup) => Promise<void>) {
+    const tenant = await sampleTenant();
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`events-${randomBytes(4).toString('hex')}`);
+    const hook: WebhookConfig = { name: 'EVENTS', format: 'slack', url: new URL(`${receiver.url}/${container.containerName}`), minSeverity: 'low', allowPrivateDestinations: true };
+    const ledger = new AlertLedger(new BlobKeyValueStore(container));
+    const state = new StateStore(container);
+    await withSimulator({ tenant }, async (sim) => {
+      await scanSimulator(sim, {
+        stores: [new BlobStore(container)],
+        afterCommit: (committed) => afterScanCommit(committed, { state, webhooks: [], ledger, log: () => {} }),
+      });
+      const arm = simulatorArm(sim);
+      await fn({ tenant, sim, container, hook, deps: { arm, state, container, policy: defaultPolicy(), webhooks: [hook], ledger } });
+    });
+  }
+
+  const kinds = (r: { transitions: ReadonlyArray<{ kind: string; ruleId: string; accountName: string }> }) =>
+    r.transitions.map((t) => `${t.kind} ${t.ruleId} ${t.accountName}`).sort();
+
+  it('account write: re-reads the account from ARM and alerts its transitions once', async () => {
+    await setup(async ({ tenant, deps, container }) => {
+      (row(tenant, LEGACY).properties as Record<string, unknown>).disableLocalAuth = true;
+      const result = await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), deps);
+      assert.equal(result.status, 'evaluated');
+      assert.deepEqual(kinds(result), ['resolved AUTH-01 oai-legacy-prod']);
+      assert.deepEqual(result.alerts.map((a) => a.status), ['delivered']);
+      const state = await deps.state.read(LEGACY);
+      assert.equal(state?.state.findings['AUTH-01']?.outcome, 'pass');
+      assert.equal(state?.state.source.kind, 'event');
+      const stored: string[] = [];
+      for await (const b of container.listBlobsFlat({ prefix: 'events/' })) stored.push(b.name);
+      assert.equal(stored.length, 1);
+      assert.match(stored[0] ?? '', /^events\/\d{4}-\d{2}-\d{2}\/evt-/);
+    });
+  });
+
+  it('fresh ARM reads give every account exactly the verdicts the scan gave (one normalizer, one engine)', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const accounts = tenant.resources.filter((r) => String(r.type) === 'microsoft.cognitiveservices/accounts' && !String(r.id).includes('c3d4e5f6'));
+      assert.equal(accounts.length, 16);
+      for (const a of accounts) {
+        const before = await deps.state.read(String(a.id));
+        const result = await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', String(a.id))), deps);
+        assert.deepEqual(kinds(result), [], String(a.name));
+        const after = await deps.state.read(String(a.id));
+        const outcomes = (s: typeof before) => Object.fromEntries(Object.entries(s?.state.findings ?? {}).map(([k, v]) => [k, v.outcome]));
+        assert.deepEqual(outcomes(after), outcomes(before), String(a.name));
+      }
+    });
+  });
+
+  it('the same event twice does nothing the second time', async () => {
+    await setup(async ({ tenant, deps }) => {
+      (row(tenant, LEGACY).properties as Record<string, unknown>).disableLocalAuth = true;
+      const raw = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
+      const before = receiver.requests.length;
+      assert.equal((await evaluateChange(parsed(raw), deps)).status, 'evaluated');
+      const again = await evaluateChange(parsed(raw), deps);
+      assert.equal(again.status, 'duplicate');
+      assert.equal(receiver.requests.length, before + 1, 'one alert');
+    });
+  });
+
+  it('an old event after a new one cannot bring back an old verdict', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const props = row(tenant, LEGACY).properties as Record<string, unknown>;
+      props.disableLocalAuth = true;
+      const older = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
+      props.disableLocalAuth = false;
+      const newer = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
+      // Delivered newest first: the state follows ARM now (keys enabled), and the late old event changes nothing.
+      assert.deepEqual(kinds(await evaluateChange(parsed(newer), deps)), []);
+      assert.deepEqual(kinds(await evaluateChange(parsed(older), deps)), []);
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'fail');
+    });
+  });
+
+  it('concurrent events on one account: no lost update, no transition twice', async () => {
+    await setup(async ({ tenant, deps }) => {
+      (row(tenant, LEGACY).properties as Record<string, unknown>).disableLocalAuth = true;
+      const results = await Promise.all(
+        [0, 1, 2, 3].map(() => evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), deps)),
+      );
+      const all = results.flatMap(kinds);
+      assert.deepEqual(all, ['resolved AUTH-01 oai-legacy-prod'], 'exactly one evaluation saw the change');
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
+    });
+  });
+
+  it('account delete: its open fails are resolved and its state is closed', async () => {
+    await setup(async ({ tenant, deps }) => {
+      tenant.resources.splice(tenant.resources.indexOf(row(tenant, LEGACY)), 1);
+      const result = await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/delete', LEGACY, 'Microsoft.Resources.ResourceDeleteSuccess')), deps);
+      assert.deepEqual(kinds(result), ['resolved AUTH-01 oai-legacy-prod', 'resolved ID-01 oai-legacy-prod', 'resolved NET-01 oai-legacy-prod', 'resolved NET-08 oai-legacy-prod', 'resolved NSP-01 oai-legacy-prod']);
+      assert.ok(result.transitions.every((t) => t.to === 'absent'));
+      assert.equal((await deps.state.read(LEGACY))?.state.deleted, true);
+    });
+  });
+
+  it('association write: the associated account is re-evaluated (Enforced → Learning regresses NSP-02)', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const assoc = `${P1}/resourceAssociations/oai-chat-prod-assoc`;
+      (row(tenant, assoc).properties as Record<string, unknown>).accessMode = 'Learning';
+      const result = await evaluateChange(parsed(gridEvent('Microsoft.Network/networkSecurityPerimeters/resourceAssociations/write', assoc)), deps);
+      assert.deepEqual(result.accounts, [CHAT]);
+      assert.deepEqual(kinds(result), ['regressed NET-01 oai-chat-prod', 'regressed NET-08 oai-chat-prod', 'regressed NSP-02 oai-chat-prod']);
+    });
+  });
+
+  it('storage association delete: the accounts whose identities reach the storage are re-evaluated', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const assoc = `${P1}/resourceAssociations/contosobatchprod-assoc`;
+      tenant.networkresources.splice(tenant.networkresources.indexOf(row(tenant, assoc)), 1);
+      const result = await evaluateChange(
+        parsed(gridEvent('Microsoft.Network/networkSecurityPerimeters/resourceAssociations/delete', assoc, 'Microsoft.Resources.ResourceDeleteSuccess')),
+        deps,
+      );
+      // A storage association is not in the accounts' state, so its delete re-evaluates every account of the
+      // perimeter (a superset); only the two whose identities reach the storage change.
+      const names = result.accounts.map((a) => a.split('/').pop());
+      assert.ok(names.includes('oai-chat-prod') && names.includes('aisvc-drift-prod'), names.join());
+      assert.ok(result.accounts.every((a) => a.includes('/Microsoft.CognitiveServices/accounts/')));
+      assert.deepEqual(kinds(result), ['regressed ID-04 aisvc-drift-prod', 'regressed ID-04 oai-chat-prod']);
+      const reaching = await deps.state.index();
+      assert.deepEqual(reaching.index.storage[BATCH_STORAGE.toLowerCase()]?.map((a) => a.split('/').pop()).sort(), ['aisvc-drift-prod', 'oai-chat-prod']);
+    });
+  });
+
+  it('access rule write: every account associated with the profile is re-evaluated', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const rule = `${PROFILE}/accessRules/allow-corp-egress`;
+      (row(tenant, rule).properties as Record<string, unknown>).addressPrefixes = ['0.0.0.0/0'];
+      const result = await evaluateChange(parsed(gridEvent('Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/write', rule)), deps);
+      // Every account with an association to the profile, the one whose association is Failed included.
+      assert.deepEqual(result.accounts.map((a) => a.split('/').pop()).sort(), ['aisvc-drift-prod', 'aisvc-foundry-prod', 'oai-assoc-failed', 'oai-batch-prod', 'oai-chat-prod']);
+      assert.deepEqual(kinds(result).filter((k) => k.includes('NSP-03')), ['regressed NSP-03 aisvc-drift-prod', 'regressed NSP-03 aisvc-foundry-prod', 'regressed NSP-03 oai-batch-prod', 'regressed NSP-03 oai-chat-prod']);
+    });
+  });
+
+  it('role assignment write and delete: the accounts whose principals hold it', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const principal = (row(tenant, CHAT).identity as { principalId: string }).principalId;
+      const owner = `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod/providers/Microsoft.Authorization/roleAssignments/11111111-2222-4333-8444-555555555555`;
+      tenant.authorizationresources.push({
+        id: owner,
+        type: 'microsoft.authorization/roleassignments',
+        subscriptionId: SUB_PROD,
+        properties: {
+          principalId: principal,
+          roleDefinitionId: `/subscriptions/${SUB_PROD}/providers/Microsoft.Authorization/roleDefinitions/8e3af657-a8ff-443c-a75c-2fe8c4bcb635`,
+          scope: `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod`,
+        },
+      });
+      const written = await evaluateChange(parsed(gridEvent('Microsoft.Authorization/roleAssignments/write', owner)), deps);
+      assert.deepEqual(written.accounts, [CHAT]);
+      assert.deepEqual(kinds(written), ['regressed ID-03 oai-chat-prod']);
+
+      // Deleted: ARM no longer has it, so the last known state says whose it was.
+      const dataRole = tenant.authorizationresources.find((r) => (r.properties as { principalId?: string }).principalId === principal && String((r.properties as { scope?: string }).scope).endsWith('contosobatchprod'));
+      assert.ok(dataRole);
+      tenant.authorizationresources.splice(tenant.authorizationresources.indexOf(dataRole), 1);
+      const deleted = await evaluateChange(parsed(gridEvent('Microsoft.Authorization/roleAssignments/delete', String(dataRole.id), 'Microsoft.Resources.ResourceDeleteSuccess')), deps);
+      assert.deepEqual(deleted.accounts, [CHAT]);
+      assert.deepEqual(kinds(deleted), ['regressed ID-02 oai-chat-prod']);
+    });
+  });
+
+  it('unrelated events are ignored; malformed events are rejected with a reason', async () => {
+    await setup(async ({ deps }) => {
+      const vm = await evaluateChange(parsed(gridEvent('Microsoft.Compute/virtualMachines/write', `/subscriptions/${SUB_DEV}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`)), deps);
+      assert.equal(vm.status, 'ignored');
+      assert.match(vm.reason ?? '', /does not affect/);
+    });
+    for (const [raw, reason] of [
+      [null, /not a JSON object/],
+      [{ id: 'x', eventType: 'Microsoft.Resources.ResourceWriteSuccess', subject: CHAT, eventTime: 'now' }, /data/],
+      [{ ...gridEvent('Microsoft.CognitiveServices/accounts/write', CHAT), eventType: 'Microsoft.Storage.BlobCreated' }, /not a resource write/],
+      [{ ...gridEvent('Microsoft.CognitiveServices/accounts/write', CHAT), subject: 'javascript:alert(1)' }, /not a resource ID/],
+      [{ specversion: '1.0', id: 'c', type: 'Microsoft.Resources.ResourceWriteSuccess', source: 's', subject: CHAT }, /data/],
+    ] as const) {
+      const p = parseEvent(raw);
+      assert.equal(p.ok, false);
+      if (!p.ok) assert.match(p.reason, reason);
+    }
+    const cloud = parseEvent({ specversion: '1.0', id: 'c1', type: 'Microsoft.Resources.ResourceWriteSuccess', source: `/subscriptions/${SUB_PROD}`, subject: CHAT, time: '2026-11-21T00:00:00Z', data: { operationName: 'Microsoft.CognitiveServices/accounts/write' } });
+    assert.equal(cloud.ok, true, 'CloudEvents schema accepted');
+  });
+
+  it('a transient ARM failure throws (Event Grid retries) and stores nothing', async () => {
+    const tenant = await sampleTenant();
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`events-${randomBytes(4).toString('hex')}`);
+    await withSimulator({ tenant, fault: (r) => (r.kind === 'arm' && r.path.endsWith('oai-legacy-prod') ? { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'later' } } } : undefined) }, async (sim) => {
+      const arm = simulatorArm(sim);
+      const ledger = new AlertLedger(new BlobKeyValueStore(container));
+      const deps: ChangeDeps = { arm, state: new StateStore(container), container, policy: defaultPolicy(), webhooks: [], ledger };
+      await assert.rejects(evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), deps), /HTTP 503/);
+      const stored: string[] = [];
+      if (await container.exists()) for await (const b of container.listBlobsFlat({ prefix: 'events/' })) stored.push(b.name);
+      assert.deepEqual(stored, []);
+    });
+  });
+
+  it('the resourceChanged function: evaluates a real event, completes a malformed one', async () => {
+    const tenant = await sampleTenant();
+    const containerName = `fn-${randomBytes(4).toString('hex')}`;
+    await withSimulator({ tenant }, async (sim) => {
+      const env = {
+        NODE_EXTRA_CA_CERTS: sim.caFile,
+        ARM_ENDPOINT: sim.url,
+        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+        AUDIT_CONTAINER: containerName,
+      };
+      const seeded = await invokeFunction('scheduledScan', env);
+      assert.equal(seeded.code, 0, JSON.stringify(seeded.logs));
+      (row(tenant, LEGACY).properties as Record<string, unknown>).disableLocalAuth = true;
+      const run = await invokeFunction('resourceChanged', env, gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY));
+      assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
+      assert.ok(run.logs.some((l) => /1 account\(s\), 1 transition\(s\)/.test(l.message)), JSON.stringify(run.logs));
+      const bad = await invokeFunction('resourceChanged', env, { hello: 'world' });
+      assert.equal(bad.code, 0, 'completed, not retried');
+      assert.ok(bad.logs.some((l) => l.level === 'warning' && /event rejected: not a valid Event Grid event/.test(l.message)));
+    });
+  });
+});
