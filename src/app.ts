@@ -4,7 +4,7 @@ import type { ApiDeps } from './api/scansApi.js';
 import { createAzureClients, credentialFor } from './collect/clients.js';
 import type { ProgressLog } from './collect/collector.js';
 import { loadWebhooks } from './config/alerts.js';
-import { defaultPolicy, type Policy } from './config/policy.js';
+import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
 import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
 import { runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
@@ -38,6 +38,20 @@ export function auditStore(settings: Settings): BlobStore {
   );
 }
 
+/**
+ * The policy of the settings: `POLICY` (the text itself), else the blob `POLICY_BLOB` in the audit
+ * container, else the defaults. @throws PolicyError naming the setting or blob, the field and its line
+ */
+export async function policyOf(settings: Settings): Promise<Policy> {
+  if (settings.POLICY) return parsePolicyText(settings.POLICY, 'setting POLICY');
+  if (settings.POLICY_BLOB) {
+    const blob = auditStore(settings).container.getBlobClient(settings.POLICY_BLOB);
+    if (!(await blob.exists())) throw new PolicyError(`blob ${settings.POLICY_BLOB} (setting POLICY_BLOB) does not exist`);
+    return parsePolicyText((await blob.downloadToBuffer()).toString('utf8'), `blob ${settings.POLICY_BLOB}`);
+  }
+  return defaultPolicy();
+}
+
 /** What the HTTP API needs, from the environment. @throws SettingsError for invalid settings. */
 export function apiDeps(env: Record<string, string | undefined> = process.env): ApiDeps {
   const store = auditStore(loadSettings(env));
@@ -67,7 +81,8 @@ async function scanWithSettings(settings: Settings, scanId: string, log: Progres
  * A change event's evaluation with the settings' clients, store, policy and webhooks.
  * @throws for transient failures (Event Grid retries) and invalid settings.
  */
-export async function runChangeEvaluation(settings: Settings, event: ResourceEvent, log: ProgressLog, policy: Policy = defaultPolicy()): Promise<ChangeResult> {
+export async function runChangeEvaluation(settings: Settings, event: ResourceEvent, log: ProgressLog, given?: Policy): Promise<ChangeResult> {
+  const policy = given ?? (await policyOf(settings));
   const armEndpoint = armEndpointOf(settings);
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
@@ -87,11 +102,8 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
  * The scheduled scan: takes the scan lock, scans, releases it. Returns undefined (and logs why)
  * when another scan holds the lock.
  */
-export async function runScheduledScan(
-  settings: Settings,
-  log: ProgressLog,
-  policy: Policy = defaultPolicy(),
-): Promise<ScanResult | undefined> {
+export async function runScheduledScan(settings: Settings, log: ProgressLog, given?: Policy): Promise<ScanResult | undefined> {
+  const policy = given ?? (await policyOf(settings));
   const store = auditStore(settings);
   const lock = new ScanLock(store.container);
   const scanId = newScanId(new Date());
@@ -112,12 +124,8 @@ export async function runScheduledScan(
  * Idempotent: a scanId whose scan.json exists is not scanned again.
  * @throws Error while another scan holds the lock, so the queue delivers the message again later.
  */
-export async function runRequestedScan(
-  settings: Settings,
-  scanId: string,
-  log: ProgressLog,
-  policy: Policy = defaultPolicy(),
-): Promise<ScanResult | undefined> {
+export async function runRequestedScan(settings: Settings, scanId: string, log: ProgressLog, given?: Policy): Promise<ScanResult | undefined> {
+  const policy = given ?? (await policyOf(settings));
   const store = auditStore(settings);
   if (await store.scan(scanId)) {
     log(`scan ${scanId} is already stored; nothing to do`);

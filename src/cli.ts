@@ -6,7 +6,7 @@ import { alertOnScan } from './alerts/scanAlerts.js';
 import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
 import { loadWebhooks } from './config/alerts.js';
 import { SettingsError } from './config/settings.js';
-import { defaultPolicy, loadPolicyFile, type Policy } from './config/policy.js';
+import { defaultPolicy, describePolicy, loadPolicyFile, type Policy } from './config/policy.js';
 import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
 import { hasFailAtOrAbove } from './engine/summary.js';
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
@@ -194,7 +194,7 @@ export function program(): Command {
     .option('--output <dir>', 'directory for the output files', './audit-output')
     .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (default from --cloud)')
     .addOption(new Option('--cloud <name>', 'Azure cloud').choices(Object.keys(CLOUDS)).default('AzureCloud'))
-    .option('--policy <file>', 'policy file (JSON): rule parameters and enabled rules')
+    .option('--policy <file>', 'policy file (YAML or JSON): scope, rules, parameters, exemptions')
     .option('--format <list>', `report formats beside scan.json (${REPORT_FORMATS.join(', ')})`, parseFormats, [...REPORT_FORMATS])
     .option('--no-deep', 'skip per-account perimeter configuration reads (NSP-05, NSP-06 do not run)')
     .addOption(
@@ -224,6 +224,26 @@ export function program(): Command {
         ...(flags.output ? { outDir: resolve(flags.output) } : {}),
       });
       process.stdout.write(`${files.join('\n')}\n`);
+      process.exitCode = EXIT_OK;
+    });
+
+  const policy = cmd.command('policy').description('the policy file: scope, rules, parameters, exemptions');
+  policy
+    .command('validate')
+    .description('check a policy file (YAML or JSON); errors name the field and its line')
+    .argument('<file>', 'the policy file')
+    .action(async (file: string) => {
+      const p = await loadPolicyFile(file);
+      process.stdout.write(`${file}: valid (${p.enabledRules.size} rules on, ${p.exemptions.length} exemption(s))\n`);
+      process.exitCode = EXIT_OK;
+    });
+  policy
+    .command('show')
+    .description('print the effective policy, with every default written out (JSON)')
+    .option('--policy <file>', 'the policy file (default: none, the built-in defaults)')
+    .action(async (flags: { policy?: string }) => {
+      const p = flags.policy ? await loadPolicyFile(flags.policy) : defaultPolicy();
+      process.stdout.write(`${JSON.stringify(describePolicy(p), null, 2)}\n`);
       process.exitCode = EXIT_OK;
     });
 

@@ -8,6 +8,7 @@ import { idKey } from './domain/resourceId.js';
 import { catalogEntry, type Finding } from './domain/rule.js';
 import type { AccountSnapshot } from './domain/snapshot.js';
 import { activeRules, evaluateAccount } from './engine/evaluate.js';
+import { applyExemptions } from './engine/exemptions.js';
 import { SummaryBuilder } from './engine/summary.js';
 import { perimeterCapable } from './rules/facts.js';
 import { type Baseline, loadBaseline } from './engine/diff.js';
@@ -77,9 +78,21 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   });
   const before = counters();
 
-  const raw = await collectInventory(clients.graph, options.scope, log);
+  // The policy's scope applies when the caller named none (CLI flags and settings come first).
+  const include = policy.scope.include;
+  const scope
+    = options.scope.subscriptions.length + options.scope.managementGroups.length > 0
+      ? options.scope
+      : { subscriptions: include.subscriptions, managementGroups: include.managementGroups };
+  const raw = await collectInventory(clients.graph, scope, log, {
+    subscriptions: policy.scope.exclude.subscriptions,
+    managementGroups: policy.scope.exclude.managementGroups,
+  });
   const normalized = normalize(raw);
-  let accounts = normalized.accounts;
+  const rgKey = (a: { subscriptionId: string; resourceGroup: string }) => `/subscriptions/${a.subscriptionId}/resourcegroups/${a.resourceGroup}`.toLowerCase();
+  const rgIn = new Set(include.resourceGroups.map((r) => r.toLowerCase()));
+  const rgOut = new Set(policy.scope.exclude.resourceGroups.map((r) => r.toLowerCase()));
+  let accounts = normalized.accounts.filter((a) => (rgIn.size === 0 || rgIn.has(rgKey(a))) && !rgOut.has(rgKey(a)));
 
   let deepRead = 0;
   let deepFailed = 0;
@@ -105,17 +118,18 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     });
   }
 
-  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection);
+  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection, policy.severities);
+  const evaluatedAt = now();
   const ctx = { params, tenant: normalized.tenant };
   const summary = new SummaryBuilder(rules.map((r) => r.id));
   const findings: Finding[] = [];
   const problems = [...normalized.problems];
   for (const account of accounts) {
-    for (const finding of evaluateAccount(account, rules, ctx, (ruleId, resourceId, error) => {
-      problems.push(
-        `rule ${ruleId} failed on ${resourceId}: ${error instanceof Error ? error.message : String(error)}`,
-      );
-    })) {
+    const onError = (ruleId: string, resourceId: string, error: unknown) => {
+      problems.push(`rule ${ruleId} failed on ${resourceId}: ${error instanceof Error ? error.message : String(error)}`);
+    };
+    for (const evaluated of evaluateAccount(account, rules, ctx, onError)) {
+      const finding = applyExemptions(evaluated, policy, evaluatedAt);
       summary.add(finding);
       findings.push(finding);
     }
@@ -140,9 +154,13 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     finishedAt: finished.toISOString(),
     status: partial ? 'partial' : 'complete',
     scope: {
-      subscriptions: [...options.scope.subscriptions],
-      managementGroups: [...options.scope.managementGroups],
+      subscriptions: [...scope.subscriptions],
+      managementGroups: [...scope.managementGroups],
       deepInspection: params.deepInspection,
+      ...(include.resourceGroups.length ? { resourceGroups: [...include.resourceGroups] } : {}),
+      ...(policy.scope.exclude.subscriptions.length + policy.scope.exclude.managementGroups.length + policy.scope.exclude.resourceGroups.length
+        ? { excluded: policy.scope.exclude }
+        : {}),
     },
     coverage: {
       subscriptions: raw.subscriptions,

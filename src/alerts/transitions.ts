@@ -121,6 +121,7 @@ export async function computeTransitions(
   for await (const f of current()) {
     const key = findingKey(f);
     seen.add(key);
+    if (f.exemption) continue; // alerts skip exempted findings (issue: policy)
     const before = previous.get(key);
     if (f.outcome === 'fail') {
       if (before?.outcome === 'pass') out.push(transition('regressed', f, 'pass', 'fail'));

@@ -147,11 +147,26 @@ function failureText(failures: Map<string, string>): string | undefined {
  * Collects the raw inventory for a scope.
  * @throws ScanSetupError when the subscriptions in scope cannot be listed.
  */
-export async function collectInventory(reader: ResourceGraphReader, scope: ScanScope, log: ProgressLog): Promise<RawInventory> {
-  const subscriptions = await discoverSubscriptions(reader, scope);
+export async function collectInventory(
+  reader: ResourceGraphReader,
+  scope: ScanScope,
+  log: ProgressLog,
+  exclude: ScanScope = { subscriptions: [], managementGroups: [] },
+): Promise<RawInventory> {
+  const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
+  if (exclude.managementGroups.length > 0) {
+    // Subscriptions under an excluded management group are out of scope too.
+    for (const row of await reader.readAll(typeQuery(TABLES.subscriptions.table, TABLES.subscriptions.type), { managementGroups: exclude.managementGroups })) {
+      const s = subscriptionIdOf(row);
+      if (s) excluded.add(s.id.toLowerCase());
+    }
+  }
+  const discovered = await discoverSubscriptions(reader, scope);
+  const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
+  if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
   log(`scope: ${subscriptions.length} subscription(s)`);
   const tenantScan = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
-  if (tenantScan && subscriptions.length === 0) {
+  if (tenantScan && discovered.length === 0 && excluded.size === 0) {
     // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
     log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
     return collectTenantWide(reader);

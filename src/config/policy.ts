@@ -1,7 +1,20 @@
 import { readFile } from 'node:fs/promises';
+import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
-import type { RuleParameters } from '../domain/rule.js';
+import { SEVERITIES, type RuleParameters, type Severity } from '../domain/rule.js';
 import { RULES } from '../rules/index.js';
+
+/**
+ * The policy: what to scan, which rules run at which severity with which parameters, and which
+ * findings are exempted. One schema (zod) for a YAML or JSON file, a setting, or a blob; every error
+ * names the source, the field and its line.
+ *
+ * Exemptions are modelled on Azure Policy exemptions
+ * (https://learn.microsoft.com/azure/governance/policy/concepts/exemption-structure): a category
+ * (`Waiver` or `Mitigated`), a justification, an optional `expiresOn`, and a target (resource,
+ * resource group or subscription). Tag selectors are accepted only when the policy sets
+ * `allowTagExemptions: true`, because an account's owner controls its tags.
+ */
 
 /** RULES.md, "Parameters": the defaults. */
 export const DEFAULT_PARAMETERS: RuleParameters = {
@@ -24,20 +37,69 @@ export const DEFAULT_PARAMETERS: RuleParameters = {
   deepInspection: true,
 };
 
-/** The effective policy: parameters and the set of enabled rule IDs. */
+/** Management groups, subscriptions and resource groups (resource group IDs). */
+export interface ScopeList {
+  readonly managementGroups: readonly string[];
+  readonly subscriptions: readonly string[];
+  readonly resourceGroups: readonly string[];
+}
+
+/** Exactly one of the target kinds. */
+export type ExemptionTarget
+  = | { readonly resourceId: string }
+    | { readonly resourceGroup: string }
+    | { readonly subscription: string }
+    | { readonly tags: Readonly<Record<string, string>> };
+
+export interface Exemption {
+  readonly name: string;
+  /** Rule IDs (canonical), or `all`. */
+  readonly rules: 'all' | readonly string[];
+  readonly target: ExemptionTarget;
+  readonly category: 'Waiver' | 'Mitigated';
+  readonly justification: string;
+  /** ISO 8601; a date alone means the end of that day (UTC). */
+  readonly expiresOn?: string;
+}
+
+/** The effective policy. */
 export interface Policy {
   readonly parameters: RuleParameters;
   readonly enabledRules: ReadonlySet<string>;
+  /** Rule ID → severity, where the policy overrides the catalog. */
+  readonly severities: ReadonlyMap<string, Severity>;
+  readonly scope: { readonly include: ScopeList; readonly exclude: ScopeList };
+  readonly allowTagExemptions: boolean;
+  readonly exemptions: readonly Exemption[];
 }
 
-const guid = z.string().regex(/^[0-9a-fA-F-]{36}$/, 'a role definition GUID');
+const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID');
+const subscriptionId = z.string().regex(/^(\/subscriptions\/)?[0-9a-fA-F-]{36}$/i, 'a subscription ID');
+const resourceGroupId = z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i, 'a resource group ID (/subscriptions/{id}/resourceGroups/{name})');
+const date = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T.+)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'an ISO 8601 date (2026-12-31) or date-time');
 
-/**
- * The policy file schema (JSON). Every field is optional; absent fields keep their defaults.
- * Unknown fields are errors, so a typo never silently keeps a default.
- */
+const ScopeListSchema = z
+  .object({ managementGroups: z.array(z.string().min(1)), subscriptions: z.array(subscriptionId), resourceGroups: z.array(resourceGroupId) })
+  .partial()
+  .strict();
+
+const TargetSchema = z
+  .object({
+    resourceId: z.string().regex(/^\/subscriptions\/.+\/providers\/.+/i, 'a resource ID'),
+    resourceGroup: resourceGroupId,
+    subscription: subscriptionId,
+    tags: z.record(z.string().min(1), z.string()).refine((t) => Object.keys(t).length > 0, 'at least one tag'),
+  })
+  .partial()
+  .strict()
+  .refine((t) => Object.keys(t).length === 1, 'exactly one of resourceId, resourceGroup, subscription, tags');
+
+/** The policy file schema. Every field is optional; unknown fields are errors, so a typo never silently keeps a default. */
 export const PolicyFileSchema = z
   .object({
+    version: z.literal(1),
+    scope: z.object({ include: ScopeListSchema, exclude: ScopeListSchema }).partial().strict(),
+    rules: z.record(z.string(), z.object({ enabled: z.boolean(), severity: z.enum(SEVERITIES as [Severity, ...Severity[]]) }).partial().strict()),
     parameters: z
       .object({
         perimeterKinds: z.array(z.string().min(1)).min(1),
@@ -49,58 +111,152 @@ export const PolicyFileSchema = z
       })
       .partial()
       .strict(),
-    rules: z.record(z.string(), z.object({ enabled: z.boolean() }).strict()),
+    allowTagExemptions: z.boolean(),
+    exemptions: z.array(
+      z
+        .object({
+          name: z.string().min(1).max(100),
+          rules: z.union([z.literal('all'), z.array(z.string().min(1)).min(1)]),
+          target: TargetSchema,
+          category: z.enum(['Waiver', 'Mitigated']),
+          justification: z.string().min(10, 'a justification of at least 10 characters'),
+          expiresOn: date,
+        })
+        .partial({ expiresOn: true })
+        .strict(),
+    ),
   })
   .partial()
   .strict();
 
 export type PolicyFile = z.infer<typeof PolicyFileSchema>;
 
-/** The default policy: default parameters, every rule that is on by default. */
+const EMPTY_SCOPE: ScopeList = { managementGroups: [], subscriptions: [], resourceGroups: [] };
+
+/** The default policy: default parameters, every rule that is on by default, no scope limits, no exemptions. */
 export function defaultPolicy(): Policy {
   return {
     parameters: DEFAULT_PARAMETERS,
     enabledRules: new Set(RULES.filter((r) => r.enabledByDefault).map((r) => r.id)),
+    severities: new Map(),
+    scope: { include: EMPTY_SCOPE, exclude: EMPTY_SCOPE },
+    allowTagExemptions: false,
+    exemptions: [],
   };
 }
 
-/** Thrown for a policy that does not validate; the message names the file and the field. */
+/** Thrown for a policy that does not validate; the message names the source, the field and its line. */
 export class PolicyError extends Error {}
 
+/** Finds a rule by ID or slug (case-insensitive). */
+function ruleIdOf(key: string): string | undefined {
+  return RULES.find((r) => r.id.toLowerCase() === key.toLowerCase() || r.slug === key.toLowerCase())?.id;
+}
+
+function scopeList(l: z.infer<typeof ScopeListSchema> | undefined): ScopeList {
+  const sub = (s: string) => s.replace(/^\/subscriptions\//i, '');
+  return { managementGroups: l?.managementGroups ?? [], subscriptions: (l?.subscriptions ?? []).map(sub), resourceGroups: l?.resourceGroups ?? [] };
+}
+
 /**
- * Builds the effective policy from a parsed policy document.
- * @throws PolicyError naming `source` and the offending field.
+ * Builds the effective policy from a parsed document.
+ * @param where maps a field path to " (line N)", for messages
+ * @throws PolicyError naming `source`, the field and (when known) the line
  */
-export function policyFrom(document: unknown, source: string): Policy {
-  const parsed = PolicyFileSchema.safeParse(document);
+export function policyFrom(document: unknown, source: string, where: (path: PropertyKey[]) => string = () => ''): Policy {
+  const parsed = PolicyFileSchema.safeParse(document ?? {});
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new PolicyError(`${source}: ${issues}`);
+    const issues = parsed.error.issues.map((i) => {
+      const path = i.path.length ? i.path.join('.') : '(root)';
+      const keys = 'keys' in i && Array.isArray(i.keys) && i.keys.length ? ` ${i.keys.join(', ')}` : '';
+      return `${path}${where(i.path)}: ${i.message}${keys && !i.message.includes(String(keys.trim())) ? `:${keys}` : ''}`;
+    });
+    throw new PolicyError(`${source}: ${issues.join('; ')}`);
   }
+  const p = parsed.data;
+  const errors: string[] = [];
   const base = defaultPolicy();
   const enabled = new Set(base.enabledRules);
-  for (const [key, value] of Object.entries(parsed.data.rules ?? {})) {
-    const rule = RULES.find((r) => r.id.toLowerCase() === key.toLowerCase() || r.slug === key);
-    if (!rule) throw new PolicyError(`${source}: rules.${key}: no such rule`);
-    if (value.enabled) enabled.add(rule.id);
-    else enabled.delete(rule.id);
+  const severities = new Map<string, Severity>();
+  for (const [key, value] of Object.entries(p.rules ?? {})) {
+    const id = ruleIdOf(key);
+    if (!id) {
+      errors.push(`rules.${key}${where(['rules', key])}: no such rule`);
+      continue;
+    }
+    if (value.enabled === true) enabled.add(id);
+    if (value.enabled === false) enabled.delete(id);
+    if (value.severity) severities.set(id, value.severity);
   }
-  const p = parsed.data.parameters ?? {};
+  const names = new Set<string>();
+  const exemptions: Exemption[] = [];
+  for (const [i, e] of (p.exemptions ?? []).entries()) {
+    if (names.has(e.name)) errors.push(`exemptions.${i}.name${where(['exemptions', i, 'name'])}: the name ${e.name} is used twice`);
+    names.add(e.name);
+    let rules: 'all' | string[] = 'all';
+    if (e.rules !== 'all' && e.rules !== undefined) {
+      rules = [];
+      for (const [j, r] of e.rules.entries()) {
+        const id = ruleIdOf(r);
+        if (id) rules.push(id);
+        else errors.push(`exemptions.${i}.rules.${j}${where(['exemptions', i, 'rules', j])}: no such rule ${r}`);
+      }
+    }
+    if (e.target?.tags && !p.allowTagExemptions) {
+      errors.push(`exemptions.${i}.target.tags${where(['exemptions', i, 'target', 'tags'])}: tag-based exemptions are refused unless allowTagExemptions is true (an account's owner controls its tags)`);
+    }
+    exemptions.push({
+      name: e.name ?? '',
+      rules,
+      target: e.target as ExemptionTarget,
+      category: e.category ?? 'Waiver',
+      justification: e.justification ?? '',
+      ...(e.expiresOn ? { expiresOn: e.expiresOn } : {}),
+    });
+  }
+  if (errors.length) throw new PolicyError(`${source}: ${errors.join('; ')}`);
+  const params = p.parameters ?? {};
   const lower = (ids: string[] | undefined) => ids?.map((id) => id.toLowerCase());
   return {
     parameters: {
       ...DEFAULT_PARAMETERS,
-      ...p,
-      ...(p.dataAccessRoleIds ? { dataAccessRoleIds: lower(p.dataAccessRoleIds) ?? [] } : {}),
-      ...(p.privilegedRoleIds ? { privilegedRoleIds: lower(p.privilegedRoleIds) ?? [] } : {}),
+      ...params,
+      ...(params.dataAccessRoleIds ? { dataAccessRoleIds: lower(params.dataAccessRoleIds) ?? [] } : {}),
+      ...(params.privilegedRoleIds ? { privilegedRoleIds: lower(params.privilegedRoleIds) ?? [] } : {}),
     },
     enabledRules: enabled,
+    severities,
+    scope: { include: scopeList(p.scope?.include), exclude: scopeList(p.scope?.exclude) },
+    allowTagExemptions: p.allowTagExemptions ?? false,
+    exemptions,
   };
 }
 
 /**
- * Reads and validates a JSON policy file.
- * @throws PolicyError when the file cannot be read, is not JSON, or does not validate.
+ * Parses policy text (YAML or JSON: JSON is YAML 1.2) and builds the effective policy.
+ * @throws PolicyError naming `source`, the field and its line
+ */
+export function parsePolicyText(text: string, source: string): Policy {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e ? lineCounter.linePos(e.pos[0]) : undefined;
+    throw new PolicyError(`${source}${pos ? ` line ${pos.line}` : ''}: not valid YAML or JSON (${e?.code ?? 'error'})`);
+  }
+  const where = (path: PropertyKey[]): string => {
+    for (let n = path.length; n >= 0; n--) {
+      const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
+      if (node?.range) return ` (line ${lineCounter.linePos(node.range[0]).line})`;
+    }
+    return '';
+  };
+  return policyFrom(doc.toJS(), source, where);
+}
+
+/**
+ * Reads and validates a policy file (YAML or JSON).
+ * @throws PolicyError when the file cannot be read or does not validate
  */
 export async function loadPolicyFile(path: string): Promise<Policy> {
   let text: string;
@@ -109,11 +265,17 @@ export async function loadPolicyFile(path: string): Promise<Policy> {
   } catch (error) {
     throw new PolicyError(`${path}: cannot read the policy file (${(error as Error).message})`);
   }
-  let document: unknown;
-  try {
-    document = JSON.parse(text);
-  } catch (error) {
-    throw new PolicyError(`${path}: not valid JSON (${(error as Error).message})`);
-  }
-  return policyFrom(document, path);
+  return parsePolicyText(text, path);
+}
+
+/** The effective policy as a plain document (for `policy show`): every default written out. */
+export function describePolicy(p: Policy): Record<string, unknown> {
+  return {
+    version: 1,
+    scope: p.scope,
+    rules: Object.fromEntries(RULES.map((r) => [r.id, { enabled: p.enabledRules.has(r.id), severity: p.severities.get(r.id) ?? r.severity }])),
+    parameters: p.parameters,
+    allowTagExemptions: p.allowTagExemptions,
+    exemptions: p.exemptions,
+  };
 }

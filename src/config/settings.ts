@@ -52,6 +52,10 @@ export const SettingsSchema = z.object({
   ALERT_MIN_SEVERITY: z.enum(['high', 'medium', 'low']).default('high'),
   /** Base URL of the reports API (`https://<app>.azurewebsites.net/api`), for links in alerts. */
   REPORT_BASE_URL: z.string().url().startsWith('https://').optional(),
+  /** The policy itself (YAML or JSON text), e.g. a Key Vault reference or an app setting. */
+  POLICY: z.string().optional(),
+  /** Name of a blob in the audit container holding the policy (used when POLICY is not set). */
+  POLICY_BLOB: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._/-]{0,1000}$/, 'a blob name').optional(),
   /** Blob container for scans. Default `audit`. */
   AUDIT_CONTAINER: z
     .string()

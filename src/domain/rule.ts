@@ -112,4 +112,13 @@ export interface Finding {
   /** The account's tags (resource-controlled text: escape before display). */
   readonly tags: Readonly<Record<string, string>>;
   readonly evidence: Readonly<Record<string, unknown>>;
+  /** The policy exemption that covers this finding; its outcome stays the real one. */
+  readonly exemption?: {
+    readonly name: string;
+    readonly category: 'Waiver' | 'Mitigated';
+    readonly justification: string;
+    readonly expiresOn?: string;
+  };
+  /** An exemption that would cover this finding but has expired, so it no longer applies. */
+  readonly expiredExemption?: { readonly name: string; readonly expiresOn: string };
 }

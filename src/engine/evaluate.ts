@@ -63,6 +63,16 @@ export function evaluateAccount(
  * The rules that run for a policy: enabled ones, less those needing deep inspection when it is off
  * (RULES.md: NSP-05 and NSP-06 run only with deep inspection).
  */
-export function activeRules(rules: readonly Rule[], enabled: ReadonlySet<string>, deepInspection: boolean): Rule[] {
-  return rules.filter((r) => enabled.has(r.id) && (deepInspection || !r.deepInspection));
+export function activeRules(
+  rules: readonly Rule[],
+  enabled: ReadonlySet<string>,
+  deepInspection: boolean,
+  severities: ReadonlyMap<string, Rule['severity']> = new Map(),
+): Rule[] {
+  return rules
+    .filter((r) => enabled.has(r.id) && (deepInspection || !r.deepInspection))
+    .map((r) => {
+      const severity = severities.get(r.id);
+      return severity && severity !== r.severity ? { ...r, severity } : r;
+    });
 }

@@ -5,9 +5,14 @@ export type OutcomeCounts = Record<Outcome, number>;
 
 /** `scan.json` → `summary` (ARCHITECTURE.md): counts by outcome, by severity (each split by outcome), by rule. */
 export interface ScanSummary {
+  /** Real outcomes, exempted findings included. */
   byOutcome: OutcomeCounts;
   bySeverity: Record<Severity, OutcomeCounts>;
   byRule: Record<string, OutcomeCounts>;
+  /** Exempted findings, counted separately (issue: policy): by outcome, and their fails by severity and rule. */
+  exempted: { byOutcome: OutcomeCounts; failsBySeverity: Record<Severity, number>; failsByRule: Record<string, number> };
+  /** Findings whose matching exemption has expired (count). */
+  expiredExemptions: number;
 }
 
 function zero(): OutcomeCounts {
@@ -20,6 +25,8 @@ export class SummaryBuilder {
     byOutcome: zero(),
     bySeverity: Object.fromEntries(SEVERITIES.map((s) => [s, zero()])) as Record<Severity, OutcomeCounts>,
     byRule: {},
+    exempted: { byOutcome: zero(), failsBySeverity: { high: 0, medium: 0, low: 0 }, failsByRule: {} },
+    expiredExemptions: 0,
   };
 
   /** @param ruleIds rules to list even when they produce no finding (catalog order). */
@@ -33,6 +40,15 @@ export class SummaryBuilder {
     const byRule = this.summary.byRule[finding.ruleId] ?? zero();
     byRule[finding.outcome] += 1;
     this.summary.byRule[finding.ruleId] = byRule;
+    if (finding.exemption) {
+      const ex = this.summary.exempted;
+      ex.byOutcome[finding.outcome] += 1;
+      if (finding.outcome === 'fail') {
+        ex.failsBySeverity[finding.severity] += 1;
+        ex.failsByRule[finding.ruleId] = (ex.failsByRule[finding.ruleId] ?? 0) + 1;
+      }
+    }
+    if (finding.expiredExemption) this.summary.expiredExemptions += 1;
   }
 
   build(): ScanSummary {
@@ -40,10 +56,10 @@ export class SummaryBuilder {
   }
 }
 
-/** True when any finding is a `fail` at or above `threshold` severity (CLI `--fail-on`). */
+/** True when any finding is a `fail` at or above `threshold` severity that no exemption covers (CLI `--fail-on`). */
 export function hasFailAtOrAbove(summary: ScanSummary, threshold: Severity): boolean {
   const rank = SEVERITIES.indexOf(threshold);
-  return SEVERITIES.some((s, i) => i <= rank && summary.bySeverity[s].fail > 0);
+  return SEVERITIES.some((s, i) => i <= rank && summary.bySeverity[s].fail - (summary.exempted?.failsBySeverity[s] ?? 0) > 0);
 }
 
 export { OUTCOMES };

@@ -14,6 +14,7 @@ import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey, parseResourceId, sameId, storageAccountOfScope } from '../domain/resourceId.js';
 import type { Finding } from '../domain/rule.js';
 import { activeRules, evaluateAccount } from '../engine/evaluate.js';
+import { applyExemptions } from '../engine/exemptions.js';
 import { perimeterCapable } from '../rules/facts.js';
 import { RULES } from '../rules/index.js';
 import type { ResourceEvent } from './parse.js';
@@ -217,7 +218,8 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     tables: { accounts: { rows: accounts }, storageAccounts, perimeters: { rows: [] }, associations, profiles: { rows: [] }, accessRules, roleAssignments },
   };
   const normalized = normalize(raw);
-  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection);
+  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection, policy.severities);
+  const evaluatedAt = new Date(at);
   const ctx = { params, tenant: normalized.tenant };
   const findings = new Map<string, Finding[]>();
   const states = new Map<string, AccountState>();
@@ -227,7 +229,7 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     if (c && params.deepInspection && capable.ok && capable.value && account.associations.ok && account.associations.value.length > 0) {
       account = withPerimeterConfigurations(account, c);
     }
-    const fs = evaluateAccount(account, rules, ctx);
+    const fs = evaluateAccount(account, rules, ctx).map((f) => applyExemptions(f, policy, evaluatedAt));
     findings.set(idKey(account.id), fs);
     states.set(idKey(account.id), stateOf(account, fs, { kind: 'event', id: eventId, at }));
   }
@@ -246,6 +248,7 @@ function transitionsFor(before: AccountState | undefined, after: AccountState | 
     return out;
   }
   for (const f of findings) {
+    if (f.exemption) continue; // alerts skip exempted findings
     const was = prev[f.ruleId]?.outcome;
     const t = (kind: Transition['kind']): Transition => ({
       kind,

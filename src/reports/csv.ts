@@ -23,6 +23,7 @@ export const CSV_COLUMNS = [
   'tags',
   'resourceId',
   'evidence',
+  'exemption',
 ] as const;
 
 /** Neutralises a cell against formula injection. */
@@ -47,6 +48,11 @@ function cells(f: Finding): string[] {
     tags,
     resourceId: f.resourceId,
     evidence: JSON.stringify(f.evidence ?? {}),
+    exemption: f.exemption
+      ? `${f.exemption.category}: ${f.exemption.name}${f.exemption.expiresOn ? ` (until ${f.exemption.expiresOn})` : ''}`
+      : f.expiredExemption
+        ? `expired: ${f.expiredExemption.name} (${f.expiredExemption.expiresOn})`
+        : '',
   };
   return CSV_COLUMNS.map((c) => neutralizeCell(values[c]));
 }

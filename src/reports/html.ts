@@ -159,7 +159,9 @@ function findingRows(findings: readonly Finding[], withAccount: boolean): string
   return findings
     .map(
       (f) =>
-        `<tr>${withAccount ? `<td>${esc(f.accountName)}<br><small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small></td>` : ''}<td>${esc(f.ruleId)}</td><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}</td><td>${esc(f.message)}${
+        `<tr>${withAccount ? `<td>${esc(f.accountName)}<br><small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small></td>` : ''}<td>${esc(f.ruleId)}</td><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}${
+          f.exemption ? `<br><small class="exempt">exempted (${esc(f.exemption.category)}: ${esc(f.exemption.name)})</small>` : ''
+        }${f.expiredExemption ? `<br><small>exemption ${esc(f.expiredExemption.name)} expired ${esc(f.expiredExemption.expiresOn)}</small>` : ''}</td><td>${esc(f.message)}${
           !withAccount && f.evidence && Object.keys(f.evidence).length > 0 ? `<details><summary>evidence</summary><pre>${esc(JSON.stringify(f.evidence, null, 2))}</pre></details>` : ''
         }</td></tr>`,
     )
@@ -198,6 +200,7 @@ export async function writeHtml(scan: ScanDocument, source: FindingSource, out: 
   accounts.flush();
   const summary = agg.summary();
   const s = scan.summary;
+  const ex = s.exempted?.failsBySeverity ?? { high: 0, medium: 0, low: 0 };
   const unreadable = scan.coverage.subscriptions.filter((x) => x.status === 'unreadable');
   const failedTables = scan.coverage.tables.filter((t) => t.status === 'failed');
   const scope
@@ -218,9 +221,9 @@ export async function writeHtml(scan: ScanDocument, source: FindingSource, out: 
 <section class="cards">
 <div class="card"><div class="n">${summary.accounts.total}</div><div class="l">accounts audited</div></div>
 <div class="card"><div class="n">${summary.accounts.compliantPercent}%</div><div class="l">compliant (${summary.accounts.compliant}: no fail, no unknown)</div></div>
-<div class="card"><div class="n o-fail">${s.bySeverity.high.fail}</div><div class="l">high-severity fails</div></div>
-<div class="card"><div class="n">${s.bySeverity.medium.fail}</div><div class="l">medium-severity fails</div></div>
-<div class="card"><div class="n">${s.bySeverity.low.fail}</div><div class="l">low-severity fails</div></div>
+<div class="card"><div class="n o-fail">${s.bySeverity.high.fail - ex.high}</div><div class="l">high-severity fails${ex.high ? ` (+${ex.high} exempted)` : ''}</div></div>
+<div class="card"><div class="n">${s.bySeverity.medium.fail - ex.medium}</div><div class="l">medium-severity fails${ex.medium ? ` (+${ex.medium} exempted)` : ''}</div></div>
+<div class="card"><div class="n">${s.bySeverity.low.fail - ex.low}</div><div class="l">low-severity fails${ex.low ? ` (+${ex.low} exempted)` : ''}</div></div>
 <div class="card"><div class="n o-unknown">${s.byOutcome.unknown}</div><div class="l">unknown (data not read)</div></div>
 </section>`);
   if (scan.status === 'partial') {

@@ -63,6 +63,10 @@ function result(f: Finding, ruleIndex: number): Sarif.Result {
       },
     ],
     partialFingerprints: { 'perimeterAuditorFinding/v1': fingerprint },
+    // SARIF's own way to say "known and accepted": an exempted finding is a suppressed result.
+    ...(f.exemption
+      ? { suppressions: [{ kind: 'external' as const, status: 'accepted' as const, justification: `${f.exemption.category}: ${f.exemption.name}: ${f.exemption.justification}` }] }
+      : {}),
     properties: {
       outcome: f.outcome,
       subscriptionId: f.subscriptionId,

@@ -31,6 +31,9 @@ export interface ReportSummary {
     readonly azurePolicy: Record<string, OutcomeCounts>;
   };
   readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }>;
+  /** Exempted findings (counted in the outcome counts above too), and findings whose exemption expired. */
+  readonly exempted: ScanDocument['summary']['exempted'];
+  readonly expiredExemptions: number;
   readonly coverage: { readonly subscriptionsRead: number; readonly subscriptionsUnreadable: number; readonly problems: number };
 }
 
@@ -114,6 +117,8 @@ export class ReportAggregator {
       byRule: this.byRule,
       byControl: { mcsb: this.mcsb, cis: this.cis, azurePolicy: this.azurePolicy },
       bySubscription: this.bySubscription,
+      exempted: s.summary.exempted ?? { byOutcome: zero(), failsBySeverity: { high: 0, medium: 0, low: 0 }, failsByRule: {} },
+      expiredExemptions: s.summary.expiredExemptions ?? 0,
       coverage: {
         subscriptionsRead: s.coverage.subscriptions.filter((x) => x.status === 'read').length,
         subscriptionsUnreadable: s.coverage.subscriptions.filter((x) => x.status === 'unreadable').length,

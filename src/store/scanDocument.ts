@@ -16,6 +16,10 @@ export interface ScanDocument {
     readonly subscriptions: readonly string[];
     readonly managementGroups: readonly string[];
     readonly deepInspection: boolean;
+    /** Resource groups the policy limits the scan to, when it does. */
+    readonly resourceGroups?: readonly string[];
+    /** What the policy excludes, when it does. */
+    readonly excluded?: { readonly managementGroups: readonly string[]; readonly subscriptions: readonly string[]; readonly resourceGroups: readonly string[] };
   };
   readonly coverage: {
     readonly subscriptions: readonly SubscriptionCoverage[];

@@ -192,6 +192,24 @@ describe('perimeter-auditor CLI', () => {
     }
   });
 
+  it('policy validate names the field and line of an error; policy show prints the effective policy', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pa-policy-'));
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'rules:\n  NET-07: { enabled: true, severity: high }\n');
+    const ok = await cli(['policy', 'validate', good]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /valid \(20 rules on, 0 exemption\(s\)\)/);
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, 'rules:\n  NET-07:\n    enabled: yes please\n');
+    const ko = await cli(['policy', 'validate', bad]);
+    assert.equal(ko.code, 2);
+    assert.match(ko.stderr, /bad\.yaml: rules\.NET-07\.enabled \(line 3\)/);
+    const shown = await cli(['policy', 'show', '--policy', good]);
+    const effective = JSON.parse(shown.stdout) as { rules: Record<string, { enabled: boolean; severity: string }>; parameters: { maxRuleAddresses: number } };
+    assert.deepEqual(effective.rules['NET-07'], { enabled: true, severity: 'high' });
+    assert.equal(effective.parameters.maxRuleAddresses, 65536);
+  });
+
   it('rules --json prints the catalog', async () => {
     const run = await cli(['rules', '--json']);
     assert.equal(run.code, 0);

@@ -11,6 +11,7 @@ import { Ajv } from 'ajv';
 import AjvDraft04 from 'ajv-draft-04';
 import addFormats from 'ajv-formats';
 import { parse } from 'csv-parse/sync';
+import { parsePolicyText } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';
 import { CSV_COLUMNS } from '../../src/reports/csv.js';
 import { writeHtml } from '../../src/reports/html.js';
@@ -32,17 +33,40 @@ interface Output {
   file: (name: string) => Promise<string>;
 }
 
-async function scanInto(tenantPromise: ReturnType<typeof sampleTenant>, dir?: string): Promise<Output> {
+async function scanInto(tenantPromise: ReturnType<typeof sampleTenant>, dir?: string, policyText?: string): Promise<Output> {
   const out = dir ?? (await mkdtemp(join(tmpdir(), 'pa-reports-')));
   const tenant = await tenantPromise;
-  const { scan, findings } = await withSimulator({ tenant }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(out)] }));
+  const policy = policyText ? parsePolicyText(policyText, 'test policy') : undefined;
+  const { scan, findings } = await withSimulator({ tenant }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(out)], ...(policy ? { policy } : {}) }));
   return { dir: out, scan, findings: [...findings], file: (name) => readFile(join(out, name), 'utf8') };
 }
 
 describe('reports of the hostile tenant', () => {
   let o: Output;
   before(async () => {
-    o = await scanInto(hostileTenant());
+    o = await scanInto(hostileTenant(), undefined, `exemptions:
+  - name: legacy-keys
+    rules: [AUTH-01]
+    target: { resourceGroup: /subscriptions/${SUB_PROD}/resourceGroups/rg-ai-legacy }
+    category: Mitigated
+    justification: Keys are rotated daily by the platform team.
+`);
+  });
+
+  it('shows exemptions: CSV column, SARIF suppression, HTML note, summary counts', async () => {
+    const exempted = o.findings.filter((f) => f.exemption);
+    assert.equal(exempted.length, 1);
+    assert.equal(exempted[0]?.outcome, 'fail', 'the real outcome is kept');
+    const rows = parse(await o.file('report.csv')) as string[][];
+    assert.ok(rows.some((r) => r.at(-1) === 'Mitigated: legacy-keys'));
+    const sarif = JSON.parse(await o.file('report.sarif')) as { runs: Array<{ results: Array<{ ruleId: string; suppressions?: Array<{ kind: string; status: string }> }> }> };
+    const suppressed = sarif.runs[0]?.results.filter((r) => r.suppressions) ?? [];
+    assert.equal(suppressed.length, 1);
+    assert.deepEqual(suppressed[0]?.suppressions?.map((x) => [x.kind, x.status]), [['external', 'accepted']]);
+    assert.match(await o.file('report.html'), /exempted \(Mitigated: legacy-keys\)/);
+    const summary = JSON.parse(await o.file('report.json')) as ReportSummary;
+    assert.equal(summary.exempted.byOutcome.fail, 1);
+    assert.equal(o.scan.summary.exempted.failsByRule['AUTH-01'], 1);
   });
 
   it('CSV: RFC 4180, one row per finding, formulas neutralised', async () => {

@@ -242,6 +242,27 @@ describe('scan of the sample tenant', () => {
     });
   });
 
+  it('follows the policy scope: include and exclude subscriptions, management groups and resource groups', async () => {
+    const { parsePolicyText } = await import('../../src/config/policy.js');
+    await withSimulator({}, async (sim) => {
+      const only = await scanSimulator(sim, { policy: parsePolicyText(`scope: { include: { subscriptions: [${SUB_DEV}] } }`, 'p') });
+      assert.ok(only.findings.length > 0 && only.findings.every((f) => f.subscriptionId === SUB_DEV));
+      const notProd = await scanSimulator(sim, { policy: parsePolicyText(`scope: { exclude: { subscriptions: [${SUB_PROD}] } }`, 'p') });
+      assert.ok(notProd.findings.every((f) => f.subscriptionId === SUB_DEV));
+      assert.ok(!notProd.scan.coverage.subscriptions.some((c) => c.id === SUB_PROD), 'an excluded subscription is not scanned at all');
+      assert.deepEqual(notProd.scan.scope.excluded?.subscriptions, [SUB_PROD]);
+      const noMg = await scanSimulator(sim, { policy: parsePolicyText('scope: { exclude: { managementGroups: [contoso-ai] } }', 'p') });
+      assert.equal(noMg.scan.coverage.accounts, 0, 'every subscription is under the excluded management group');
+      const rg = `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod`;
+      const inRg = await scanSimulator(sim, { policy: parsePolicyText(`scope: { include: { resourceGroups: [${rg}] } }`, 'p') });
+      assert.ok(inRg.findings.length > 0 && inRg.findings.every((f) => f.resourceGroup === 'rg-ai-prod'));
+      const outRg = await scanSimulator(sim, { policy: parsePolicyText(`scope: { exclude: { resourceGroups: [${rg.toUpperCase().replace('/SUBSCRIPTIONS/', '/subscriptions/').replace('/RESOURCEGROUPS/', '/resourceGroups/')}] } }`, 'p') });
+      assert.ok(outRg.findings.length > 0 && outRg.findings.every((f) => f.resourceGroup !== 'rg-ai-prod'));
+      const flags = await scanSimulator(sim, { scope: { subscriptions: [SUB_PROD] }, policy: parsePolicyText(`scope: { include: { subscriptions: [${SUB_DEV}] } }`, 'p') });
+      assert.ok(flags.findings.every((f) => f.subscriptionId === SUB_PROD), 'an explicit scope (flags, settings) comes before the policy');
+    });
+  });
+
   it('a source that ignores filters and returns extra rows changes nothing', async () => {
     const tenant = await sampleTenant();
     const reference = await withSimulator({ tenant }, async (sim) => outcomes((await scanSimulator(sim)).findings));

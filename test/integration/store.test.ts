@@ -24,6 +24,8 @@ function fakeScan(scanId: string): ScanDocument {
       byOutcome: { pass: 0, fail: 0, not_applicable: 0, unknown: 0 },
       bySeverity: {} as ScanDocument['summary']['bySeverity'],
       byRule: {},
+      exempted: { byOutcome: { pass: 0, fail: 0, not_applicable: 0, unknown: 0 }, failsBySeverity: { high: 0, medium: 0, low: 0 }, failsByRule: {} },
+      expiredExemptions: 0,
     },
     stats: { durationMs: 1, resourceGraphPages: 0, resourceGraphRequests: 0, armRequests: 0, throttledResponses: 0 },
   };

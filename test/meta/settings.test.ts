@@ -24,3 +24,17 @@ describe('settings documentation', () => {
     for (const k of keys) assert.match(readme, new RegExp(`^\\|\\s*\`${k}\`\\s*\\|`, 'm'), k);
   });
 });
+
+describe('README policy example', () => {
+  it('validates, and uses every top-level field of the schema', async () => {
+    const { PolicyFileSchema, parsePolicyText } = await import('../../src/config/policy.js');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const start = readme.indexOf('An example that uses every field:');
+    const block = /```yaml\n([\s\S]*?)```/.exec(readme.slice(start))?.[1];
+    assert.ok(block, 'the example is in the README');
+    const policy = parsePolicyText(block, 'README example');
+    assert.equal(policy.exemptions.length, 4);
+    for (const key of Object.keys(PolicyFileSchema.shape)) assert.match(block, new RegExp(`^${key}:`, 'm'), key);
+    for (const target of ['resourceId', 'resourceGroup', 'subscription', 'tags']) assert.match(block, new RegExp(`target: \\{ ${target}:`), target);
+  });
+});
