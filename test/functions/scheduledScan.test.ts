@@ -6,7 +6,7 @@ import { ScanLock } from '../../src/store/scanLock.js';
 import { Webhook } from 'standardwebhooks';
 import { invokeFunction } from '../helpers/invoke.js';
 import { startReceiver } from '../simulator/receiver.js';
-import { withSimulator } from '../helpers/sample.js';
+import { SUB_DEV, withSimulator } from '../helpers/sample.js';
 import { type Azurite, startAzurite } from '../simulator/azurite.js';
 
 const invoke = (env: Record<string, string>) => invokeFunction('scheduledScan', env);
@@ -94,6 +94,26 @@ describe('scheduledScan function', () => {
     });
     assert.equal(run.code, 1);
     assert.match(run.logs.at(-1)?.message ?? '', /ALERT_WEBHOOK_SIEM_URL: webhooks must use https/);
+  });
+
+  it('takes its policy from the POLICY setting, or from the blob POLICY_BLOB names', async () => {
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('policies');
+    await container.createIfNotExists();
+    const text = `scope:\n  include:\n    subscriptions: [${SUB_DEV}]\n`;
+    await container.getBlockBlobClient('config/policy.yaml').upload(text, text.length);
+    await withSimulator({}, async (sim) => {
+      const base = { NODE_EXTRA_CA_CERTS: sim.caFile, ARM_ENDPOINT: sim.url, AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString, AUDIT_CONTAINER: 'policies' };
+      for (const env of [{ ...base, POLICY: text }, { ...base, POLICY_BLOB: 'config/policy.yaml' }]) {
+        const run = await invoke(env);
+        assert.equal(run.code, 0, JSON.stringify(run.logs));
+        assert.ok(run.logs.some((l) => /: 7 account\(s\)/.test(l.message)), 'only the dev subscription was scanned');
+      }
+      const bad = await invoke({ ...base, POLICY: 'rules:\n  NET-07: { enabled: sometimes }\n' });
+      assert.equal(bad.code, 1);
+      assert.match(bad.logs.at(-1)?.message ?? '', /setting POLICY: rules\.NET-07\.enabled \(line 2\)/);
+      const missing = await invoke({ ...base, POLICY_BLOB: 'config/nope.yaml' });
+      assert.match(missing.logs.at(-1)?.message ?? '', /blob config\/nope\.yaml \(setting POLICY_BLOB\) does not exist/);
+    });
   });
 
   it('fails the invocation with a clear reason when the scan cannot run', async () => {
