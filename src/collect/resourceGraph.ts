@@ -73,18 +73,23 @@ export class ResourceGraphReader {
     let skipToken: string | undefined;
     for (let page = 0; ; page++) {
       if (page >= this.maxPages) throw new GraphQueryError(`more than ${this.maxPages} pages`, undefined);
-      let response: Awaited<ReturnType<ResourceGraphClient['resources']>>;
-      try {
-        this.pages += 1;
-        response = await this.client.resources({
-          query,
-          ...(scope.subscriptions ? { subscriptions: [...scope.subscriptions] } : {}),
-          ...(scope.managementGroups ? { managementGroups: [...scope.managementGroups] } : {}),
-          options: { top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
-        });
-      } catch (error) {
-        const d = describeError(error);
-        throw new GraphQueryError(d.message, d.statusCode);
+      let response: Awaited<ReturnType<ResourceGraphClient['resources']>> | undefined;
+      // A page whose body does not parse (cut short in transit) is asked for again, twice at most;
+      // other failures were already retried by the pipeline's policy.
+      for (let attempt = 1; response === undefined; attempt++) {
+        try {
+          this.pages += 1;
+          response = await this.client.resources({
+            query,
+            ...(scope.subscriptions ? { subscriptions: [...scope.subscriptions] } : {}),
+            ...(scope.managementGroups ? { managementGroups: [...scope.managementGroups] } : {}),
+            options: { top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+          });
+        } catch (error) {
+          if (isRestError(error) && error.code === 'PARSE_ERROR' && attempt < 3) continue;
+          const d = describeError(error);
+          throw new GraphQueryError(d.message, d.statusCode);
+        }
       }
       const data = rowsOf(response.data);
       if (data === undefined) throw new GraphQueryError('malformed response: data is not an array of rows', undefined);

@@ -20,6 +20,8 @@ import {
  */
 
 export interface ThrottleOptions {
+  /** Longest wait for one attempt's answer (ms); a request without an answer by then is retried. Default 30000. */
+  readonly timeoutMs?: number;
   /** Attempts per request including the first (count). Default 6. */
   readonly maxAttempts?: number;
   /** First backoff delay (ms), doubled per attempt, with jitter. Default 1000. */
@@ -98,6 +100,7 @@ function isRetriableStatus(status: number): boolean {
  */
 export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestStats = newStats()): PipelinePolicy {
   const maxAttempts = options.maxAttempts ?? 6;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const baseDelayMs = options.baseDelayMs ?? 1000;
   const maxDelayMs = options.maxDelayMs ?? 60_000;
   const now = options.now ?? Date.now;
@@ -148,6 +151,8 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
       for (let attempt = 1; ; attempt++) {
         await pace();
         stats.requests += 1;
+        // Every attempt gets a deadline: a server that stops answering must not hang a scan.
+        if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
         let response: PipelineResponse;
         try {
           response = await next(request);

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { BlobStore } from '../../src/store/stores.js';
+import { finding, outcomes, sampleTenant, scanSimulator, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { type Azurite, startAzurite } from '../simulator/azurite.js';
+
+/**
+ * Faults of the issue "Reliability and security", injected per test through the simulator's
+ * fault hook: the scan completes (partial where data is missing) or stops with a clear error;
+ * outcomes are unknown exactly where data is missing; retries are bounded in count and time.
+ */
+describe('fault injection', () => {
+  let azurite: Azurite;
+  before(async () => {
+    azurite = await startAzurite();
+  });
+  after(async () => {
+    await azurite.stop();
+  });
+
+  it('slow answers beyond the client timeout are retried a bounded number of times, then unread', async () => {
+    await withSimulator(
+      { fault: (r) => (r.kind === 'graph' && String(r.body?.query).includes('accessrules') ? { status: 200, delayMs: 2000, body: { data: [] } } : undefined) },
+      async (sim) => {
+        const started = Date.now();
+        const { scan, findings } = await scanSimulator(sim, { throttle: { timeoutMs: 200, maxAttempts: 3, baseDelayMs: 10 } });
+        const elapsed = Date.now() - started;
+        assert.ok(elapsed < 5000, `bounded in time: ${elapsed} ms`);
+        const table = scan.coverage.tables.find((t) => t.type.endsWith('/accessrules'));
+        assert.equal(table?.status, 'failed');
+        assert.equal(scan.status, 'partial');
+        assert.equal(finding(findings, 'oai-chat-prod', 'NSP-03').outcome, 'unknown');
+        assert.equal(finding(findings, 'oai-chat-prod', 'NSP-02').outcome, 'pass', 'verdicts that do not need access rules still decide');
+      },
+    );
+  });
+
+  it('connection resets and truncated JSON are retried; once the service recovers the scan is whole', async () => {
+    const reference = await withSimulator({}, async (sim) => outcomes((await scanSimulator(sim)).findings));
+    let broken = 0;
+    await withSimulator(
+      {
+        fault: (r) => {
+          if (r.kind !== 'graph' || r.sequence % 3 !== 0) return undefined;
+          broken += 1;
+          return broken % 2 ? { status: 200, reset: true } : { status: 200, body: '{"totalRecords": 5, "data": [{"id": "/subscr' };
+        },
+      },
+      async (sim) => {
+        const { scan, findings } = await scanSimulator(sim, { throttle: { baseDelayMs: 1 } });
+        assert.ok(broken >= 4, `${broken} broken answers`);
+        assert.deepEqual(outcomes(findings), reference);
+        assert.ok(scan.stats.resourceGraphRequests > scan.stats.resourceGraphPages, 'retries happened');
+      },
+    );
+  });
+
+  it('a 1 MB tag value and rows of the wrong types cost only their own verdicts', async () => {
+    const tenant = await sampleTenant();
+    const chat = tenant.resources.find((r) => r.name === 'oai-chat-prod');
+    assert.ok(chat);
+    chat.tags = { ...(chat.tags as object), note: 'x'.repeat(1024 * 1024) };
+    tenant.resources.push(
+      { id: 42, type: 'microsoft.cognitiveservices/accounts', name: 'no-id' },
+      { id: `/subscriptions/${SUB_PROD}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/typed`, type: 'microsoft.cognitiveservices/accounts', kind: 7, identity: 'SystemAssigned', properties: { publicNetworkAccess: 1, disableLocalAuth: 'true', networkAcls: [] } },
+    );
+    await withSimulator({ tenant }, async (sim) => {
+      const { findings } = await scanSimulator(sim);
+      assert.equal(finding(findings, 'oai-chat-prod', 'NET-01').outcome, 'pass');
+      assert.equal(finding(findings, 'oai-chat-prod', 'AUTH-01').outcome, 'pass');
+      const typed = findings.filter((f) => f.accountName === 'typed');
+      assert.equal(typed.length, 19);
+      assert.ok(typed.every((f) => f.outcome === 'unknown' || f.outcome === 'not_applicable'), typed.map((f) => `${f.ruleId}:${f.outcome}`).join());
+      assert.ok(typed.some((f) => f.outcome === 'unknown'));
+      assert.ok(!typed.some((f) => f.outcome === 'pass'), 'never pass on data that was not read');
+    });
+  });
+
+  it('a scan that cannot finish leaves the previous latest.json intact', async () => {
+    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('faults-latest');
+    const store = new BlobStore(container);
+    const good = await withSimulator({}, async (sim) => scanSimulator(sim, { stores: [store] }));
+    await withSimulator({ fault: () => ({ status: 503, body: { error: { code: 'ServiceUnavailable', message: 'down' } } }) }, async (sim) => {
+      await assert.rejects(scanSimulator(sim, { stores: [store], throttle: { maxAttempts: 2, baseDelayMs: 1 } }), /cannot list subscriptions: HTTP 503/);
+    });
+    assert.equal((await store.latest())?.scanId, good.scan.scanId);
+  });
+});
