@@ -29,6 +29,7 @@ import {
  */
 
 const RUNS = { numRuns: 300 };
+const ACCOUNT_ID = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a`;
 
 // Arbitrary values for each part of a snapshot, read or not.
 const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<Observed<T>> =>
