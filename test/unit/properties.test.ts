@@ -29,7 +29,6 @@ import {
  */
 
 const RUNS = { numRuns: 300 };
-const ACCOUNT_ID = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.CognitiveServices/accounts/a`;
 
 // Arbitrary values for each part of a snapshot, read or not.
 const maybe = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<Observed<T>> =>
@@ -165,16 +164,16 @@ describe('properties of the normalizer', () => {
   );
   it('never throws on arbitrary rows in any table, and is deterministic', () => {
     fc.assert(
-      fc.property(fc.array(row, { maxLength: 5 }), fc.array(json, { maxLength: 3 }), fc.array(json, { maxLength: 3 }), (accounts, associationsRows, roleRows) => {
+      fc.property(fc.array(row, { maxLength: 5 }), fc.array(json, { maxLength: 3 }), fc.array(json, { maxLength: 3 }), (accounts, otherRows, roleRows) => {
         const raw: RawInventory = {
           subscriptions: [{ id: SUB, status: 'read' }],
           tables: {
             accounts: { rows: accounts },
-            storageAccounts: { rows: associationsRows },
+            storageAccounts: { rows: otherRows },
             perimeters: { rows: [] },
-            associations: { rows: associationsRows },
+            associations: { rows: otherRows },
             profiles: { rows: [] },
-            accessRules: { rows: associationsRows },
+            accessRules: { rows: otherRows },
             roleAssignments: { rows: roleRows },
           },
         };
