@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { guarded, toHttp } from '../src/api/http.js';
 import { getReport } from '../src/api/scansApi.js';
 import { apiDeps } from '../src/app.js';
@@ -8,4 +8,7 @@ export async function reports(request: HttpRequest, context: InvocationContext):
   return guarded(context, async () => toHttp(await getReport(apiDeps(), request.params.scanId, request.query)));
 }
 
-app.http('reports', { methods: ['GET'], authLevel: 'function', route: 'scans/{scanId}/report', handler: reports });
+/** Registration options; function-level auth (a function key) on every route. */
+export const reportsHttp: Omit<HttpFunctionOptions, 'handler'> = { methods: ['GET'], authLevel: 'function', route: 'scans/{scanId}/report' };
+
+app.http('reports', { ...reportsHttp, handler: reports });

@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { guarded, toHttp } from '../src/api/http.js';
 import { getRules } from '../src/api/scansApi.js';
 
@@ -7,4 +7,7 @@ export async function rules(_request: HttpRequest, context: InvocationContext): 
   return guarded(context, async () => toHttp(getRules()));
 }
 
-app.http('rules', { methods: ['GET'], authLevel: 'function', route: 'rules', handler: rules });
+/** Registration options; function-level auth (a function key) on every route. */
+export const rulesHttp: Omit<HttpFunctionOptions, 'handler'> = { methods: ['GET'], authLevel: 'function', route: 'rules' };
+
+app.http('rules', { ...rulesHttp, handler: rules });

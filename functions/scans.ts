@@ -1,4 +1,4 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext, output } from '@azure/functions';
+import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext, output } from '@azure/functions';
 import { guarded, toHttp } from '../src/api/http.js';
 import { listScans, startScan } from '../src/api/scansApi.js';
 import { apiDeps, SCAN_QUEUE } from '../src/app.js';
@@ -25,4 +25,7 @@ export async function scans(request: HttpRequest, context: InvocationContext): P
   });
 }
 
-app.http('scans', { methods: ['GET', 'POST'], authLevel: 'function', route: 'scans', extraOutputs: [scanRequests], handler: scans });
+/** Registration options; function-level auth (a function key) on every route. */
+export const scansHttp: Omit<HttpFunctionOptions, 'handler'> = { methods: ['GET', 'POST'], authLevel: 'function', route: 'scans', extraOutputs: [scanRequests] };
+
+app.http('scans', { ...scansHttp, handler: scans });
