@@ -77,6 +77,25 @@ describe('fault injection', () => {
     });
   });
 
+  it('partial results (resultTruncated without a token to continue) are never taken for the whole', async () => {
+    await withSimulator(
+      {
+        fault: (r) =>
+          r.kind === 'graph' && String(r.body?.query).includes('roleassignments')
+            ? { status: 200, body: { totalRecords: 500, count: 1, resultTruncated: 'true', data: [], facets: [] } }
+            : undefined,
+      },
+      async (sim) => {
+        const { scan, findings } = await scanSimulator(sim);
+        const table = scan.coverage.tables.find((t) => t.type === 'microsoft.authorization/roleassignments');
+        assert.equal(table?.status, 'failed');
+        assert.match(table?.reason ?? '', /truncated and no skipToken/);
+        assert.equal(finding(findings, 'oai-chat-prod', 'ID-03').outcome, 'unknown', 'not a pass on a partial list');
+        assert.equal(scan.status, 'partial');
+      },
+    );
+  });
+
   it('a scan that cannot finish leaves the previous latest.json intact', async () => {
     const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('faults-latest');
     const store = new BlobStore(container);
