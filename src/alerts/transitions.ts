@@ -45,48 +45,54 @@ export async function previousOutcomes(findings: FindingSource): Promise<Previou
   return map;
 }
 
+/** An account's last known outcomes, as change events and scans keep them (src/events/state.ts). */
+export interface KnownAccount {
+  readonly accountId: string;
+  readonly accountName: string;
+  readonly subscriptionId: string;
+  readonly resourceGroup: string;
+  readonly deleted: boolean;
+  readonly findings: Readonly<Record<string, { outcome: Outcome; severity: Severity; message: string }>>;
+  readonly source: { readonly kind: string; readonly at: string };
+}
+
+/** The passes and fails of a known account, keyed like `previousOutcomes`. */
+export function knownOutcomes(s: KnownAccount): Map<string, { outcome: 'pass' | 'fail'; finding: Finding }> {
+  const out = new Map<string, { outcome: 'pass' | 'fail'; finding: Finding }>();
+  if (s.deleted) return out;
+  for (const [ruleId, f] of Object.entries(s.findings)) {
+    if (f.outcome !== 'pass' && f.outcome !== 'fail') continue;
+    const finding: Finding = {
+      ruleId,
+      resourceId: s.accountId,
+      outcome: f.outcome,
+      severity: f.severity,
+      message: f.message,
+      subscriptionId: s.subscriptionId,
+      resourceGroup: s.resourceGroup,
+      accountName: s.accountName,
+      kind: null,
+      location: '',
+      tags: {},
+      evidence: {},
+    };
+    out.set(findingKey(finding), { outcome: f.outcome, finding });
+  }
+  return out;
+}
+
 /**
  * Overrides the previous scan's outcomes with what change events learned since (issue: alerts,
  * "the last known state"): for each account whose last event evaluation is newer than `since`, its
  * pairs take the event's outcomes, so a transition an event already alerted is not alerted again.
  */
-export function withEventStates(
-  previous: PreviousOutcomes,
-  states: ReadonlyArray<{
-    readonly accountId: string;
-    readonly accountName: string;
-    readonly subscriptionId: string;
-    readonly resourceGroup: string;
-    readonly deleted: boolean;
-    readonly findings: Readonly<Record<string, { outcome: Outcome; severity: Severity; message: string }>>;
-    readonly source: { readonly kind: string; readonly at: string };
-  }>,
-  since: string | undefined,
-): PreviousOutcomes {
+export function withEventStates(previous: PreviousOutcomes, states: readonly KnownAccount[], since: string | undefined): PreviousOutcomes {
   const merged = new Map(previous);
   for (const s of states) {
     if (s.source.kind !== 'event' || (since !== undefined && s.source.at <= since)) continue;
     const account = s.accountId.toLowerCase();
     for (const key of [...merged.keys()]) if (key.slice(key.indexOf('|') + 1) === account) merged.delete(key);
-    if (s.deleted) continue;
-    for (const [ruleId, f] of Object.entries(s.findings)) {
-      if (f.outcome !== 'pass' && f.outcome !== 'fail') continue;
-      const finding: Finding = {
-        ruleId,
-        resourceId: s.accountId,
-        outcome: f.outcome,
-        severity: f.severity,
-        message: f.message,
-        subscriptionId: s.subscriptionId,
-        resourceGroup: s.resourceGroup,
-        accountName: s.accountName,
-        kind: null,
-        location: '',
-        tags: {},
-        evidence: {},
-      };
-      merged.set(findingKey(finding), { outcome: f.outcome, finding });
-    }
+    for (const [key, value] of knownOutcomes(s)) merged.set(key, value);
   }
   return merged;
 }

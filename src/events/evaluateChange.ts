@@ -3,7 +3,8 @@ import type { ContainerClient } from '@azure/storage-blob';
 import type { DispatchOptions, DispatchOutcome } from '../alerts/dispatch.js';
 import { dispatchAlert } from '../alerts/dispatch.js';
 import type { AlertLedger } from '../alerts/ledger.js';
-import { type Transition, worstFirst } from '../alerts/transitions.js';
+import { computeTransitions, knownOutcomes, type Transition, worstFirst } from '../alerts/transitions.js';
+import { memoryFindings } from '../store/artifact.js';
 import { ARM_API_VERSIONS, ArmReadError, type ArmReader } from '../collect/armReads.js';
 import type { ProgressLog } from '../collect/collector.js';
 import type { RawInventory, TableRead } from '../collect/inventory.js';
@@ -236,37 +237,9 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
   return { findings, states, gone };
 }
 
-function transitionsFor(before: AccountState | undefined, after: AccountState | undefined, findings: readonly Finding[]): Transition[] {
-  const out: Transition[] = [];
-  const prev = before && !before.deleted ? before.findings : {};
-  if (!after) {
-    // The account is gone: every open fail is resolved.
-    for (const [ruleId, f] of Object.entries(prev)) {
-      if (f.outcome !== 'fail' || !before) continue;
-      out.push({ kind: 'resolved', ruleId, severity: f.severity, resourceId: before.accountId, accountName: before.accountName, subscriptionId: before.subscriptionId, resourceGroup: before.resourceGroup, from: 'fail', to: 'absent', message: f.message });
-    }
-    return out;
-  }
-  for (const f of findings) {
-    if (f.exemption) continue; // alerts skip exempted findings
-    const was = prev[f.ruleId]?.outcome;
-    const t = (kind: Transition['kind']): Transition => ({
-      kind,
-      ruleId: f.ruleId,
-      severity: f.severity,
-      resourceId: f.resourceId,
-      accountName: f.accountName,
-      subscriptionId: f.subscriptionId,
-      resourceGroup: f.resourceGroup,
-      from: was ?? 'absent',
-      to: f.outcome,
-      message: f.message,
-    });
-    if (f.outcome === 'fail' && was === 'pass') out.push(t('regressed'));
-    else if (f.outcome === 'fail' && was !== 'fail') out.push(t('opened'));
-    else if (f.outcome === 'pass' && was === 'fail') out.push(t('resolved'));
-  }
-  return out;
+/** Transitions of one account from its last known state: the same logic as a scan's (alerts/transitions.ts). */
+async function transitionsFor(before: AccountState | undefined, findings: readonly Finding[]): Promise<Transition[]> {
+  return computeTransitions(before ? knownOutcomes(before) : new Map(), memoryFindings(findings));
 }
 
 /** Stores the new state of one account and returns its transitions, retrying on concurrent writes. */
@@ -279,14 +252,14 @@ async function commitAccount(accountId: string, fresh: FreshEvaluation, deps: Ch
       if (!fresh.gone.has(key)) return []; // not evaluated (no row) and not gone: nothing to commit
       if (!current || current.state.deleted) return [];
       next = { ...current.state, deleted: true, findings: {}, source };
-      const transitions = transitionsFor(current.state, undefined, []);
+      const transitions = await transitionsFor(current.state, []); // the account is gone: its fails resolve
       if (await deps.state.write(next, current.etag)) {
         await deps.state.updateIndex(accountId, undefined);
         return transitions;
       }
       continue;
     }
-    const transitions = transitionsFor(current?.state, next, fresh.findings.get(key) ?? []);
+    const transitions = await transitionsFor(current?.state, fresh.findings.get(key) ?? []);
     if (await deps.state.write(next, current?.etag)) {
       await deps.state.updateIndex(accountId, next);
       return transitions;
