@@ -24,11 +24,24 @@ function toBigInt(bytes: number[]): bigint {
   return n;
 }
 
+/** Parsed ranges by text: tenants repeat the same few ranges across thousands of accounts and three rules read them. */
+const cache = new Map<string, AddressRange | undefined>();
+const CACHE_LIMIT = 10_000;
+
 /**
  * Parses `a.b.c.d`, `a.b.c.d/p`, an IPv6 address or an IPv6 CIDR. Host bits below the prefix are
  * ignored (the range is the network that contains the address). Returns undefined for anything else.
+ * Pure, so results are memoized (at most 10,000 texts; the memo is emptied when full).
  */
 export function parseAddressRange(text: string): AddressRange | undefined {
+  if (cache.has(text)) return cache.get(text);
+  const range = parse(text);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(text, range === undefined ? undefined : Object.freeze(range));
+  return range;
+}
+
+function parse(text: string): AddressRange | undefined {
   const trimmed = text.trim();
   const slash = trimmed.indexOf('/');
   const address = slash === -1 ? trimmed : trimmed.slice(0, slash);
