@@ -5,7 +5,7 @@ import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore, type KeyValueSt
 import { alertOnScan } from './alerts/scanAlerts.js';
 import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
 import { loadWebhooks } from './config/alerts.js';
-import { SettingsError } from './config/settings.js';
+import { SettingsError, SettingsSchema } from './config/settings.js';
 import { defaultPolicy, describePolicy, loadPolicyFile, type Policy } from './config/policy.js';
 import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
 import { hasFailAtOrAbove } from './engine/summary.js';
@@ -148,11 +148,11 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   return hasFailAtOrAbove(result.scan.summary, flags.failOn) ? EXIT_FINDINGS : EXIT_OK;
 }
 
+/** `ALERT_MIN_SEVERITY`, validated by the same schema as the Function App's settings. */
 function minSeverityFromEnv(): Severity {
-  const v = process.env.ALERT_MIN_SEVERITY;
-  if (v === undefined || v === '') return 'high';
-  if (!(SEVERITIES as readonly string[]).includes(v)) throw new SettingsError('invalid settings: ALERT_MIN_SEVERITY must be high, medium or low');
-  return v as Severity;
+  const parsed = SettingsSchema.shape.ALERT_MIN_SEVERITY.safeParse(process.env.ALERT_MIN_SEVERITY || undefined);
+  if (!parsed.success) throw new SettingsError('invalid settings: ALERT_MIN_SEVERITY must be high, medium or low');
+  return parsed.data;
 }
 
 async function replayCommand(flags: { output?: string; blobAccountUrl?: string; blobConnectionString?: string; container: string }): Promise<number> {
