@@ -1,9 +1,10 @@
 import type { AzureClients } from './collect/clients.js';
 import { collectInventory, type ProgressLog, type ScanScope } from './collect/collector.js';
 import { TABLES } from './collect/inventory.js';
-import { normalize, withPerimeterConfigurations } from './collect/normalize.js';
+import { normalizeAccounts, prepareTenant, withPerimeterConfigurations } from './collect/normalize.js';
 import { readPerimeterConfigurations } from './collect/perimeterConfigurations.js';
 import type { Policy } from './config/policy.js';
+import type { Observed } from './domain/observed.js';
 import { idKey } from './domain/resourceId.js';
 import { catalogEntry, type Finding } from './domain/rule.js';
 import type { AccountSnapshot } from './domain/snapshot.js';
@@ -14,7 +15,13 @@ import { perimeterCapable } from './rules/facts.js';
 import { type Baseline, loadBaseline } from './engine/diff.js';
 import { REPORT_FORMATS, type ReportFormat, reportArtifacts } from './reports/index.js';
 import { RULES } from './rules/index.js';
-import { findingsArtifact, memoryFindings } from './store/artifact.js';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { finished as streamFinished } from 'node:stream/promises';
+import { type AccountState, stateOf } from './events/state.js';
+import { fileArtifact, fileFindings, writeChunk } from './store/artifact.js';
 import { newScanId, type ScanDocument } from './store/scanDocument.js';
 import type { FindingSource } from './store/artifact.js';
 import type { ScanStore, StoredScan } from './store/stores.js';
@@ -44,15 +51,24 @@ export interface ScanOptions {
     scan: ScanDocument;
     previous: StoredScan | undefined;
     current: FindingSource;
-    accounts: readonly AccountSnapshot[];
-    findings: readonly Finding[];
+    /** Each account's state (its outcomes and the IDs change events route by); built only when this hook is set. */
+    states: readonly AccountState[];
   }) => Promise<unknown>;
+  /**
+   * Keep every finding in memory and return it in `ScanResult.findings` (tests, small tenants).
+   * Default false: findings are streamed to a temporary NDJSON file and from there to the stores,
+   * so a 100,000-account scan holds one account's findings at a time.
+   */
+  readonly retainFindings?: boolean;
+  /** Directory for the temporary findings file. Default the OS temporary directory. */
+  readonly workDir?: string;
   readonly log?: ProgressLog;
   readonly now?: () => Date;
 }
 
 export interface ScanResult {
   readonly scan: ScanDocument;
+  /** Every finding when `retainFindings` was set; empty otherwise (read them from a store). */
   readonly findings: readonly Finding[];
 }
 
@@ -88,51 +104,80 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     subscriptions: policy.scope.exclude.subscriptions,
     managementGroups: policy.scope.exclude.managementGroups,
   });
-  const normalized = normalize(raw);
+  const prepared = prepareTenant(raw);
   const rgKey = (a: { subscriptionId: string; resourceGroup: string }) => `/subscriptions/${a.subscriptionId}/resourcegroups/${a.resourceGroup}`.toLowerCase();
   const rgIn = new Set(include.resourceGroups.map((r) => r.toLowerCase()));
   const rgOut = new Set(policy.scope.exclude.resourceGroups.map((r) => r.toLowerCase()));
-  let accounts = normalized.accounts.filter((a) => (rgIn.size === 0 || rgIn.has(rgKey(a))) && !rgOut.has(rgKey(a)));
+  const inScope = (a: AccountSnapshot) => (rgIn.size === 0 || rgIn.has(rgKey(a))) && !rgOut.has(rgKey(a));
+  // Accounts are normalized lazily, one at a time, from the rows kept as text (sorted by ID so the
+  // findings' order does not depend on paging); a second pass re-normalizes them after deep inspection.
+  const accountRows = sortedById(raw.tables.accounts.rows);
+  const accountsInScope = function* () {
+    for (const a of normalizeAccounts({ rows: accountRows }, prepared)) if (inScope(a)) yield a;
+  };
 
   let deepRead = 0;
   let deepFailed = 0;
+  let configs = new Map<string, Observed<readonly unknown[]>>();
   if (params.deepInspection) {
     // Accounts with an association row need their configurations (NSP-05, NSP-06); others cannot be
     // associated, so reading theirs would change no verdict.
-    const candidates = accounts.filter((a) => {
+    const candidates: DeepTarget[] = [];
+    for (const a of accountsInScope()) {
       const capable = perimeterCapable(a, params);
-      return capable.ok && capable.value && a.associations.ok && a.associations.value.length > 0;
-    });
+      if (capable.ok && capable.value && a.associations.ok && a.associations.value.length > 0)
+        candidates.push({ id: a.id, subscriptionId: a.subscriptionId, resourceGroup: a.resourceGroup, name: a.name });
+    }
     log(`deep inspection: ${candidates.length} account(s)`);
-    const configs = await readPerimeterConfigurations(
-      candidates,
-      clients.cognitiveServicesFor,
-      options.deepConcurrency ?? 8,
-    );
-    accounts = accounts.map((a) => {
-      const c = configs.get(idKey(a.id));
-      if (c === undefined) return a;
-      deepRead += 1;
-      if (!c.ok) deepFailed += 1;
-      return withPerimeterConfigurations(a, c);
+    configs = await readPerimeterConfigurations(candidates, clients.cognitiveServicesFor, {
+      maxConcurrency: options.deepConcurrency ?? 8,
+      throttled: () => clients.armStats.throttled,
     });
   }
 
   const rules = activeRules(RULES, policy.enabledRules, params.deepInspection, policy.severities);
   const evaluatedAt = now();
-  const ctx = { params, tenant: normalized.tenant };
+  const ctx = { params, tenant: prepared.tenant };
   const summary = new SummaryBuilder(rules.map((r) => r.id));
-  const findings: Finding[] = [];
-  const problems = [...normalized.problems];
-  for (const account of accounts) {
-    const onError = (ruleId: string, resourceId: string, error: unknown) => {
-      problems.push(`rule ${ruleId} failed on ${resourceId}: ${error instanceof Error ? error.message : String(error)}`);
-    };
-    for (const evaluated of evaluateAccount(account, rules, ctx, onError)) {
-      const finding = applyExemptions(evaluated, policy, evaluatedAt);
-      summary.add(finding);
-      findings.push(finding);
+  const retained: Finding[] = [];
+  const states: AccountState[] = [];
+  const problems = prepared.problems;
+  const spill = join(options.workDir ?? tmpdir(), `perimeter-auditor-${scanId}-${process.pid}.ndjson`);
+  const out = createWriteStream(spill, { encoding: 'utf8' });
+  const closed = streamFinished(out);
+  let accountCount = 0;
+  const placeholder = { kind: 'scan' as const, id: scanId, at: '' };
+  try {
+    for (const normalizedAccount of accountsInScope()) {
+      let account = normalizedAccount;
+      const c = configs.get(idKey(account.id));
+      if (c !== undefined) {
+        deepRead += 1;
+        if (!c.ok) deepFailed += 1;
+        account = withPerimeterConfigurations(account, c);
+      }
+      accountCount += 1;
+      const onError = (ruleId: string, resourceId: string, error: unknown) => {
+        problems.push(`rule ${ruleId} failed on ${resourceId}: ${error instanceof Error ? error.message : String(error)}`);
+      };
+      const findings: Finding[] = [];
+      let lines = '';
+      for (const evaluated of evaluateAccount(account, rules, ctx, onError)) {
+        const finding = applyExemptions(evaluated, policy, evaluatedAt);
+        summary.add(finding);
+        findings.push(finding);
+        lines += `${JSON.stringify(finding)}\n`;
+      }
+      await writeChunk(out, lines);
+      if (options.retainFindings) retained.push(...findings);
+      if (options.afterCommit) states.push(stateOf(account, findings, placeholder));
     }
+    out.end();
+    await closed;
+  } catch (error) {
+    out.destroy();
+    await rm(spill, { force: true });
+    throw error;
   }
 
   const tables = (Object.keys(raw.tables) as Array<keyof typeof raw.tables>).map((name) => {
@@ -164,7 +209,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     },
     coverage: {
       subscriptions: raw.subscriptions,
-      accounts: accounts.length,
+      accounts: accountCount,
       tables,
       deepInspection: { accounts: deepRead, failed: deepFailed },
       problems,
@@ -185,20 +230,38 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const previous = await previousScan(options.stores, log);
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
-  const source = memoryFindings(findings);
-  const artifacts = [findingsArtifact(source), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, baseline)];
-  for (const store of options.stores) {
-    await store.save(scan, artifacts);
-    log(`written to ${store.location}`);
-  }
-  if (options.afterCommit) {
-    try {
-      await options.afterCommit({ scan, previous, current: source, accounts, findings });
-    } catch (error) {
-      log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
+  const source = fileFindings(spill);
+  const artifacts = [fileArtifact('findings.ndjson', 'application/x-ndjson', spill), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, baseline)];
+  try {
+    for (const store of options.stores) {
+      await store.save(scan, artifacts);
+      log(`written to ${store.location}`);
     }
+    if (options.afterCommit) {
+      const at = { ...placeholder, at: scan.finishedAt };
+      try {
+        await options.afterCommit({ scan, previous, current: source, states: states.map((s) => ({ ...s, source: at })) });
+      } catch (error) {
+        log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  } finally {
+    await rm(spill, { force: true });
   }
-  return { scan, findings };
+  return { scan, findings: retained };
+}
+
+/** A deep-inspection target: the account's ID and the parts its ARM URL needs. */
+export type DeepTarget = Pick<AccountSnapshot, 'id' | 'subscriptionId' | 'resourceGroup' | 'name'>;
+
+/** Account rows (objects or JSON text) sorted by lower-case ID; rows without a readable ID keep their place at the end. */
+function sortedById(rows: readonly unknown[]): unknown[] {
+  const keyed = rows.map((row) => {
+    const value = typeof row === 'string' ? /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(row)?.[1] : (row as { id?: unknown } | null)?.id;
+    return { row, key: typeof value === 'string' ? value.toLowerCase() : '\uffff' };
+  });
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return keyed.map((k) => k.row);
 }
 
 /** The scan the first store holds now (the previous scan); undefined when none or unreadable. */

@@ -1,5 +1,6 @@
+import pLimit, { type LimitFunction } from 'p-limit';
 import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
-import { GraphQueryError, type ResourceGraphReader, typeQuery } from './resourceGraph.js';
+import { GraphQueryError, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
 
 /**
  * Resource Graph collection for one scan: which subscriptions are in scope, then every table of
@@ -23,6 +24,13 @@ export class ScanSetupError extends Error {}
 
 export const MAX_SUBSCRIPTIONS_PER_QUERY = 300;
 
+/**
+ * Queries in flight at once (count). Pacing to the quota (15 per 5 s) is the client's policy; a few
+ * queries in flight keep the quota busy while pages are in transit, so the scan's wall time tracks
+ * the quota floor (queries ÷ 3 per second) rather than queries × latency.
+ */
+export const GRAPH_CONCURRENCY = 3;
+
 /** Progress messages (stderr in the CLI, the invocation log in Functions). */
 export type ProgressLog = (message: string) => void;
 
@@ -42,19 +50,30 @@ function isDenied(error: unknown): boolean {
   return error instanceof GraphQueryError && (error.statusCode === 401 || error.statusCode === 403);
 }
 
+/** Options of one table read. */
+interface ReadOptions {
+  /** Shared limit on queries in flight. */
+  readonly limit?: LimitFunction;
+  /** Applied to each row as it arrives (e.g. to keep it as JSON text). */
+  readonly mapRow?: (row: unknown) => unknown;
+}
+
 async function readBatch(
   reader: ResourceGraphReader,
   query: string,
   subscriptions: string[],
   out: BatchResult,
+  o: ReadOptions,
 ): Promise<void> {
   try {
-    out.rows.push(...(await reader.readAll(query, { subscriptions })));
+    const read = () => reader.readAll(query, { subscriptions }, o.mapRow);
+    const rows = await (o.limit ? o.limit(read) : read());
+    for (const row of rows) out.rows.push(row);
   } catch (error) {
     if (isDenied(error) && subscriptions.length > 1) {
       const half = Math.ceil(subscriptions.length / 2);
-      await readBatch(reader, query, subscriptions.slice(0, half), out);
-      await readBatch(reader, query, subscriptions.slice(half), out);
+      await readBatch(reader, query, subscriptions.slice(0, half), out, o);
+      await readBatch(reader, query, subscriptions.slice(half), out, o);
       return;
     }
     const reason = error instanceof Error ? error.message : String(error);
@@ -62,14 +81,23 @@ async function readBatch(
   }
 }
 
-/** Runs one query over subscriptions in batches; per-subscription failures are returned, not thrown. */
+/**
+ * Runs one query over subscriptions in batches of at most 300, batches concurrently under
+ * `o.limit`; rows come back in batch order. Per-subscription failures are returned, not thrown.
+ */
 async function readBySubscriptions(
   reader: ResourceGraphReader,
   query: string,
   subscriptions: readonly string[],
+  o: ReadOptions = {},
 ): Promise<BatchResult> {
+  const parts = chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY).map((batch) => ({ batch, out: { rows: [], failures: new Map() } as BatchResult }));
+  await Promise.all(parts.map((p) => readBatch(reader, query, p.batch, p.out, o)));
   const out: BatchResult = { rows: [], failures: new Map() };
-  for (const batch of chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY)) await readBatch(reader, query, batch, out);
+  for (const p of parts) {
+    for (const row of p.out.rows) out.rows.push(row);
+    for (const [k, v] of p.out.failures) out.failures.set(k, v);
+  }
   return out;
 }
 
@@ -89,7 +117,7 @@ function subscriptionIdOf(row: unknown): { id: string; name?: string } | undefin
  * @throws ScanSetupError when the listing itself fails (nothing could be scanned).
  */
 async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanScope): Promise<SubscriptionCoverage[]> {
-  const query = typeQuery(TABLES.subscriptions.table, TABLES.subscriptions.type);
+  const query = tableQuery(TABLES.subscriptions);
   const found = new Map<string, { id: string; name?: string }>();
   const denied = new Map<string, string>();
   if (scope.subscriptions.length > 0) {
@@ -156,12 +184,13 @@ export async function collectInventory(
   const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
   if (exclude.managementGroups.length > 0) {
     // Subscriptions under an excluded management group are out of scope too.
-    for (const row of await reader.readAll(typeQuery(TABLES.subscriptions.table, TABLES.subscriptions.type), { managementGroups: exclude.managementGroups })) {
+    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
       const s = subscriptionIdOf(row);
       if (s) excluded.add(s.id.toLowerCase());
     }
   }
   const discovered = await discoverSubscriptions(reader, scope);
+  const limit = pLimit(GRAPH_CONCURRENCY);
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
   if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
   log(`scope: ${subscriptions.length} subscription(s)`);
@@ -174,7 +203,9 @@ export async function collectInventory(
   let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
 
   // Accounts first: a subscription refused here is unreadable for the rest of the scan.
-  const accounts = await readBySubscriptions(reader, typeQuery(TABLES.accounts.table, TABLES.accounts.type), readable);
+  // Account rows are kept as JSON text: a 100,000-account scan holds them all until the other
+  // tables are read, and text is a fraction of the objects' size (normalize.ts parses them one by one).
+  const accounts = await readBySubscriptions(reader, tableQuery(TABLES.accounts), readable, { limit, mapRow: (row) => JSON.stringify(row) });
   const coverage = subscriptions.map((s) => {
     const reason = accounts.failures.get(s.id.toLowerCase());
     return reason === undefined ? s : { ...s, status: 'unreadable' as const, reason };
@@ -184,33 +215,32 @@ export async function collectInventory(
   log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
 
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
-  for (const name of OTHER_TABLES) {
-    const spec = TABLES[name];
-    const query = typeQuery(spec.table, spec.type);
-    const result = await readBySubscriptions(reader, query, readable);
-    let failure = failureText(result.failures);
-    // Role assignments at management-group or tenant-root scope are not returned by a
-    // subscription-scoped query; read them once at the scope's own level too.
-    if (name === 'roleAssignments' && scope.subscriptions.length === 0) {
-      try {
-        result.rows.push(
-          ...(await reader.readAll(query, scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {})),
-        );
-      } catch (error) {
-        failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
+  await Promise.all(
+    OTHER_TABLES.map(async (name) => {
+      const spec = TABLES[name];
+      const query = tableQuery(spec);
+      const result = await readBySubscriptions(reader, query, readable, { limit });
+      let failure = failureText(result.failures);
+      // Role assignments at management-group or tenant-root scope are not returned by a
+      // subscription-scoped query; read them once at the scope's own level too.
+      if (name === 'roleAssignments' && scope.subscriptions.length === 0) {
+        try {
+          const atScope = await limit(() => reader.readAll(query, scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {}));
+          for (const row of atScope) result.rows.push(row);
+        } catch (error) {
+          failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
+        }
       }
-    }
-    tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
-    log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
-  }
+      tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
+      log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+    }),
+  );
   return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
 }
 
 const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
   'storageAccounts',
-  'perimeters',
   'associations',
-  'profiles',
   'accessRules',
   'roleAssignments',
 ];
@@ -222,20 +252,21 @@ const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts
 async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInventory> {
   let accountRows: unknown[];
   try {
-    accountRows = await reader.readAll(typeQuery(TABLES.accounts.table, TABLES.accounts.type), {});
+    accountRows = await reader.readAll(tableQuery(TABLES.accounts), {}, (row) => JSON.stringify(row));
   } catch (error) {
     throw new ScanSetupError(`cannot read accounts at tenant scope: ${error instanceof Error ? error.message : String(error)}`);
   }
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accountRows } };
   for (const name of OTHER_TABLES) {
     try {
-      tables[name] = { rows: await reader.readAll(typeQuery(TABLES[name].table, TABLES[name].type), {}) };
+      tables[name] = { rows: await reader.readAll(tableQuery(TABLES[name]), {}) };
     } catch (error) {
       tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
     }
   }
   const seen = new Map<string, string>();
-  for (const row of accountRows) {
+  for (const text of accountRows) {
+    const row = JSON.parse(text as string) as unknown;
     const id = typeof row === 'object' && row !== null ? (row as Record<string, unknown>).id : undefined;
     const sub = typeof id === 'string' ? /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1] : undefined;
     if (sub && !seen.has(sub.toLowerCase())) seen.set(sub.toLowerCase(), sub);

@@ -2,16 +2,49 @@
  * What the collector read, in raw ARM shape, before normalization. Only `src/collect/` sees this.
  */
 
-/** The Resource Graph tables and types the scan reads (AZURE-FACTS.md, "Tables and row shapes"). */
+/**
+ * The Resource Graph tables and types the scan reads (AZURE-FACTS.md, "Tables and row shapes"), and
+ * for each the columns it projects: only what the normalizer reads, in the raw ARM shape (nested
+ * `properties` rebuilt with KQL `pack`, absent values as null, which the normalizer treats as absent).
+ * An account row's `properties` bag is large (capabilities, endpoints); projecting it is what keeps a
+ * 1000-row page small. Perimeter and profile rows are not read: no rule needs more of them than the
+ * association and access-rule IDs already name.
+ */
 export const TABLES = {
-  subscriptions: { table: 'resourcecontainers', type: 'microsoft.resources/subscriptions' },
-  accounts: { table: 'resources', type: 'microsoft.cognitiveservices/accounts' },
-  storageAccounts: { table: 'resources', type: 'microsoft.storage/storageaccounts' },
-  perimeters: { table: 'networkresources', type: 'microsoft.network/networksecurityperimeters' },
-  associations: { table: 'networkresources', type: 'microsoft.network/networksecurityperimeters/resourceassociations' },
-  profiles: { table: 'networkresources', type: 'microsoft.network/networksecurityperimeters/profiles' },
-  accessRules: { table: 'networkresources', type: 'microsoft.network/networksecurityperimeters/profiles/accessrules' },
-  roleAssignments: { table: 'authorizationresources', type: 'microsoft.authorization/roleassignments' },
+  subscriptions: { table: 'resourcecontainers', type: 'microsoft.resources/subscriptions', project: 'id, name, type, subscriptionId' },
+  accounts: {
+    table: 'resources',
+    type: 'microsoft.cognitiveservices/accounts',
+    project:
+      'id, name, type, kind, location, subscriptionId, resourceGroup, tags, identity, '
+      + 'hasProperties = isnotnull(properties), '
+      + 'properties = pack(\'publicNetworkAccess\', properties.publicNetworkAccess, \'networkAcls\', properties.networkAcls, '
+      + '\'disableLocalAuth\', properties.disableLocalAuth, \'restrictOutboundNetworkAccess\', properties.restrictOutboundNetworkAccess, '
+      + '\'encryption\', properties.encryption, \'privateEndpointConnections\', properties.privateEndpointConnections)',
+  },
+  storageAccounts: { table: 'resources', type: 'microsoft.storage/storageaccounts', project: 'id, type, subscriptionId' },
+  associations: {
+    table: 'networkresources',
+    type: 'microsoft.network/networksecurityperimeters/resourceassociations',
+    project:
+      'id, type, subscriptionId, properties = pack(\'privateLinkResource\', properties.privateLinkResource, \'profile\', properties.profile, '
+      + '\'accessMode\', properties.accessMode, \'provisioningState\', properties.provisioningState)',
+  },
+  accessRules: {
+    table: 'networkresources',
+    type: 'microsoft.network/networksecurityperimeters/profiles/accessrules',
+    project:
+      'id, name, type, subscriptionId, properties = pack(\'direction\', properties.direction, \'addressPrefixes\', properties.addressPrefixes, '
+      + '\'subscriptions\', properties.subscriptions, \'fullyQualifiedDomainNames\', properties.fullyQualifiedDomainNames, '
+      + '\'provisioningState\', properties.provisioningState)',
+  },
+  roleAssignments: {
+    table: 'authorizationresources',
+    type: 'microsoft.authorization/roleassignments',
+    project:
+      'id, type, subscriptionId, properties = pack(\'principalId\', properties.principalId, \'roleDefinitionId\', properties.roleDefinitionId, '
+      + '\'scope\', properties.scope)',
+  },
 } as const;
 
 export type TableName = keyof typeof TABLES;

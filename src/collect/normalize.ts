@@ -149,11 +149,21 @@ function parsePart<T, U>(schema: z.ZodType<T>, value: unknown, what: string, bui
   return r.success ? read(build(r.data)) : unread(`malformed ${what} (${describe(r.error)})`);
 }
 
-/** Rows of the expected type, de-duplicated by lower-case ID (first one wins). */
-function rowsOfType(table: TableRead, type: string): Record<string, unknown>[] {
+/** A row as read: an object, or its JSON text (the collector keeps account rows as text to save memory). */
+function rowObject(row: unknown): unknown {
+  if (typeof row !== 'string') return row;
+  try {
+    return JSON.parse(row);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Rows of the expected type, de-duplicated by lower-case ID (first one wins); lazily, one at a time. */
+function* rowsOfType(table: TableRead, type: string): Generator<Record<string, unknown>> {
   const seen = new Set<string>();
-  const out: Record<string, unknown>[] = [];
-  for (const row of table.rows) {
+  for (const raw of table.rows) {
+    const row = rowObject(raw);
     if (!isRecord(row)) continue;
     const rowType = str(row.type);
     if (rowType !== undefined && !sameId(rowType, type)) continue;
@@ -162,9 +172,8 @@ function rowsOfType(table: TableRead, type: string): Record<string, unknown>[] {
       if (seen.has(idKey(id))) continue;
       seen.add(idKey(id));
     }
-    out.push(row);
+    yield row;
   }
-  return out;
 }
 
 /** Per-key data with per-key and table-wide read failures. */
@@ -273,6 +282,26 @@ function configurationsOf(list: readonly unknown[]): Observed<PerimeterConfigura
  * @param raw the collector's Resource Graph output
  */
 export function normalize(raw: RawInventory): NormalizedTenant {
+  const prepared = prepareTenant(raw);
+  const accounts = [...normalizeAccounts(raw.tables.accounts, prepared)];
+  accounts.sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
+  return { accounts, tenant: prepared.tenant, problems: prepared.problems };
+}
+
+/** Everything but the accounts, indexed for joining: what `normalizeAccounts` needs. */
+export interface PreparedTenant {
+  readonly tenant: TenantContext;
+  /** Problems found so far; `normalizeAccounts` appends to it. */
+  readonly problems: string[];
+  readonly readableSubscriptions: ReadonlySet<string>;
+  readonly indexes: Indexes;
+}
+
+/**
+ * Indexes the non-account tables (associations, access rules, role assignments, storage accounts)
+ * of a raw inventory. Never throws on row content.
+ */
+export function prepareTenant(raw: Pick<RawInventory, 'subscriptions' | 'tables'>): PreparedTenant {
   const problems: string[] = [];
   const { tables } = raw;
   const readableSubscriptions = new Set(
@@ -367,9 +396,17 @@ export function normalize(raw: RawInventory): NormalizedTenant {
     });
   }
 
-  // Accounts.
-  const accounts: AccountSnapshot[] = [];
-  for (const row of rowsOfType(tables.accounts, TABLES.accounts.type)) {
+  return { tenant: { storageAccounts }, problems, readableSubscriptions, indexes: { associations, rules, assignments } };
+}
+
+/**
+ * The account snapshots of an accounts table, one at a time, in the table's order (memory stays
+ * one row's worth however large the table). Rows outside the readable subscriptions are skipped;
+ * unusable rows are recorded in `prepared.problems`.
+ */
+export function* normalizeAccounts(accountsTable: TableRead, prepared: PreparedTenant): Generator<AccountSnapshot> {
+  const { problems, readableSubscriptions } = prepared;
+  for (const row of rowsOfType(accountsTable, TABLES.accounts.type)) {
     const id = str(row.id);
     const parsed = id === undefined ? undefined : parseResourceId(id);
     if (id === undefined || parsed === undefined || !sameId(parsed.type, 'Microsoft.CognitiveServices/accounts')) {
@@ -379,19 +416,12 @@ export function normalize(raw: RawInventory): NormalizedTenant {
       continue;
     }
     if (!readableSubscriptions.has(parsed.subscriptionId.toLowerCase())) continue; // outside the scope read
-    accounts.push(
-      normalizeAccount(row, id, parsed, {
-        associations,
-        rules,
-        assignments,
-      }),
-    );
+    yield normalizeAccount(row, id, parsed, prepared.indexes);
   }
-  accounts.sort((a, b) => idKey(a.id).localeCompare(idKey(b.id)));
-  return { accounts, tenant: { storageAccounts }, problems };
 }
 
-interface Indexes {
+/** Joins for account rows: associations by resource, access rules by profile, role assignments by principal. */
+export interface Indexes {
   associations: Index<PerimeterAssociation>;
   rules: Index<AccessRule>;
   assignments: Index<RoleAssignment>;
@@ -403,7 +433,8 @@ function normalizeAccount(
   parsed: NonNullable<ReturnType<typeof parseResourceId>>,
   ix: Indexes,
 ): AccountSnapshot {
-  const props = row.properties;
+  // A projected row says whether `properties` existed before `pack` rebuilt it (inventory.ts).
+  const props = row.hasProperties === false ? undefined : row.properties;
   const propsRead: Observed<Record<string, unknown>> = isRecord(props)
     ? read(props)
     : unread(`the account row has no readable properties (${props === undefined ? 'absent' : typeof props})`);

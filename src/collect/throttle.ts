@@ -108,6 +108,17 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   const random = options.random ?? Math.random;
   const sent: number[] = [];
   let blockedUntil = 0;
+  // Requests sent and not yet answered (count), and the server's quota as last reported, less what
+  // was sent since: with several requests in flight, a "remaining: 1" answer does not mean one more
+  // may go when two others are already on their way.
+  let inFlight = 0;
+  let quotaEstimate: number | undefined;
+  let quotaResetAt = 0;
+  const ownSends = (t: number) => {
+    if (!options.window) return 0;
+    while (sent.length > 0 && (sent[0] ?? 0) <= t - options.window.windowMs) sent.shift();
+    return sent.length;
+  };
 
   async function wait(ms: number, reason: string): Promise<void> {
     const bounded = Math.min(Math.max(0, ms), maxDelayMs);
@@ -123,14 +134,17 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         await wait(blockedUntil - t, 'quota exhausted');
         continue;
       }
-      if (options.window) {
-        while (sent.length > 0 && (sent[0] ?? 0) <= t - options.window.windowMs) sent.shift();
-        if (sent.length >= options.window.limit) {
-          await wait((sent[0] ?? t) + options.window.windowMs - t, 'request window full');
-          continue;
-        }
+      if (quotaEstimate !== undefined && t >= quotaResetAt) quotaEstimate = undefined;
+      if (quotaEstimate !== undefined && quotaEstimate <= 0) {
+        await wait(quotaResetAt - t, 'quota exhausted');
+        continue;
       }
-      sent.push(t);
+      if (options.window && ownSends(t) >= options.window.limit) {
+        await wait((sent[0] ?? t) + options.window.windowMs - t, 'request window full');
+        continue;
+      }
+      if (options.window) sent.push(t);
+      if (quotaEstimate !== undefined) quotaEstimate -= 1;
       return;
     }
   }
@@ -138,9 +152,17 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   function observeQuota(response: PipelineResponse): void {
     const remaining = response.headers.get('x-ms-user-quota-remaining');
     const resets = parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
-    if (remaining !== undefined && /^\d+$/.test(remaining.trim()) && Number(remaining) <= 0 && resets !== undefined) {
-      blockedUntil = Math.max(blockedUntil, now() + resets);
+    if (remaining === undefined || !/^\d+$/.test(remaining.trim()) || resets === undefined) return;
+    const t = now();
+    // When this client's own window is full, its send times (exact) decide the next send; the
+    // header's whole seconds would add up to a second per window. Otherwise (the quota is shared
+    // with other clients of the same user) the header decides.
+    if (options.window && ownSends(t) >= options.window.limit) {
+      quotaEstimate = undefined;
+      return;
     }
+    quotaEstimate = Number(remaining) - inFlight;
+    quotaResetAt = t + resets;
   }
 
   const backoff = (attempt: number) => backoffMs(attempt, baseDelayMs, maxDelayMs, random);
@@ -154,9 +176,11 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         // Every attempt gets a deadline: a server that stops answering must not hang a scan.
         if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
         let response: PipelineResponse;
+        inFlight += 1;
         try {
           response = await next(request);
         } catch (error) {
+          inFlight -= 1;
           // Network failures (reset, refused, timeout) come as thrown errors without a response.
           const status = isRestError(error) ? error.statusCode : undefined;
           if (attempt >= maxAttempts || status !== undefined || request.abortSignal?.aborted) throw error;
@@ -164,6 +188,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           await wait(backoff(attempt), `network error: ${(error as Error).message}`);
           continue;
         }
+        inFlight -= 1;
         observeQuota(response);
         if (!isRetriableStatus(response.status) || attempt >= maxAttempts) return response;
         let waitMs: number;

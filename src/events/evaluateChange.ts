@@ -216,7 +216,7 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     .map((id) => ({ id, status: 'read' as const }));
   const raw: RawInventory = {
     subscriptions,
-    tables: { accounts: { rows: accounts }, storageAccounts, perimeters: { rows: [] }, associations, profiles: { rows: [] }, accessRules, roleAssignments },
+    tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments },
   };
   const normalized = normalize(raw);
   const rules = activeRules(RULES, policy.enabledRules, params.deepInspection, policy.severities);

@@ -21,7 +21,7 @@ export interface Artifact {
 export type FindingSource = () => AsyncIterable<Finding>;
 
 /** Writes `chunk`, waiting for `drain` when the stream's buffer is full (backpressure). */
-export async function writeChunk(out: Writable, chunk: string): Promise<void> {
+export async function writeChunk(out: Writable, chunk: string | Buffer): Promise<void> {
   if (!out.write(chunk)) {
     await new Promise<void>((resolve, reject) => {
       const onDrain = () => {
@@ -84,6 +84,22 @@ export function findingsArtifact(source: FindingSource): Artifact {
     contentType: 'application/x-ndjson',
     async write(out) {
       for await (const f of source()) await writeChunk(out, `${JSON.stringify(f)}\n`);
+    },
+  };
+}
+
+/**
+ * An artifact whose content is a file already written (the scan's temporary findings file), copied
+ * byte for byte: no parse and re-serialize of a 1 GB findings file.
+ */
+export function fileArtifact(name: string, contentType: string, path: string): Artifact {
+  return {
+    name,
+    contentType,
+    async write(out) {
+      for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+        await writeChunk(out, chunk as Buffer);
+      }
     },
   };
 }

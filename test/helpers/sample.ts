@@ -85,6 +85,7 @@ export async function scanSimulator(
     stores: o.stores ?? [],
     ...(o.formats ? { formats: o.formats } : {}),
     ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
+    retainFindings: true,
   });
 }
 

@@ -64,6 +64,17 @@ export interface SimulatorOptions {
   readonly tenant: SimulatorTenant;
   /** Added to every response (ms). Default 0. */
   readonly latencyMs?: number;
+  /**
+   * Transfer rate for response bodies (bytes per ms): a response of N bytes waits N / rate ms more,
+   * so a query returning less data answers sooner, as on a real network. Default: no transfer cost.
+   */
+  readonly transferBytesPerMs?: number;
+  /**
+   * ARM read throttling per subscription, a token bucket (Azure Resource Manager "request limits and
+   * throttling": subscription reads, bucket 250, refill 25 per second). Beyond it: 429 with Retry-After.
+   * Default: not enforced.
+   */
+  readonly armBucket?: { readonly size: number; readonly refillPerSecond: number };
   /** Resource Graph quota per user: `limit` queries per `windowMs`; beyond it, 429 when `enforce`. */
   readonly quota?: {
     readonly limit: number;
@@ -88,7 +99,7 @@ export interface ArmSimulator {
   /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS. */
   readonly caFile: string;
   /** Counters (requests). */
-  readonly stats: { graphRequests: number; armRequests: number; throttled: number };
+  readonly stats: { graphRequests: number; armRequests: number; throttled: number; armThrottled: number; bytesSent: number };
   close(): Promise<void>;
 }
 
@@ -124,6 +135,82 @@ function subscriptionOf(row: Row): string | undefined {
   if (typeof row.subscriptionId === 'string' && row.subscriptionId !== '') return row.subscriptionId.toLowerCase();
   const m = typeof row.id === 'string' ? /^\/subscriptions\/([^/]+)/i.exec(row.id) : null;
   return m?.[1]?.toLowerCase();
+}
+
+/** Splits `text` on commas outside parentheses and quotes. */
+function splitTopLevel(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let current = '';
+  for (const ch of text) {
+    if (quote) {
+      if (ch === quote) quote = '';
+    } else if (ch === '\'' || ch === '"') quote = ch;
+    else if (ch === '(') depth += 1;
+    else if (ch === ')') depth -= 1;
+    else if (ch === ',' && depth === 0) {
+      out.push(current.trim());
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}
+
+/** The value at a dotted path (`properties.networkAcls`), null when any step is missing (KQL's dynamic null). */
+function pathValue(row: Row, path: string): unknown {
+  let value: unknown = row;
+  for (const step of path.split('.')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+    value = (value as Record<string, unknown>)[step];
+    if (value === undefined) return null;
+  }
+  return value;
+}
+
+/**
+ * The subset of KQL's `project` the collector's queries use: `| project col, col, alias = pack('k', path, …),
+ * alias = isnotnull(path)`. Returns undefined without a `project`, an Error for anything else.
+ */
+function projectionOf(query: string): ((row: Row) => Row) | Error | undefined {
+  const at = query.search(/\|\s*project\s/i);
+  if (at < 0) return undefined;
+  const items = splitTopLevel(query.slice(at).replace(/^\|\s*project\s+/i, ''));
+  const columns: Array<(row: Row, out: Row) => void> = [];
+  for (const item of items) {
+    const plain = /^([A-Za-z_]\w*)$/.exec(item);
+    if (plain) {
+      const name = plain[1] as string;
+      columns.push((row, out) => {
+        out[name] = row[name] ?? null;
+      });
+      continue;
+    }
+    const call = /^([A-Za-z_]\w*)\s*=\s*(pack|isnotnull)\((.*)\)$/s.exec(item);
+    if (!call) return new Error(`unsupported projection: ${item}`);
+    const [, alias = '', fn, args = ''] = call;
+    if (fn === 'isnotnull') {
+      const path = args.trim();
+      columns.push((row, out) => {
+        out[alias] = pathValue(row, path) !== null;
+      });
+      continue;
+    }
+    const parts = splitTopLevel(args);
+    const pairs: Array<[string, string]> = [];
+    for (let i = 0; i + 1 < parts.length; i += 2) pairs.push([(parts[i] as string).replace(/^'|'$/g, ''), parts[i + 1] as string]);
+    columns.push((row, out) => {
+      out[alias] = Object.fromEntries(pairs.map(([k, path]) => [k, pathValue(row, path)]));
+    });
+  }
+  return (row) => {
+    const out: Row = {};
+    for (const c of columns) c(row, out);
+    return out;
+  };
 }
 
 function armError(status: number, code: string, message: string): SimulatorResponse {
@@ -165,7 +252,48 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   });
   const tenant = options.tenant;
   const forbidden = new Set(tenant.forbiddenSubscriptions.map((s) => s.toLowerCase()));
-  const stats = { graphRequests: 0, armRequests: 0, throttled: 0 };
+  const stats = { graphRequests: 0, armRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
+  // Rows by table → type → subscription (lower-case; '' for rows without one), built on first use,
+  // so that a query over 300 subscriptions of a 100,000-account tenant does not scan every row.
+  const index = new Map<string, Map<string, Map<string, Row[]>>>();
+  function rowsByType(table: (typeof TABLES)[number], type: string | undefined): Map<string, Row[]> {
+    let byType = index.get(table);
+    if (!byType) {
+      byType = new Map();
+      for (const row of tenant[table] as Row[]) {
+        const t = String(row.type ?? '').toLowerCase();
+        let bySub = byType.get(t);
+        if (!bySub) byType.set(t, (bySub = new Map()));
+        const sub = subscriptionOf(row) ?? '';
+        const list = bySub.get(sub);
+        if (list) list.push(row);
+        else bySub.set(sub, [row]);
+      }
+      index.set(table, byType);
+    }
+    if (type !== undefined) return byType.get(type) ?? new Map();
+    const all = new Map<string, Row[]>();
+    for (const bySub of byType.values()) for (const [sub, list] of bySub) all.set(sub, [...(all.get(sub) ?? []), ...list]);
+    return all;
+  }
+  // The last query's filtered rows, for its following pages.
+  let lastResult: { fingerprint: string; rows: Row[] } | undefined;
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  /** Takes one token from a subscription's read bucket; returns the wait (ms) when it is empty. */
+  function takeArmToken(sub: string): number | undefined {
+    const b = options.armBucket;
+    if (!b) return undefined;
+    const now = Date.now();
+    const state = buckets.get(sub) ?? { tokens: b.size, at: now };
+    state.tokens = Math.min(b.size, state.tokens + ((now - state.at) / 1000) * b.refillPerSecond);
+    state.at = now;
+    buckets.set(sub, state);
+    if (state.tokens >= 1) {
+      state.tokens -= 1;
+      return undefined;
+    }
+    return Math.ceil(((1 - state.tokens) / b.refillPerSecond) * 1000);
+  }
   const quota = options.quota ?? { limit: 15, windowMs: 5000, enforce: false, retryAfter: true };
   let windowStart = Date.now();
   let used = 0;
@@ -227,20 +355,28 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     if (subs) scopeSubs = new Set(subs);
     else if (mgs)
       scopeSubs = new Set(mgs.flatMap((m) => (tenant.managementGroups[m] ?? []).map((s) => s.toLowerCase())));
-    const rows = (tenant[table as (typeof TABLES)[number]] as Row[]).filter((row) => {
-      if (type !== undefined && String(row.type ?? '').toLowerCase() !== type) return false;
-      const sub = subscriptionOf(row);
-      if (table === 'resourcecontainers') return scopeSubs === undefined || (sub !== undefined && scopeSubs.has(sub));
-      if (sub !== undefined && forbidden.has(sub)) return false;
-      if (scopeSubs === undefined) return true;
-      return sub === undefined ? subs === undefined : scopeSubs.has(sub);
-    });
-    const opts = (body.options ?? {}) as Record<string, unknown>;
-    const top = Math.min(1000, typeof opts.$top === 'number' ? opts.$top : (options.defaultPageSize ?? 100));
     const fingerprint = createHash('sha256')
       .update(JSON.stringify([query, subs, mgs]))
       .digest('hex')
       .slice(0, 16);
+    let rows: Row[];
+    if (lastResult?.fingerprint === fingerprint) {
+      rows = lastResult.rows;
+    } else {
+      const bySub = rowsByType(table as (typeof TABLES)[number], type);
+      rows = [];
+      for (const [sub, list] of bySub) {
+        if (table === 'resourcecontainers') {
+          if (scopeSubs === undefined || (sub !== '' && scopeSubs.has(sub))) rows.push(...list);
+          continue;
+        }
+        if (sub !== '' && forbidden.has(sub)) continue;
+        if (scopeSubs === undefined || (sub === '' ? subs === undefined : scopeSubs.has(sub))) rows.push(...list);
+      }
+      lastResult = { fingerprint, rows };
+    }
+    const opts = (body.options ?? {}) as Record<string, unknown>;
+    const top = Math.min(1000, typeof opts.$top === 'number' ? opts.$top : (options.defaultPageSize ?? 100));
     let offset = 0;
     if (typeof opts.$skipToken === 'string') {
       try {
@@ -257,7 +393,10 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         };
       }
     }
-    const data = rows.slice(offset, offset + top);
+    let data = rows.slice(offset, offset + top);
+    const projection = projectionOf(query);
+    if (projection instanceof Error) return { ...armError(400, 'BadRequest', projection.message), headers: q.headers };
+    if (projection) data = data.map(projection);
     const next
       = offset + top < rows.length
         ? Buffer.from(JSON.stringify({ o: offset + top, f: fingerprint })).toString('base64url')
@@ -313,8 +452,42 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     return undefined;
   }
 
+  const ACCOUNT_LIST = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.CognitiveServices\/accounts$/i;
+
+  /** `GET /subscriptions/{sub}/providers/Microsoft.CognitiveServices/accounts`: full rows, paged with `nextLink`. */
+  function listAccounts(sub: string, url: URL, baseUrl: string): SimulatorResponse {
+    const rows = rowsByType('resources', 'microsoft.cognitiveservices/accounts').get(sub.toLowerCase()) ?? [];
+    const pageSize = options.armPageSize ?? 50;
+    const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
+    const body: Record<string, unknown> = { value: rows.slice(skip, skip + pageSize) };
+    if (skip + pageSize < rows.length) {
+      const next = new URL(url.pathname, baseUrl);
+      next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '2024-10-01');
+      next.searchParams.set('$skiptoken', String(skip + pageSize));
+      body.nextLink = next.toString();
+    }
+    return { status: 200, body };
+  }
+
   function handleArm(method: string, url: URL, baseUrl: string): SimulatorResponse {
     const path = decodeURIComponent(url.pathname);
+    const pathSub = /^\/subscriptions\/([^/]+)/i.exec(path)?.[1]?.toLowerCase();
+    if (pathSub !== undefined) {
+      const waitMs = takeArmToken(pathSub);
+      if (waitMs !== undefined) {
+        stats.armThrottled += 1;
+        return {
+          status: 429,
+          headers: { 'retry-after': String(Math.ceil(waitMs / 1000)), 'x-ms-ratelimit-remaining-subscription-reads': '0' },
+          body: { error: { code: 'TooManyRequests', message: 'The request is being throttled.' } },
+        };
+      }
+    }
+    const list = ACCOUNT_LIST.exec(path);
+    if (method === 'GET' && list) {
+      if (forbidden.has(lower(list[1]))) return armError(403, 'AuthorizationFailed', `The client does not have authorization over scope '/subscriptions/${list[1]}'`);
+      return listAccounts(list[1] as string, url, baseUrl);
+    }
     const m = CONFIGS.exec(url.pathname);
     if (method === 'GET' && !m) {
       return handleArmRead(path, url) ?? armError(404, 'ResourceNotFound', `The Resource '${path}' was not found.`);
@@ -365,6 +538,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       return;
     }
     const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    stats.bytesSent += Buffer.byteLength(text);
+    if (options.transferBytesPerMs) await delay(Math.round(Buffer.byteLength(text) / options.transferBytesPerMs));
     res.writeHead(r.status, {
       'content-type': 'application/json; charset=utf-8',
       'x-ms-request-id': `sim-${Date.now()}`,

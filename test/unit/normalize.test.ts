@@ -31,9 +31,7 @@ function inventory(tables: Partial<Record<keyof RawInventory['tables'], TableRea
     tables: {
       accounts: empty,
       storageAccounts: empty,
-      perimeters: empty,
       associations: empty,
-      profiles: empty,
       accessRules: empty,
       roleAssignments: empty,
       ...tables,

@@ -170,9 +170,7 @@ describe('properties of the normalizer', () => {
           tables: {
             accounts: { rows: accounts },
             storageAccounts: { rows: otherRows },
-            perimeters: { rows: [] },
             associations: { rows: otherRows },
-            profiles: { rows: [] },
             accessRules: { rows: otherRows },
             roleAssignments: { rows: roleRows },
           },
