@@ -174,6 +174,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     out.end();
     await closed;
+    log(`evaluated ${accountCount} account(s)`);
   } catch (error) {
     out.destroy();
     await rm(spill, { force: true });

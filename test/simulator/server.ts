@@ -421,6 +421,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   const ROLE_ASSIGNMENTS = /^\/subscriptions\/([^/]+)\/providers\/Microsoft\.Authorization\/roleAssignments$/i;
   const CHILD_LIST = /^(.*\/networkSecurityPerimeters\/[^/]+(?:\/profiles\/[^/]+)?)\/(resourceAssociations|accessRules)$/i;
   const lower = (v: unknown) => String(v ?? '').toLowerCase();
+  let byPrincipal: Map<string, Row[]> | undefined;
 
   /** Plain ARM reads of the fixture tables: a resource by ID, role assignments by principal, a perimeter's children. */
   function handleArmRead(path: string, url: URL): SimulatorResponse | undefined {
@@ -433,7 +434,15 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       // $filter=principalId eq '{id}': assignments at, above or below the subscription for that principal.
       const principal = /principalId eq '([^']+)'/i.exec(url.searchParams.get('$filter') ?? '')?.[1];
       const sub = lower(ra[1]);
-      const value = tenant.authorizationresources.filter((row) => {
+      if (!byPrincipal) {
+        byPrincipal = new Map();
+        for (const row of tenant.authorizationresources) {
+          const key = lower(((row.properties ?? {}) as Record<string, unknown>).principalId);
+          byPrincipal.set(key, [...(byPrincipal.get(key) ?? []), row]);
+        }
+      }
+      const candidates = principal === undefined ? tenant.authorizationresources : (byPrincipal.get(lower(principal)) ?? []);
+      const value = candidates.filter((row) => {
         const props = (row.properties ?? {}) as Record<string, unknown>;
         const scope = lower(props.scope);
         const inScope = scope.startsWith(`/subscriptions/${sub}`) || !scope.startsWith('/subscriptions/');
@@ -482,6 +491,13 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
           body: { error: { code: 'TooManyRequests', message: 'The request is being throttled.' } },
         };
       }
+    }
+    if (method === 'GET' && /^\/subscriptions\/?$/i.test(path)) {
+      // The subscriptions the caller can see (Subscriptions - List).
+      const value = tenant.resourcecontainers
+        .filter((r) => !forbidden.has(subscriptionOf(r) ?? ''))
+        .map((r) => ({ id: r.id, subscriptionId: r.subscriptionId, displayName: r.name, state: 'Enabled', tenantId: r.tenantId }));
+      return { status: 200, body: { value } };
     }
     const list = ACCOUNT_LIST.exec(path);
     if (method === 'GET' && list) {

@@ -1,0 +1,132 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+/**
+ * The scale benchmark (issue: scale): generated tenants served by the HTTPS ARM simulator in its
+ * own process, with latency, transfer time by size, Resource Graph's quota enforced (15 queries per
+ * 5 s, 429 beyond) and ARM's per-subscription read bucket (250, refilled 25 per second). Each run is
+ * a separate process (scripts/bench-run.ts) so its peak RSS is its own. Prints a table; asserts nothing.
+ *
+ *   npm run bench [-- --sizes 1000:10,10000:500,100000:5000] [-- --baseline-max 10000]
+ *                 [-- --latency-ms 100] [-- --transfer-bytes-per-ms 10000]
+ *
+ * quota floor = Resource Graph queries ÷ 3 per second: no client of one user can finish sooner.
+ */
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '1000:10,10000:500,100000:5000' },
+    'baseline-max': { type: 'string', default: '10000' },
+    'deep-max': { type: 'string', default: '10000' },
+    'latency-ms': { type: 'string', default: '100' },
+    'transfer-bytes-per-ms': { type: 'string', default: '10000' },
+  },
+});
+const here = dirname(fileURLToPath(import.meta.url));
+const simMain = join(here, '..', 'test', 'simulator', 'main.js');
+const runMain = join(here, 'bench-run.js');
+
+interface Simulator {
+  url: string;
+  caFile: string;
+  stop(): Promise<void>;
+}
+
+async function startSimulator(accounts: number, subscriptions: number): Promise<Simulator> {
+  const child = spawn(process.execPath, [simMain, '--accounts', String(accounts), '--subscriptions', String(subscriptions),
+    '--latency-ms', values['latency-ms'], '--transfer-bytes-per-ms', values['transfer-bytes-per-ms'], '--quota', '--arm-bucket'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout });
+  const [first] = (await once(lines, 'line')) as [string];
+  const info = JSON.parse(first) as { url: string; caFile: string };
+  return {
+    ...info,
+    async stop() {
+      child.stdin.end();
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function run(sim: Simulator, mode: 'ours' | 'baseline', deep: boolean): Promise<Record<string, number>> {
+  const child = spawn(process.execPath, [runMain, '--mode', mode, '--url', sim.url, ...(deep ? ['--deep'] : [])], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: sim.caFile },
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`${mode} run exited with ${code}`);
+  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
+const rows: string[][] = [];
+const baselineMax = Number(values['baseline-max']);
+const deepMax = Number(values['deep-max']);
+process.stderr.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
+for (const size of values.sizes.split(',')) {
+  const [accounts = 0, subscriptions = 0] = size.split(':').map(Number);
+  process.stderr.write(`tenant ${accounts} accounts / ${subscriptions} subscriptions: starting the simulator\n`);
+  const sim = await startSimulator(accounts, subscriptions);
+  try {
+    const plans: Array<{ deep: boolean }> = [{ deep: false }, ...(accounts <= deepMax ? [{ deep: true }] : [])];
+    let oursWall: number | undefined;
+    const results: Array<{ deep: boolean; r: Record<string, number> }> = [];
+    for (const plan of plans) {
+      process.stderr.write(`  ours, deep inspection ${plan.deep ? 'on' : 'off'}\n`);
+      const r = await run(sim, 'ours', plan.deep);
+      if (!plan.deep) oursWall = r.wallMs;
+      results.push({ deep: plan.deep, r });
+    }
+    let base: Record<string, number> | undefined;
+    if (accounts <= baselineMax) {
+      process.stderr.write('  baseline (per-subscription listing, per-account reads)\n');
+      base = await run(sim, 'baseline', false);
+    }
+    for (const { deep, r } of results) {
+      const floorS = (r.graphQueries ?? 0) / 3;
+      const wallS = (r.wallMs ?? 0) / 1000;
+      rows.push([
+        `${accounts.toLocaleString('en')} / ${subscriptions.toLocaleString('en')}`,
+        `ours, deep ${deep ? 'on' : 'off'}`,
+        fmt(wallS),
+        String(r.graphQueries),
+        String(r.armCalls),
+        String((r.graphThrottled ?? 0) + (r.armThrottled ?? 0)),
+        String(r.peakRssMiB),
+        Math.round((r.findings ?? 0) / wallS).toLocaleString('en'),
+        fmt(floorS),
+        fmt(wallS / floorS, 2),
+        base && !deep ? fmt((base.wallMs ?? 0) / 1000) : '—',
+        base && !deep && oursWall ? `${fmt((base.wallMs ?? 0) / oursWall)}×` : '—',
+      ]);
+    }
+    if (base) {
+      rows.push([
+        `${accounts.toLocaleString('en')} / ${subscriptions.toLocaleString('en')}`,
+        'baseline',
+        fmt((base.wallMs ?? 0) / 1000),
+        '0',
+        String(base.armCalls),
+        String(base.armThrottled),
+        String(base.peakRssMiB),
+        '—',
+        '—',
+        '—',
+        fmt((base.wallMs ?? 0) / 1000),
+        '1×',
+      ]);
+    }
+  } finally {
+    await sim.stop();
+  }
+}
+const header = ['accounts / subscriptions', 'run', 'wall (s)', 'ARG queries', 'ARM calls', '429s', 'peak RSS (MiB)', 'findings/s', 'quota floor (s)', 'wall ÷ floor', 'baseline (s)', 'baseline ÷ ours'];
+console.log(`| ${header.join(' | ')} |`);
+console.log(`|${header.map(() => '---').join('|')}|`);
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+console.log(`\nsimulated latency ${values['latency-ms']} ms per request + body size ÷ ${values['transfer-bytes-per-ms']} bytes/ms; Resource Graph quota 15 queries / 5 s enforced; ARM reads 250-token bucket, 25/s per subscription`);
