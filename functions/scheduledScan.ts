@@ -12,6 +12,10 @@ export async function scheduledScan(timer: Timer, context: InvocationContext): P
   const settings = loadSettings(process.env);
   const result = await runScheduledScan(settings, (message) => context.log(message));
   if (!result) return;
+  if (!('scan' in result)) {
+    context.log(`scan ${result.scanId} fanned out: ${result.shards.length} shard(s) queued on scan-shards`);
+    return;
+  }
   const { scan } = result;
   const s = scan.summary.byOutcome;
   context.log(

@@ -1,8 +1,13 @@
 import { app } from '@azure/functions';
+import { DefaultAzureCredential } from '@azure/identity';
+import { QueueClient } from '@azure/storage-queue';
+import { commitShardedScan, finalizeOverdueScans, planShardedScan, runShard, type ShardMessage, SHARD_QUEUE, type ShardPlan } from './shards.js';
+import { tableQuery } from './collect/resourceGraph.js';
+import { TABLES } from './collect/inventory.js';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
 import type { ApiDeps } from './api/scansApi.js';
 import { createAzureClients, credentialFor } from './collect/clients.js';
-import type { ProgressLog } from './collect/collector.js';
+import { type ProgressLog, ScanSetupError } from './collect/collector.js';
 import { loadWebhooks } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
 import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
@@ -26,6 +31,19 @@ app.setup({ enableHttpStream: true });
 
 /** The Storage queue on which on-demand scans are requested (connection: AzureWebJobsStorage). */
 export const SCAN_QUEUE = 'scan-requests';
+
+/**
+ * A queue of the audit storage account (the Function App's own): identity-based from the blob URL
+ * (`.blob.` → `.queue.`), or the connection string (Azurite).
+ */
+export function auditQueue(settings: Settings, name: string): QueueClient {
+  if (settings.AUDIT_STORAGE_CONNECTION_STRING) return new QueueClient(settings.AUDIT_STORAGE_CONNECTION_STRING, name);
+  if (!settings.AUDIT_STORAGE_ACCOUNT_URL) throw new Error('no audit storage configured');
+  const url = new URL(settings.AUDIT_STORAGE_ACCOUNT_URL);
+  url.hostname = url.hostname.replace('.blob.', '.queue.');
+  url.pathname = `/${name}`;
+  return new QueueClient(url.toString(), new DefaultAzureCredential());
+}
 
 /** The audit store of the settings. */
 export function auditStore(settings: Settings): BlobStore {
@@ -102,9 +120,11 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
  * The scheduled scan: takes the scan lock, scans, releases it. Returns undefined (and logs why)
  * when another scan holds the lock.
  */
-export async function runScheduledScan(settings: Settings, log: ProgressLog, given?: Policy): Promise<ScanResult | undefined> {
+export async function runScheduledScan(settings: Settings, log: ProgressLog, given?: Policy): Promise<ScanResult | ShardPlan | undefined> {
   const policy = given ?? (await policyOf(settings));
   const store = auditStore(settings);
+  // Fanned-out scans whose shards did not all report in time are committed as partial first.
+  for (const scanId of await finalizeOverdueScans({ container: store.container, log })) log(`overdue scan ${scanId} committed as partial`);
   const lock = new ScanLock(store.container);
   const scanId = newScanId(new Date());
   const taken = await lock.acquire(scanId, 'scheduled');
@@ -113,11 +133,56 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
     return undefined;
   }
   try {
+    const armEndpoint = armEndpointOf(settings);
+    const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+    const scope = { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS };
+    // Invalid webhook settings stop the invocation before any request, naming the setting.
+    loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
+    let inScope = scope.subscriptions.length;
+    if (inScope === 0) {
+      try {
+        const where = scope.managementGroups.length ? { managementGroups: scope.managementGroups } : {};
+        inScope = (await clients.graph.readAll(tableQuery(TABLES.subscriptions), where)).length;
+      } catch (error) {
+        throw new ScanSetupError(`cannot list subscriptions: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    if (inScope > settings.SHARD_ABOVE_SUBSCRIPTIONS) {
+      log(`${inScope} subscription(s) in scope, above SHARD_ABOVE_SUBSCRIPTIONS (${settings.SHARD_ABOVE_SUBSCRIPTIONS}): fanning out`);
+      return await planShardedScan({
+        scanId,
+        scope,
+        policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
+        clients,
+        container: store.container,
+        queue: auditQueue(settings, SHARD_QUEUE),
+        timeoutMs: settings.SHARD_TIMEOUT_MINUTES * 60_000,
+        log,
+      });
+    }
     return await scanWithSettings(settings, scanId, log, policy);
   } finally {
     await lock.release(scanId);
   }
 }
+
+/**
+ * One shard of a fanned-out scan (queue trigger `scanShard`), then the commit when it is the last.
+ * @throws UnknownShardError (poison it) or a transient error (the queue retries).
+ */
+export async function runScanShard(settings: Settings, message: ShardMessage, log: ProgressLog, given?: Policy): ReturnType<typeof runShard> {
+  const policy = given ?? (await policyOf(settings));
+  const armEndpoint = armEndpointOf(settings);
+  return runShard(message, {
+    container: auditStore(settings).container,
+    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) }),
+    policy,
+    deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
+    log,
+  });
+}
+
+export { commitShardedScan };
 
 /**
  * An on-demand scan requested through `POST /api/scans` (the queue message carries its scanId).

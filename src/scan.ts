@@ -1,6 +1,6 @@
 import type { AzureClients } from './collect/clients.js';
 import { collectInventory, type ProgressLog, type ScanScope } from './collect/collector.js';
-import { TABLES } from './collect/inventory.js';
+import { type RawInventory, TABLES } from './collect/inventory.js';
 import { normalizeAccounts, prepareTenant, withPerimeterConfigurations } from './collect/normalize.js';
 import { readPerimeterConfigurations } from './collect/perimeterConfigurations.js';
 import type { Policy } from './config/policy.js';
@@ -104,6 +104,133 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     subscriptions: policy.scope.exclude.subscriptions,
     managementGroups: policy.scope.exclude.managementGroups,
   });
+  const evaluated = await evaluateInventory({
+    raw,
+    policy,
+    clients,
+    scanId,
+    log,
+    now,
+    deepConcurrency: options.deepConcurrency ?? 8,
+    ...(options.workDir ? { workDir: options.workDir } : {}),
+    retainFindings: options.retainFindings ?? false,
+    keepStates: options.afterCommit !== undefined,
+  });
+  const { spill, summary, rules, problems, deepRead, deepFailed, accountCount, retained, states } = evaluated;
+  try {
+    return await finishScan();
+  } finally {
+    await rm(spill, { force: true });
+  }
+
+  async function finishScan(): Promise<ScanResult> {
+    const placeholder = { kind: 'scan' as const, id: scanId, at: '' };
+
+    const tables = (Object.keys(raw.tables) as Array<keyof typeof raw.tables>).map((name) => {
+      const t = raw.tables[name];
+      return t.failure === undefined
+        ? { type: TABLES[name].type, rows: t.rows.length, status: 'read' as const }
+        : { type: TABLES[name].type, rows: t.rows.length, status: 'failed' as const, reason: t.failure };
+    });
+    const partial
+      = raw.subscriptions.some((s) => s.status === 'unreadable')
+        || tables.some((t) => t.status === 'failed')
+        || problems.length > 0
+        || deepFailed > 0;
+    const finished = now();
+    const scan: ScanDocument = {
+      schemaVersion: 1,
+      scanId,
+      startedAt: started.toISOString(),
+      finishedAt: finished.toISOString(),
+      status: partial ? 'partial' : 'complete',
+      scope: {
+        subscriptions: [...scope.subscriptions],
+        managementGroups: [...scope.managementGroups],
+        deepInspection: params.deepInspection,
+        ...(include.resourceGroups.length ? { resourceGroups: [...include.resourceGroups] } : {}),
+        ...(policy.scope.exclude.subscriptions.length + policy.scope.exclude.managementGroups.length + policy.scope.exclude.resourceGroups.length
+          ? { excluded: policy.scope.exclude }
+          : {}),
+      },
+      coverage: {
+        subscriptions: raw.subscriptions,
+        accounts: accountCount,
+        tables,
+        deepInspection: { accounts: deepRead, failed: deepFailed },
+        problems,
+      },
+      rules: rules.map(catalogEntry),
+      summary: summary.build(),
+      stats: (() => {
+        const after = counters();
+        return {
+          durationMs: finished.getTime() - started.getTime(),
+          resourceGraphPages: after.pages - before.pages,
+          resourceGraphRequests: after.graph - before.graph,
+          armRequests: after.arm - before.arm,
+          throttledResponses: after.throttled - before.throttled,
+        };
+      })(),
+    };
+    const previous = await previousScan(options.stores, log);
+    let baseline: Baseline | undefined;
+    if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
+    const source = fileFindings(spill);
+    const artifacts = [fileArtifact('findings.ndjson', 'application/x-ndjson', spill), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, baseline)];
+    for (const store of options.stores) {
+      await store.save(scan, artifacts);
+      log(`written to ${store.location}`);
+    }
+    if (options.afterCommit) {
+      const at = { ...placeholder, at: scan.finishedAt };
+      try {
+        await options.afterCommit({ scan, previous, current: source, states: states.map((s) => ({ ...s, source: at })) });
+      } catch (error) {
+        log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return { scan, findings: retained };
+  }
+}
+
+/** What `evaluateInventory` produced. */
+export interface EvaluatedInventory {
+  /** Temporary NDJSON file of the findings, one account's findings after another; the caller removes it. */
+  readonly spill: string;
+  readonly summary: SummaryBuilder;
+  readonly rules: ReturnType<typeof activeRules>;
+  /** Unusable rows and failed rule evaluations, in words. */
+  readonly problems: string[];
+  readonly accountCount: number;
+  readonly deepRead: number;
+  readonly deepFailed: number;
+  readonly retained: Finding[];
+  /** Account states without their final source time (empty unless `keepStates`). */
+  readonly states: AccountState[];
+}
+
+/**
+ * Normalize → deep inspection → evaluate → findings file, for a raw inventory: the part of a scan
+ * after collection, shared by the single-process scan and a shard of a fanned-out scan.
+ * @throws the file system's error when the temporary findings file cannot be written (it is removed).
+ */
+export async function evaluateInventory(o: {
+  raw: RawInventory;
+  policy: Policy;
+  clients: AzureClients;
+  scanId: string;
+  log: ProgressLog;
+  now: () => Date;
+  /** Most perimeter-configuration reads in flight (count). */
+  deepConcurrency: number;
+  workDir?: string;
+  retainFindings: boolean;
+  keepStates: boolean;
+}): Promise<EvaluatedInventory> {
+  const { raw, policy, clients, scanId, log, now } = o;
+  const params = policy.parameters;
+  const include = policy.scope.include;
   const prepared = prepareTenant(raw);
   const rgKey = (a: { subscriptionId: string; resourceGroup: string }) => `/subscriptions/${a.subscriptionId}/resourcegroups/${a.resourceGroup}`.toLowerCase();
   const rgIn = new Set(include.resourceGroups.map((r) => r.toLowerCase()));
@@ -130,7 +257,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     }
     log(`deep inspection: ${candidates.length} account(s)`);
     configs = await readPerimeterConfigurations(candidates, clients.cognitiveServicesFor, {
-      maxConcurrency: options.deepConcurrency ?? 8,
+      maxConcurrency: o.deepConcurrency,
       throttled: () => clients.armStats.throttled,
     });
   }
@@ -142,7 +269,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const retained: Finding[] = [];
   const states: AccountState[] = [];
   const problems = prepared.problems;
-  const spill = join(options.workDir ?? tmpdir(), `perimeter-auditor-${scanId}-${process.pid}.ndjson`);
+  const spill = join(o.workDir ?? tmpdir(), `perimeter-auditor-${scanId}-${process.pid}.ndjson`);
   const out = createWriteStream(spill, { encoding: 'utf8' });
   const closed = streamFinished(out);
   let accountCount = 0;
@@ -169,8 +296,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         lines += `${JSON.stringify(finding)}\n`;
       }
       await writeChunk(out, lines);
-      if (options.retainFindings) retained.push(...findings);
-      if (options.afterCommit) states.push(stateOf(account, findings, placeholder));
+      if (o.retainFindings) retained.push(...findings);
+      if (o.keepStates) states.push(stateOf(account, findings, placeholder));
     }
     out.end();
     await closed;
@@ -180,76 +307,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     await rm(spill, { force: true });
     throw error;
   }
-
-  const tables = (Object.keys(raw.tables) as Array<keyof typeof raw.tables>).map((name) => {
-    const t = raw.tables[name];
-    return t.failure === undefined
-      ? { type: TABLES[name].type, rows: t.rows.length, status: 'read' as const }
-      : { type: TABLES[name].type, rows: t.rows.length, status: 'failed' as const, reason: t.failure };
-  });
-  const partial
-    = raw.subscriptions.some((s) => s.status === 'unreadable')
-      || tables.some((t) => t.status === 'failed')
-      || problems.length > 0
-      || deepFailed > 0;
-  const finished = now();
-  const scan: ScanDocument = {
-    schemaVersion: 1,
-    scanId,
-    startedAt: started.toISOString(),
-    finishedAt: finished.toISOString(),
-    status: partial ? 'partial' : 'complete',
-    scope: {
-      subscriptions: [...scope.subscriptions],
-      managementGroups: [...scope.managementGroups],
-      deepInspection: params.deepInspection,
-      ...(include.resourceGroups.length ? { resourceGroups: [...include.resourceGroups] } : {}),
-      ...(policy.scope.exclude.subscriptions.length + policy.scope.exclude.managementGroups.length + policy.scope.exclude.resourceGroups.length
-        ? { excluded: policy.scope.exclude }
-        : {}),
-    },
-    coverage: {
-      subscriptions: raw.subscriptions,
-      accounts: accountCount,
-      tables,
-      deepInspection: { accounts: deepRead, failed: deepFailed },
-      problems,
-    },
-    rules: rules.map(catalogEntry),
-    summary: summary.build(),
-    stats: (() => {
-      const after = counters();
-      return {
-        durationMs: finished.getTime() - started.getTime(),
-        resourceGraphPages: after.pages - before.pages,
-        resourceGraphRequests: after.graph - before.graph,
-        armRequests: after.arm - before.arm,
-        throttledResponses: after.throttled - before.throttled,
-      };
-    })(),
-  };
-  const previous = await previousScan(options.stores, log);
-  let baseline: Baseline | undefined;
-  if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
-  const source = fileFindings(spill);
-  const artifacts = [fileArtifact('findings.ndjson', 'application/x-ndjson', spill), ...reportArtifacts(scan, source, options.formats ?? REPORT_FORMATS, baseline)];
-  try {
-    for (const store of options.stores) {
-      await store.save(scan, artifacts);
-      log(`written to ${store.location}`);
-    }
-    if (options.afterCommit) {
-      const at = { ...placeholder, at: scan.finishedAt };
-      try {
-        await options.afterCommit({ scan, previous, current: source, states: states.map((s) => ({ ...s, source: at })) });
-      } catch (error) {
-        log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-  } finally {
-    await rm(spill, { force: true });
-  }
-  return { scan, findings: retained };
+  return { spill, summary, rules, problems, accountCount, deepRead, deepFailed, retained, states };
 }
 
 /** A deep-inspection target: the account's ID and the parts its ARM URL needs. */

@@ -215,6 +215,22 @@ export async function collectInventory(
   log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
 
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
+  Object.assign(tables, await readContextTables(reader, scope, readable, limit, log));
+  return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
+}
+
+/** The tables other than accounts: what account rows are joined with (inventory.ts). */
+export type ContextTables = Pick<RawInventory['tables'], Exclude<TableName, 'subscriptions' | 'accounts'>>;
+
+/** Reads every context table over `readable` subscriptions (and scope-level role assignments). */
+async function readContextTables(
+  reader: ResourceGraphReader,
+  scope: ScanScope,
+  readable: readonly string[],
+  limit: LimitFunction,
+  log: ProgressLog,
+): Promise<ContextTables> {
+  const tables: Partial<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>> = {};
   await Promise.all(
     OTHER_TABLES.map(async (name) => {
       const spec = TABLES[name];
@@ -235,7 +251,60 @@ export async function collectInventory(
       log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
     }),
   );
-  return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
+  return tables as ContextTables;
+}
+
+/**
+ * The first half of a fanned-out scan (the planner's): the subscriptions in scope and the context
+ * tables over them, without accounts. A subscription refused (401/403) on the first context table is
+ * `unreadable` and left out of the others, as the account query does in `collectInventory`.
+ * @throws ScanSetupError when the subscriptions in scope cannot be listed.
+ */
+export async function collectContext(
+  reader: ResourceGraphReader,
+  scope: ScanScope,
+  log: ProgressLog,
+  exclude: ScanScope = { subscriptions: [], managementGroups: [] },
+): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables }> {
+  const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
+  if (exclude.managementGroups.length > 0) {
+    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
+      const s = subscriptionIdOf(row);
+      if (s) excluded.add(s.id.toLowerCase());
+    }
+  }
+  const subscriptions = (await discoverSubscriptions(reader, scope)).filter((s) => !excluded.has(s.id.toLowerCase()));
+  log(`scope: ${subscriptions.length} subscription(s)`);
+  const limit = pLimit(GRAPH_CONCURRENCY);
+  const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), subscriptions.filter((s) => s.status === 'read').map((s) => s.id), { limit });
+  const coverage = subscriptions.map((s) => {
+    const reason = probe.failures.get(s.id.toLowerCase());
+    return reason !== undefined && /HTTP 40[13]/.test(reason) ? { ...s, status: 'unreadable' as const, reason } : s;
+  });
+  const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
+  const tables = await readContextTables(reader, scope, readable, limit, log);
+  return { subscriptions: coverage, tables };
+}
+
+/**
+ * The second half (a shard's): the account rows of `subscriptions` (at most a few hundred), kept as
+ * JSON text; a subscription whose accounts cannot be read is `unreadable`.
+ */
+export async function collectAccounts(
+  reader: ResourceGraphReader,
+  subscriptions: readonly string[],
+  log: ProgressLog,
+): Promise<{ subscriptions: SubscriptionCoverage[]; accounts: TableRead }> {
+  const result = await readBySubscriptions(reader, tableQuery(TABLES.accounts), subscriptions, {
+    limit: pLimit(GRAPH_CONCURRENCY),
+    mapRow: (row) => JSON.stringify(row),
+  });
+  const coverage = subscriptions.map((id): SubscriptionCoverage => {
+    const reason = result.failures.get(id.toLowerCase());
+    return reason === undefined ? { id, status: 'read' } : { id, status: 'unreadable', reason };
+  });
+  log(`accounts: ${result.rows.length} row(s); ${result.failures.size} subscription(s) unreadable`);
+  return { subscriptions: coverage, accounts: { rows: result.rows } };
 }
 
 const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts'>> = [

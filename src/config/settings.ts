@@ -38,6 +38,13 @@ export const SettingsSchema = z.object({
   DEEP_INSPECTION: bool(true),
   /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
   DEEP_INSPECTION_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(8),
+  /**
+   * Fan-out: a scheduled scan of more subscriptions than this is split into shards of at most 300
+   * subscriptions on the `scan-shards` queue (src/shards.ts). Default 1000; 0 shards every scan.
+   */
+  SHARD_ABOVE_SUBSCRIPTIONS: z.coerce.number().int().min(0).default(1000),
+  /** Minutes after planning when a fanned-out scan with missing shards is committed as `partial`. Default 120. */
+  SHARD_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(10_080).default(120),
   /** Blob endpoint of the audit store, e.g. https://<account>.blob.core.windows.net (identity-based). */
   AUDIT_STORAGE_ACCOUNT_URL: z.string().url().optional(),
   /** Connection string of the audit store (Azurite / local development only). */

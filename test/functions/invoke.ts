@@ -1,6 +1,7 @@
 import functions, { type Timer } from '@azure/functions';
 import { resourceChanged } from '../../functions/resourceChanged.js';
 import { scanRequested } from '../../functions/scanRequested.js';
+import { scanShard } from '../../functions/scanShard.js';
 import { scheduledScan } from '../../functions/scheduledScan.js';
 
 /**
@@ -28,6 +29,7 @@ const timer: Timer = {
 try {
   if (name === 'scheduledScan') await scheduledScan(timer, context);
   else if (name === 'scanRequested') await scanRequested(JSON.parse(message), context);
+  else if (name === 'scanShard') await scanShard(message, context);
   else if (name === 'resourceChanged') await resourceChanged(JSON.parse(message), context);
   else throw new Error(`unknown function ${name}`);
 } catch (error) {

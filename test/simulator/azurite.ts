@@ -14,6 +14,8 @@ const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/
 
 export interface Azurite {
   readonly blobEndpoint: string;
+  /** Set when the Queue service was started too. */
+  readonly queueEndpoint?: string;
   /** Connection string for `BlobServiceClient.fromConnectionString`. */
   readonly connectionString: string;
   stop(): Promise<void>;
@@ -30,30 +32,17 @@ function findBin(name: string): string {
   }
 }
 
-/**
- * Starts the Blob service. Resolves when Azurite prints its port (about 1 s).
- * @throws Error when Azurite exits or does not report a port within `timeoutMs` (default 30000 ms).
- */
-export async function startAzurite(timeoutMs = 30_000): Promise<Azurite> {
+async function spawnService(service: 'blob' | 'queue', timeoutMs: number): Promise<{ child: ChildProcess; port: number }> {
   const child: ChildProcess = spawn(
-    findBin('azurite-blob'),
-    [
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      '0',
-      '--inMemoryPersistence',
-      '--disableTelemetry',
-      '--skipApiVersionCheck',
-      '--silent',
-    ],
+    findBin(`azurite-${service}`),
+    [`--${service}Host`, '127.0.0.1', `--${service}Port`, '0', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--silent'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const port = await new Promise<number>((resolve, reject) => {
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`Azurite did not start within ${timeoutMs} ms: ${output.slice(-500)}`));
+      reject(new Error(`Azurite ${service} did not start within ${timeoutMs} ms: ${output.slice(-500)}`));
     }, timeoutMs);
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
@@ -67,18 +56,38 @@ export async function startAzurite(timeoutMs = 30_000): Promise<Azurite> {
     child.stderr?.on('data', onData);
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`Azurite exited with code ${code}: ${output.slice(-500)}`));
+      reject(new Error(`Azurite ${service} exited with code ${code}: ${output.slice(-500)}`));
     });
   });
-  const blobEndpoint = `http://127.0.0.1:${port}/${DEV_ACCOUNT}`;
+  return { child, port };
+}
+
+const stopChild = (child: ChildProcess) =>
+  new Promise<void>((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+
+/**
+ * Starts the Blob service, and the Queue service when `options.queue` (each its own process, as
+ * `azurite-blob` and `azurite-queue`). Resolves when Azurite prints its ports (about 1 s each).
+ * @throws Error when Azurite exits or does not report a port within `timeoutMs` (default 30000 ms).
+ */
+export async function startAzurite(timeoutMs = 30_000, options: { queue?: boolean } = {}): Promise<Azurite> {
+  const blob = await spawnService('blob', timeoutMs);
+  const queue = options.queue ? await spawnService('queue', timeoutMs).catch(async (error: unknown) => {
+    await stopChild(blob.child);
+    throw error;
+  }) : undefined;
+  const blobEndpoint = `http://127.0.0.1:${blob.port}/${DEV_ACCOUNT}`;
+  const queueEndpoint = queue ? `http://127.0.0.1:${queue.port}/${DEV_ACCOUNT}` : undefined;
   return {
     blobEndpoint,
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobEndpoint};`,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+    ...(queueEndpoint ? { queueEndpoint } : {}),
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${DEV_ACCOUNT};AccountKey=${DEV_KEY};BlobEndpoint=${blobEndpoint};${queueEndpoint ? `QueueEndpoint=${queueEndpoint};` : ''}`,
+    stop: async () => {
+      await Promise.all([stopChild(blob.child), ...(queue ? [stopChild(queue.child)] : [])]);
+    },
   };
 }

@@ -255,11 +255,13 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   const stats = { graphRequests: 0, armRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
   // Rows by table → type → subscription (lower-case; '' for rows without one), built on first use,
   // so that a query over 300 subscriptions of a 100,000-account tenant does not scan every row.
-  const index = new Map<string, Map<string, Map<string, Row[]>>>();
+  // Tests add and remove rows between requests: an index is rebuilt when its table's length changed.
+  const index = new Map<string, { size: number; byType: Map<string, Map<string, Row[]>> }>();
   function rowsByType(table: (typeof TABLES)[number], type: string | undefined): Map<string, Row[]> {
-    let byType = index.get(table);
+    let byType = index.get(table)?.size === tenant[table].length ? index.get(table)?.byType : undefined;
     if (!byType) {
       byType = new Map();
+      lastResult = undefined;
       for (const row of tenant[table] as Row[]) {
         const t = String(row.type ?? '').toLowerCase();
         let bySub = byType.get(t);
@@ -269,7 +271,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         if (list) list.push(row);
         else bySub.set(sub, [row]);
       }
-      index.set(table, byType);
+      index.set(table, { size: tenant[table].length, byType });
     }
     if (type !== undefined) return byType.get(type) ?? new Map();
     const all = new Map<string, Row[]>();
@@ -422,6 +424,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   const CHILD_LIST = /^(.*\/networkSecurityPerimeters\/[^/]+(?:\/profiles\/[^/]+)?)\/(resourceAssociations|accessRules)$/i;
   const lower = (v: unknown) => String(v ?? '').toLowerCase();
   let byPrincipal: Map<string, Row[]> | undefined;
+  let byPrincipalSize = 0;
 
   /** Plain ARM reads of the fixture tables: a resource by ID, role assignments by principal, a perimeter's children. */
   function handleArmRead(path: string, url: URL): SimulatorResponse | undefined {
@@ -434,8 +437,9 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       // $filter=principalId eq '{id}': assignments at, above or below the subscription for that principal.
       const principal = /principalId eq '([^']+)'/i.exec(url.searchParams.get('$filter') ?? '')?.[1];
       const sub = lower(ra[1]);
-      if (!byPrincipal) {
+      if (!byPrincipal || byPrincipalSize !== tenant.authorizationresources.length) {
         byPrincipal = new Map();
+        byPrincipalSize = tenant.authorizationresources.length;
         for (const row of tenant.authorizationresources) {
           const key = lower(((row.properties ?? {}) as Record<string, unknown>).principalId);
           byPrincipal.set(key, [...(byPrincipal.get(key) ?? []), row]);
