@@ -18,8 +18,8 @@ for (const [name, file] of Object.entries(entries)) {
   if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build`);
   const times: number[] = [];
   for (let r = 0; r < RUNS; r++) {
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import('./${file}'); process.stdout.write(String(performance.now() - t));`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    times.push(Number(out.toString()));
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const t = performance.now(); await import('./${file}'); process.stdout.write("\\nimport-ms=" + (performance.now() - t));`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    times.push(Number(/import-ms=([\d.]+)/.exec(out.toString())?.[1]));
   }
   console.log(`| ${name} | \`${file}\` | ${median(times).toFixed(0)} | ${Math.min(...times).toFixed(0)} | ${Math.max(...times).toFixed(0)} |`);
 }
