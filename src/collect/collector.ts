@@ -171,6 +171,18 @@ function failureText(failures: Map<string, string>): string | undefined {
     : `${failures.size} subscriptions, e.g. ${sub}: ${reason}`;
 }
 
+/** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
+async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope): Promise<Set<string>> {
+  const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
+  if (exclude.managementGroups.length > 0) {
+    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
+      const s = subscriptionIdOf(row);
+      if (s) excluded.add(s.id.toLowerCase());
+    }
+  }
+  return excluded;
+}
+
 /**
  * Collects the raw inventory for a scope.
  * @throws ScanSetupError when the subscriptions in scope cannot be listed.
@@ -181,14 +193,7 @@ export async function collectInventory(
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
 ): Promise<RawInventory> {
-  const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
-  if (exclude.managementGroups.length > 0) {
-    // Subscriptions under an excluded management group are out of scope too.
-    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
-      const s = subscriptionIdOf(row);
-      if (s) excluded.add(s.id.toLowerCase());
-    }
-  }
+  const excluded = await excludedSubscriptions(reader, exclude);
   const discovered = await discoverSubscriptions(reader, scope);
   const limit = pLimit(GRAPH_CONCURRENCY);
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
@@ -266,13 +271,7 @@ export async function collectContext(
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
 ): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables }> {
-  const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
-  if (exclude.managementGroups.length > 0) {
-    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
-      const s = subscriptionIdOf(row);
-      if (s) excluded.add(s.id.toLowerCase());
-    }
-  }
+  const excluded = await excludedSubscriptions(reader, exclude);
   const subscriptions = (await discoverSubscriptions(reader, scope)).filter((s) => !excluded.has(s.id.toLowerCase()));
   log(`scope: ${subscriptions.length} subscription(s)`);
   const limit = pLimit(GRAPH_CONCURRENCY);

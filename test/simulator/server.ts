@@ -470,10 +470,15 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   /** `GET /subscriptions/{sub}/providers/Microsoft.CognitiveServices/accounts`: full rows, paged with `nextLink`. */
   function listAccounts(sub: string, url: URL, baseUrl: string): SimulatorResponse {
     const rows = rowsByType('resources', 'microsoft.cognitiveservices/accounts').get(sub.toLowerCase()) ?? [];
+    return armPage(rows, url, baseUrl);
+  }
+
+  /** One page of an ARM list (`armPageSize` items) with `nextLink` carrying `$skiptoken` when more remain. */
+  function armPage(items: readonly Row[], url: URL, baseUrl: string): SimulatorResponse {
     const pageSize = options.armPageSize ?? 50;
     const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
-    const body: Record<string, unknown> = { value: rows.slice(skip, skip + pageSize) };
-    if (skip + pageSize < rows.length) {
+    const body: Record<string, unknown> = { value: items.slice(skip, skip + pageSize) };
+    if (skip + pageSize < items.length) {
       const next = new URL(url.pathname, baseUrl);
       next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '2024-10-01');
       next.searchParams.set('$skiptoken', String(skip + pageSize));
@@ -538,17 +543,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         ? { status: 200, body: item }
         : armError(404, 'NotFound', `Configuration '${configName}' was not found.`);
     }
-    const pageSize = options.armPageSize ?? 50;
-    const skip = Number(url.searchParams.get('$skiptoken') ?? '0') || 0;
-    const page = items.slice(skip, skip + pageSize);
-    const body: Record<string, unknown> = { value: page };
-    if (skip + pageSize < items.length) {
-      const next = new URL(url.pathname, baseUrl);
-      next.searchParams.set('api-version', url.searchParams.get('api-version') ?? '2024-10-01');
-      next.searchParams.set('$skiptoken', String(skip + pageSize));
-      body.nextLink = next.toString();
-    }
-    return { status: 200, body };
+    return armPage(items, url, baseUrl);
   }
 
   async function respond(res: ServerResponse, r: SimulatorResponse): Promise<void> {

@@ -48,6 +48,18 @@ function only(raw: RawInventory) {
 }
 
 describe('normalize', () => {
+  it('reads a projected row whose properties did not exist as unread, not as Azure defaults', () => {
+    // The projected query rebuilds `properties` with pack(), which gives a bag of nulls for an absent bag.
+    const keys = ['publicNetworkAccess', 'networkAcls', 'disableLocalAuth', 'restrictOutboundNetworkAccess', 'encryption', 'privateEndpointConnections'];
+    const nulls = Object.fromEntries(keys.map((k) => [k, null]));
+    const absent = only(inventory({ accounts: { rows: [JSON.stringify(row('a', { hasProperties: false, properties: nulls }))] } })).account;
+    assert.equal(absent.network.ok, false);
+    assert.equal(absent.disableLocalAuth.ok, false);
+    const present = only(inventory({ accounts: { rows: [JSON.stringify(row('a', { hasProperties: true, properties: nulls }))] } })).account;
+    assert.deepEqual(present.disableLocalAuth, read(false));
+    assert.equal(present.network.ok && present.network.value.publicNetworkAccess, 'Enabled');
+  });
+
   it('applies the Azure defaults of RULES.md to absent and null properties', () => {
     const { account } = only(
       inventory({ accounts: { rows: [row('a', { properties: { publicNetworkAccess: null, networkAcls: null } })] } }),
