@@ -113,6 +113,9 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   // may go when two others are already on their way.
   let inFlight = 0;
   let quotaEstimate: number | undefined;
+  // After the first 429 this client sends one request at a time for the rest of its life: a throttled
+  // server gets no parallel load, and a refused request retries before any other is sent.
+  let serial = false;
   let quotaResetAt = 0;
   const ownSends = (t: number) => {
     if (!options.window) return 0;
@@ -132,6 +135,10 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
       const t = now();
       if (blockedUntil > t) {
         await wait(blockedUntil - t, 'quota exhausted');
+        continue;
+      }
+      if (serial && inFlight > 0) {
+        await sleep(20);
         continue;
       }
       if (quotaEstimate !== undefined && t >= quotaResetAt) quotaEstimate = undefined;
@@ -189,6 +196,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           continue;
         }
         inFlight -= 1;
+        if (response.status === 429) serial = true;
         observeQuota(response);
         if (!isRetriableStatus(response.status) || attempt >= maxAttempts) return response;
         let waitMs: number;
