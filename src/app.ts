@@ -1,4 +1,5 @@
 import { app } from '@azure/functions';
+import type { TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 import { commitShardedScan, finalizeOverdueScans, planShardedScan, runShard, type ShardMessage, SHARD_QUEUE, type ShardPlan } from './shards.js';
@@ -29,6 +30,14 @@ import { StateStore } from './events/state.js';
 // Stream HTTP responses (reports can be hundreds of MB) instead of buffering them.
 app.setup({ enableHttpStream: true });
 
+/**
+ * The credential for the audit storage account (Blob and Queue): the user-assigned managed identity
+ * named by `AZURE_CLIENT_ID` when set (infra/ sets it), otherwise `DefaultAzureCredential`'s chain.
+ */
+export function storageCredential(settings: Pick<Settings, 'AZURE_CLIENT_ID'>): TokenCredential {
+  return settings.AZURE_CLIENT_ID ? new DefaultAzureCredential({ managedIdentityClientId: settings.AZURE_CLIENT_ID }) : new DefaultAzureCredential();
+}
+
 /** The Storage queue on which on-demand scans are requested (connection: AzureWebJobsStorage). */
 export const SCAN_QUEUE = 'scan-requests';
 
@@ -42,7 +51,7 @@ export function auditQueue(settings: Settings, name: string): QueueClient {
   const url = new URL(settings.AUDIT_STORAGE_ACCOUNT_URL);
   url.hostname = url.hostname.replace('.blob.', '.queue.');
   url.pathname = `/${name}`;
-  return new QueueClient(url.toString(), new DefaultAzureCredential());
+  return new QueueClient(url.toString(), storageCredential(settings));
 }
 
 /** The audit store of the settings. */
@@ -52,6 +61,7 @@ export function auditStore(settings: Settings): BlobStore {
       accountUrl: settings.AUDIT_STORAGE_ACCOUNT_URL,
       connectionString: settings.AUDIT_STORAGE_CONNECTION_STRING,
       container: settings.AUDIT_CONTAINER,
+      ...(settings.AUDIT_STORAGE_ACCOUNT_URL ? { credential: storageCredential(settings) } : {}),
     }),
   );
 }
@@ -86,7 +96,7 @@ async function scanWithSettings(settings: Settings, scanId: string, log: Progres
     scanId,
     scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
     policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
-    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) }),
+    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) }),
     stores: [store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
@@ -104,7 +114,7 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
   const armEndpoint = armEndpointOf(settings);
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
-  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) });
   return evaluateChange(event, {
     arm: clients.arm,
     state: new StateStore(store.container),
@@ -134,7 +144,7 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
   }
   try {
     const armEndpoint = armEndpointOf(settings);
-    const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+    const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) });
     const scope = { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS };
     // Invalid webhook settings stop the invocation before any request, naming the setting.
     loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
@@ -175,7 +185,7 @@ export async function runScanShard(settings: Settings, message: ShardMessage, lo
   const armEndpoint = armEndpointOf(settings);
   return runShard(message, {
     container: auditStore(settings).container,
-    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) }),
+    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) }),
     policy,
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,

@@ -71,9 +71,13 @@ export function developmentCredential(endpoint: string): TokenCredential {
 /**
  * `DefaultAzureCredential` for real clouds (az login, managed identity, environment); the
  * development token for an https loopback simulator.
+ * @param managedIdentityClientId client ID of a user-assigned managed identity (the `AZURE_CLIENT_ID`
+ *   setting; infra/ sets it to the Function App's identity). Unset: a system-assigned identity or a
+ *   developer's login. Source: Azure Identity, "DefaultAzureCredential" (managedIdentityClientId).
  */
-export function credentialFor(endpoint: string): TokenCredential {
-  return isLoopbackHttps(endpoint) ? developmentCredential(endpoint) : new DefaultAzureCredential();
+export function credentialFor(endpoint: string, managedIdentityClientId?: string): TokenCredential {
+  if (isLoopbackHttps(endpoint)) return developmentCredential(endpoint);
+  return managedIdentityClientId ? new DefaultAzureCredential({ managedIdentityClientId }) : new DefaultAzureCredential();
 }
 
 export interface AzureClientsOptions {

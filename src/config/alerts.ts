@@ -34,6 +34,16 @@ const Entry = z
   })
   .strict();
 
+/** The setting that holds webhook `name`'s URL: `ALERT_WEBHOOK_<NAME>_URL`. */
+export function webhookUrlSetting(name: string): string {
+  return `ALERT_WEBHOOK_${name}_URL`;
+}
+
+/** The setting that holds webhook `name`'s signing secret: `ALERT_WEBHOOK_<NAME>_SECRET`. */
+export function webhookSecretSetting(name: string): string {
+  return `ALERT_WEBHOOK_${name}_SECRET`;
+}
+
 const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i;
 
 /**
@@ -76,8 +86,8 @@ export function loadWebhooks(env: Record<string, string | undefined>, defaultMin
   return parsed.data.map((e) => {
     if (names.has(e.name)) throw new SettingsError(`invalid settings: ALERT_WEBHOOKS: name ${e.name} appears twice`);
     names.add(e.name);
-    const urlSetting = `ALERT_WEBHOOK_${e.name}_URL`;
-    const secretSetting = `ALERT_WEBHOOK_${e.name}_SECRET`;
+    const urlSetting = webhookUrlSetting(e.name);
+    const secretSetting = webhookSecretSetting(e.name);
     const urlText = env[urlSetting];
     if (!urlText) throw new SettingsError(`invalid settings: ${urlSetting} is not set`);
     const secret = env[secretSetting] || undefined;

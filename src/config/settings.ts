@@ -47,6 +47,12 @@ export const SettingsSchema = z.object({
   SHARD_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(10_080).default(120),
   /** Blob endpoint of the audit store, e.g. https://<account>.blob.core.windows.net (identity-based). */
   AUDIT_STORAGE_ACCOUNT_URL: z.string().url().optional(),
+  /**
+   * Client ID (a GUID) of the user-assigned managed identity the app signs in with, for Resource Graph,
+   * Resource Manager, Blob and Queue. Unset: `DefaultAzureCredential`'s chain (a system-assigned
+   * identity, or a developer's `az login`). infra/ sets it to the Function App's identity.
+   */
+  AZURE_CLIENT_ID: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a client ID (GUID)').optional(),
   /** Connection string of the audit store (Azurite / local development only). */
   AUDIT_STORAGE_CONNECTION_STRING: z.string().min(1).optional(),
   /**
@@ -71,6 +77,29 @@ export const SettingsSchema = z.object({
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
+
+/**
+ * Settings of {@link SettingsSchema} that the deployment in `infra/` deliberately does not set, and why.
+ * The infrastructure drift test (test/infra/drift.test.ts) requires infra/ to set every other setting.
+ */
+export const SETTINGS_NOT_DEPLOYED: Readonly<Partial<Record<keyof Settings, string>>> = {
+  AUDIT_STORAGE_CONNECTION_STRING: 'a connection string carries the account key; in Azure the app uses its identity (shared-key access is off)',
+  ARM_ENDPOINT: 'derived from AZURE_CLOUD; an override for the local ARM simulator only',
+  POLICY: 'multi-line policy text does not pass through azd parameters; infra/ sets POLICY_BLOB, a blob in the audit container (docs/deploy.md)',
+};
+
+/**
+ * Settings that the Functions host or the platform reads, not this code; infra/ sets them and the drift
+ * test accepts them. Source: "Connecting to host storage with an identity" (AzureWebJobsStorage__*) and
+ * "Application Insights connection strings" (Azure Functions app settings reference).
+ */
+export const PLATFORM_SETTINGS: readonly string[] = [
+  'AzureWebJobsStorage__credential',
+  'AzureWebJobsStorage__clientId',
+  'AzureWebJobsStorage__blobServiceUri',
+  'AzureWebJobsStorage__queueServiceUri',
+  'APPLICATIONINSIGHTS_CONNECTION_STRING',
+];
 
 /** Thrown when settings do not validate; the message names each setting (never its value). */
 export class SettingsError extends Error {}

@@ -13,6 +13,27 @@ export type ChangeTarget
 
 const op = (e: ResourceEvent) => e.operationName.toLowerCase();
 
+/**
+ * Every `data.operationName` that {@link routeEvent} acts on, as Resource Manager spells it
+ * (reference: AZURE-FACTS "Change events"; NSP configuration actions per the Cognitive Services REST
+ * API). The Event Grid subscriptions in infra/modules/changeEvents.bicep filter on exactly this list
+ * (`StringIn` on `data.operationName`); the drift test compares the two.
+ */
+export const ROUTED_OPERATIONS: readonly string[] = [
+  'Microsoft.CognitiveServices/accounts/write',
+  'Microsoft.CognitiveServices/accounts/delete',
+  'Microsoft.CognitiveServices/accounts/networkSecurityPerimeterConfigurations/reconcile/action',
+  'Microsoft.Network/networkSecurityPerimeters/resourceAssociations/write',
+  'Microsoft.Network/networkSecurityPerimeters/resourceAssociations/delete',
+  'Microsoft.Network/networkSecurityPerimeters/profiles/write',
+  'Microsoft.Network/networkSecurityPerimeters/profiles/delete',
+  'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/write',
+  'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/delete',
+  'Microsoft.Authorization/roleAssignments/write',
+  'Microsoft.Authorization/roleAssignments/delete',
+];
+
+/** Routes one event to what it affects; `ignored` (with the reason) for anything else. */
 export function routeEvent(e: ResourceEvent): ChangeTarget {
   const o = op(e);
   if (/^microsoft\.cognitiveservices\/accounts\/(write|delete)$/.test(o) || /^microsoft\.cognitiveservices\/accounts\/networksecurityperimeterconfigurations\/.+\/action$/.test(o)) {

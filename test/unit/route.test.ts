@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ResourceEvent } from '../../src/events/parse.js';
-import { routeEvent } from '../../src/events/route.js';
+import { ROUTED_OPERATIONS, routeEvent } from '../../src/events/route.js';
 
 const S = '/subscriptions/0000/resourceGroups/rg/providers';
 const ACCOUNT = `${S}/Microsoft.CognitiveServices/accounts/a1`;
@@ -29,6 +29,15 @@ describe('routing change events', () => {
   for (const [op, subject, expected] of cases) {
     it(`${op}`, () => assert.deepEqual(routeEvent(e(op, subject)), expected));
   }
+  it('ROUTED_OPERATIONS (the Event Grid filter of infra/) is exactly the operations routed above', () => {
+    const canonical = (o: string) => ROUTED_OPERATIONS.find((r) => r.toLowerCase() === o.toLowerCase()) ?? o;
+    assert.deepEqual([...ROUTED_OPERATIONS].sort(), cases.map(([op]) => canonical(op)).sort());
+    for (const op of ROUTED_OPERATIONS) {
+      const [, subject] = cases.find(([o]) => o.toLowerCase() === op.toLowerCase()) ?? [];
+      assert.ok(subject, op);
+      assert.notEqual(routeEvent(e(op, subject)).kind, 'ignored', op);
+    }
+  });
   it('ignores other operations and subjects of the wrong shape, with a reason', () => {
     for (const [op, subject] of [
       ['Microsoft.CognitiveServices/accounts/listKeys/action', ACCOUNT],
