@@ -1,0 +1,4 @@
+# azd postdown hook (Windows): same as postdown.sh.
+$ErrorActionPreference = 'Stop'
+azd env set DEPLOY_EVENT_SUBSCRIPTIONS false
+if ($LASTEXITCODE -ne 0) { throw 'azd env set failed' }

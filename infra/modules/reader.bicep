@@ -1,0 +1,17 @@
+// Reader on one audited subscription: Resource Graph queries, the per-account perimeter configurations,
+// role assignments and storage accounts that change events re-read. Nothing the auditor does writes.
+targetScope = 'subscription'
+
+@description('Principal ID of the Function App\'s managed identity.')
+param principalId string
+
+var reader = 'acdd72a7-3385-48ef-bd42-f606fba81ae7'
+
+resource readerRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(subscription().id, principalId, reader)
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', reader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
