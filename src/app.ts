@@ -1,13 +1,11 @@
 import { app } from '@azure/functions';
-import type { TokenCredential } from '@azure/core-auth';
-import { DefaultAzureCredential } from '@azure/identity';
 import { QueueClient } from '@azure/storage-queue';
 import { commitShardedScan, finalizeOverdueScans, planShardedScan, runShard, type ShardMessage, SHARD_QUEUE, type ShardPlan } from './shards.js';
 import { tableQuery } from './collect/resourceGraph.js';
 import { TABLES } from './collect/inventory.js';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
 import type { ApiDeps } from './api/scansApi.js';
-import { createAzureClients, credentialFor } from './collect/clients.js';
+import { azureCredential, createAzureClients, credentialFor } from './collect/clients.js';
 import { type ProgressLog, ScanSetupError } from './collect/collector.js';
 import { loadWebhooks } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
@@ -30,14 +28,6 @@ import { StateStore } from './events/state.js';
 // Stream HTTP responses (reports can be hundreds of MB) instead of buffering them.
 app.setup({ enableHttpStream: true });
 
-/**
- * The credential for the audit storage account (Blob and Queue): the user-assigned managed identity
- * named by `AZURE_CLIENT_ID` when set (infra/ sets it), otherwise `DefaultAzureCredential`'s chain.
- */
-export function storageCredential(settings: Pick<Settings, 'AZURE_CLIENT_ID'>): TokenCredential {
-  return settings.AZURE_CLIENT_ID ? new DefaultAzureCredential({ managedIdentityClientId: settings.AZURE_CLIENT_ID }) : new DefaultAzureCredential();
-}
-
 /** The Storage queue on which on-demand scans are requested (connection: AzureWebJobsStorage). */
 export const SCAN_QUEUE = 'scan-requests';
 
@@ -51,7 +41,7 @@ export function auditQueue(settings: Settings, name: string): QueueClient {
   const url = new URL(settings.AUDIT_STORAGE_ACCOUNT_URL);
   url.hostname = url.hostname.replace('.blob.', '.queue.');
   url.pathname = `/${name}`;
-  return new QueueClient(url.toString(), storageCredential(settings));
+  return new QueueClient(url.toString(), azureCredential(settings.AZURE_CLIENT_ID));
 }
 
 /** The audit store of the settings. */
@@ -61,7 +51,7 @@ export function auditStore(settings: Settings): BlobStore {
       accountUrl: settings.AUDIT_STORAGE_ACCOUNT_URL,
       connectionString: settings.AUDIT_STORAGE_CONNECTION_STRING,
       container: settings.AUDIT_CONTAINER,
-      ...(settings.AUDIT_STORAGE_ACCOUNT_URL ? { credential: storageCredential(settings) } : {}),
+      ...(settings.AUDIT_STORAGE_ACCOUNT_URL ? { credential: azureCredential(settings.AZURE_CLIENT_ID) } : {}),
     }),
   );
 }

@@ -89,7 +89,7 @@ export function readInfraSources(root: string): Map<string, string> {
     }
   };
   if (existsSync(join(root, 'infra'))) visit('infra');
-  for (const f of ['azure.yaml', 'functions/resourceChanged.ts', '.funcignore', 'package.json']) {
+  for (const f of ['azure.yaml', 'functions/resourceChanged.ts']) {
     if (existsSync(join(root, f))) out.set(f, readFileSync(join(root, f), 'utf8'));
   }
   return out;
@@ -372,8 +372,14 @@ class Checker {
     for (const key of dynamic) if (!settings.has(key)) this.problem(`setting ${key}: read by the code (src/config/alerts.ts) for each webhook but not set by infra/main.bicep`);
     for (const key of PLATFORM_SETTINGS) if (!settings.has(key)) this.problem(`setting ${key}: needed by the Functions host but not set by infra/main.bicep`);
     if (literalString(settings.get('AzureWebJobsStorage__credential')) !== 'managedidentity') this.problem('setting AzureWebJobsStorage__credential must be managedidentity');
-    const clientId = (k: string) => JSON.stringify(settings.get(k), (key: string, v: unknown) => (key === 'line' ? undefined : v));
-    if (clientId('AzureWebJobsStorage__clientId') !== clientId('AZURE_CLIENT_ID') || !clientId('AZURE_CLIENT_ID')?.includes('"clientId"')) {
+    // The host and the code sign in as the same identity: both settings are `<identity>.outputs.clientId`.
+    const identityClientId = (k: string): boolean => {
+      const e = settings.get(k);
+      return e?.k === 'member' && e.name === 'clientId' && e.object.k === 'member' && e.object.name === 'outputs';
+    };
+    const sameSource = JSON.stringify(settings.get('AZURE_CLIENT_ID'), (key: string, v: unknown) => (key === 'line' ? undefined : v))
+      === JSON.stringify(settings.get('AzureWebJobsStorage__clientId'), (key: string, v: unknown) => (key === 'line' ? undefined : v));
+    if (!identityClientId('AZURE_CLIENT_ID') || !identityClientId('AzureWebJobsStorage__clientId') || !sameSource) {
       this.problem('settings AzureWebJobsStorage__clientId and AZURE_CLIENT_ID must both be the identity\'s clientId output');
     }
     return settings;

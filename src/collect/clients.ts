@@ -76,7 +76,14 @@ export function developmentCredential(endpoint: string): TokenCredential {
  *   developer's login. Source: Azure Identity, "DefaultAzureCredential" (managedIdentityClientId).
  */
 export function credentialFor(endpoint: string, managedIdentityClientId?: string): TokenCredential {
-  if (isLoopbackHttps(endpoint)) return developmentCredential(endpoint);
+  return isLoopbackHttps(endpoint) ? developmentCredential(endpoint) : azureCredential(managedIdentityClientId);
+}
+
+/**
+ * `DefaultAzureCredential`, with the user-assigned managed identity `managedIdentityClientId` when
+ * given (the `AZURE_CLIENT_ID` setting), for Resource Manager, Resource Graph, Blob and Queue.
+ */
+export function azureCredential(managedIdentityClientId?: string): TokenCredential {
   return managedIdentityClientId ? new DefaultAzureCredential({ managedIdentityClientId }) : new DefaultAzureCredential();
 }
 
