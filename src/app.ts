@@ -28,8 +28,7 @@ import { StateStore } from './events/state.js';
 // Stream HTTP responses (reports can be hundreds of MB) instead of buffering them.
 app.setup({ enableHttpStream: true });
 
-/** The Storage queue on which on-demand scans are requested (connection: AzureWebJobsStorage). */
-export const SCAN_QUEUE = 'scan-requests';
+export { SCAN_QUEUE } from './queues.js';
 
 /**
  * A queue of the audit storage account (the Function App's own): identity-based from the blob URL

@@ -530,56 +530,33 @@ export function bodyObject(e: Expr): Expr {
   return e;
 }
 
+/**
+ * The direct sub-expressions of `e` (interpolations included), each with the names it binds for that
+ * child: a `for` body binds its item and index, a lambda body its parameters.
+ */
+export function children(e: Expr): ReadonlyArray<{ readonly expr: Expr; readonly binds: readonly string[] }> {
+  const plain = (...xs: Expr[]) => xs.map((expr) => ({ expr, binds: [] as readonly string[] }));
+  switch (e.k) {
+    case 'str': return plain(...e.parts.filter((p): p is Expr => typeof p !== 'string'));
+    case 'member': return plain(e.object);
+    case 'index': return plain(e.object, e.index);
+    case 'call': return plain(e.callee, ...e.args);
+    case 'object': return plain(...e.props.map((p) => p.value));
+    case 'array': return plain(...e.items);
+    case 'for': return [...plain(e.source), { expr: e.body, binds: e.index ? [e.item, e.index] : [e.item] }];
+    case 'if': return plain(e.condition, e.body);
+    case 'lambda': return [{ expr: e.body, binds: e.params }];
+    case 'ternary': return plain(e.condition, e.then, e.else);
+    case 'binary': return plain(e.left, e.right);
+    case 'unary': return plain(e.operand);
+    default: return [];
+  }
+}
+
 /** Every expression under `e`, `e` first (depth-first, interpolations included). */
 export function* walk(e: Expr): Generator<Expr> {
   yield e;
-  switch (e.k) {
-    case 'str':
-      for (const p of e.parts) if (typeof p !== 'string') yield* walk(p);
-      break;
-    case 'member':
-      yield* walk(e.object);
-      break;
-    case 'index':
-      yield* walk(e.object);
-      yield* walk(e.index);
-      break;
-    case 'call':
-      yield* walk(e.callee);
-      for (const a of e.args) yield* walk(a);
-      break;
-    case 'object':
-      for (const p of e.props) yield* walk(p.value);
-      break;
-    case 'array':
-      for (const i of e.items) yield* walk(i);
-      break;
-    case 'for':
-      yield* walk(e.source);
-      yield* walk(e.body);
-      break;
-    case 'if':
-      yield* walk(e.condition);
-      yield* walk(e.body);
-      break;
-    case 'lambda':
-      yield* walk(e.body);
-      break;
-    case 'ternary':
-      yield* walk(e.condition);
-      yield* walk(e.then);
-      yield* walk(e.else);
-      break;
-    case 'binary':
-      yield* walk(e.left);
-      yield* walk(e.right);
-      break;
-    case 'unary':
-      yield* walk(e.operand);
-      break;
-    default:
-      break;
-  }
+  for (const c of children(e)) yield* walk(c.expr);
 }
 
 /** Thrown when {@link evaluate} meets an expression it cannot compute (as deployment would fail). */

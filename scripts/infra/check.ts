@@ -3,9 +3,10 @@ import { join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { webhookSecretSetting, webhookUrlSetting } from '../../src/config/alerts.js';
 import { PLATFORM_SETTINGS, SETTINGS_NOT_DEPLOYED, SettingsSchema } from '../../src/config/settings.js';
+import { SCAN_QUEUE } from '../../src/queues.js';
 import { ROUTED_OPERATIONS } from '../../src/events/route.js';
 import { SHARD_POISON_QUEUE, SHARD_QUEUE } from '../../src/shards.js';
-import { type BicepFile, BicepSyntaxError, bodyObject, type Declaration, type Expr, literalString, parseBicep, property, walk } from './bicep.js';
+import { type BicepFile, BicepSyntaxError, bodyObject, children, type Declaration, type Expr, literalString, parseBicep, property, walk } from './bicep.js';
 
 /**
  * The infrastructure drift check (issue: infrastructure as code). Reads infra/ (Bicep, the azd
@@ -158,60 +159,17 @@ class Checker {
   private checkNames(file: BicepFile): void {
     const names = this.declared(file);
     const visit = (e: Expr, bound: Scope): void => {
-      switch (e.k) {
-        case 'id':
-          if (!names.has(e.name) && !bound.has(e.name)) this.problem(`${file.path}:${e.line}: ${e.name} is not declared`);
-          return;
-        case 'call':
-          if (e.callee.k === 'id') {
-            if (!FUNCTIONS.has(e.callee.name)) this.problem(`${file.path}:${e.line}: ${e.callee.name}() is not a Bicep function this project uses`);
-          } else visit(e.callee, bound);
-          for (const a of e.args) visit(a, bound);
-          return;
-        case 'for': {
-          visit(e.source, bound);
-          const inner = new Set(bound).add(e.item);
-          if (e.index) inner.add(e.index);
-          visit(e.body, inner);
-          return;
-        }
-        case 'lambda':
-          visit(e.body, new Set([...bound, ...e.params]));
-          return;
-        case 'str':
-          for (const p of e.parts) if (typeof p !== 'string') visit(p, bound);
-          return;
-        case 'member':
-          visit(e.object, bound);
-          return;
-        case 'index':
-          visit(e.object, bound);
-          visit(e.index, bound);
-          return;
-        case 'object':
-          for (const p of e.props) visit(p.value, bound);
-          return;
-        case 'array':
-          for (const i of e.items) visit(i, bound);
-          return;
-        case 'if':
-          visit(e.condition, bound);
-          visit(e.body, bound);
-          return;
-        case 'ternary':
-          visit(e.condition, bound);
-          visit(e.then, bound);
-          visit(e.else, bound);
-          return;
-        case 'binary':
-          visit(e.left, bound);
-          visit(e.right, bound);
-          return;
-        case 'unary':
-          visit(e.operand, bound);
-          return;
-        default:
-          return;
+      if (e.k === 'id') {
+        if (!names.has(e.name) && !bound.has(e.name)) this.problem(`${file.path}:${e.line}: ${e.name} is not declared`);
+        return;
+      }
+      if (e.k === 'call' && e.callee.k === 'id' && !FUNCTIONS.has(e.callee.name)) {
+        this.problem(`${file.path}:${e.line}: ${e.callee.name}() is not a Bicep function this project uses`);
+      }
+      for (const c of children(e)) {
+        // A function name is not a value to resolve; its arguments are.
+        if (e.k === 'call' && c.expr === e.callee && e.callee.k === 'id') continue;
+        visit(c.expr, c.binds.length > 0 ? new Set([...bound, ...c.binds]) : bound);
       }
     };
     for (const d of file.declarations) {
@@ -320,9 +278,8 @@ class Checker {
   // ---- settings -----------------------------------------------------------------------------------
 
   private varValue(file: BicepFile, name: string): Expr | undefined {
-    const d = file.declarations.find((x) => (x.k === 'var' || x.k === 'param') && x.name === name);
-    if (d?.k === 'var') return d.value;
-    return undefined;
+    const d = file.declarations.find((x) => x.k === 'var' && x.name === name);
+    return d?.k === 'var' ? d.value : undefined;
   }
 
   /** Setting name (or template with `<*>` for interpolations) → value expression, of an object expression. */
@@ -492,7 +449,7 @@ class Checker {
 
   private checkStorage(main: BicepFile): void {
     const queues = literalList(this.varValue(main, 'queueNames'));
-    const needed = ['scan-requests', SHARD_QUEUE, SHARD_POISON_QUEUE];
+    const needed = [SCAN_QUEUE, SHARD_QUEUE, SHARD_POISON_QUEUE];
     for (const q of needed) if (!queues.includes(q)) this.problem(`queue ${q}: used by the code but not created by infra/main.bicep (var queueNames)`);
     for (const q of queues) if (!needed.includes(q) && !needed.some((n) => q === `${n}-poison`)) this.problem(`queue ${q}: created by infra/main.bicep but not used by the code`);
     const storageFile = this.files.get('infra/modules/storage.bicep');
