@@ -76,12 +76,20 @@ describe('rule registry', () => {
     const rows = [
       ...text.matchAll(/^\| ((?:NSP|NET|ID|AUTH|ENC)-\d\d) \| ([a-z0-9-]+) \| ([^|]+) \| (high|medium|low) \|/gm),
     ];
-    assert.equal(rows.length, 20);
+    // Catalog rows whose rule is not built yet, each with the open issue that builds it.
+    const planned: Record<string, string> = { 'NSP-07': 'issue 18 (enforcement readiness)' };
+    // Catalog rows whose new wording describes semantics an open issue builds.
+    const changing: Record<string, string> = { 'ID-04': 'issue 21 (Cosmos DB and AI Search data sources)' };
+    const ids = rows.map((r) => r[1]);
+    for (const r of RULES) assert.ok(ids.includes(r.id), `${r.id} is not in RULES.md`);
+    assert.equal(rows.length, RULES.length + Object.keys(planned).filter((id) => ids.includes(id)).length);
     for (const [, id, slug, title, severity] of rows) {
+      if (id && planned[id] && !RULES.some((r) => r.id === id)) continue;
       const rule = RULES.find((r) => r.id === id);
       assert.ok(rule, `${id} missing`);
       assert.equal(rule.slug, slug);
-      assert.equal(rule.title, title?.trim());
+      // A row whose new semantics an open issue builds keeps its old title until then.
+      if (!(id && changing[id])) assert.equal(rule.title, title?.trim());
       assert.equal(rule.severity, severity);
     }
   });
