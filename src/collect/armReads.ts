@@ -1,6 +1,8 @@
 import { ServiceClient } from '@azure/core-client';
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
-import { describeError } from './resourceGraph.js';
+import { z } from 'zod';
+import { ArmPageSchema, ArmResourceSchema, checkAnswer } from './answers.js';
+import { describeError, isWrongShape } from './resourceGraph.js';
 
 /**
  * Plain Resource Manager reads for change evaluation (issue: change events): Resource Graph lags
@@ -52,7 +54,13 @@ export class ArmReader {
     return url.toString();
   }
 
-  private async send(url: string): Promise<{ status: number; body: unknown }> {
+  /**
+   * Sends a GET. A 2xx answer is checked against `schema` (answers.ts); an error answer's body is
+   * parsed when it is JSON, for its error code and message.
+   * @throws ArmReadError without a status for no answer, with 502 for a wrong-shaped 2xx answer
+   *   (transient: a proxy page may be gone on the next try)
+   */
+  private async send<T>(url: string, schema: z.ZodType<T>): Promise<{ status: number; body: T | unknown }> {
     this.requests += 1;
     let response: Awaited<ReturnType<ServiceClient['sendRequest']>>;
     try {
@@ -61,11 +69,19 @@ export class ArmReader {
       const d = describeError(error);
       throw new ArmReadError(d.message, d.statusCode);
     }
+    if (response.status >= 200 && response.status < 300) {
+      try {
+        return { status: response.status, body: checkAnswer(response, schema) };
+      } catch (error) {
+        if (isWrongShape(error)) throw new ArmReadError(`HTTP ${response.status}: ${(error as Error).message}`, 502);
+        throw error;
+      }
+    }
     let body: unknown;
     try {
       body = response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined;
     } catch {
-      throw new ArmReadError(`HTTP ${response.status}: the response is not JSON`, response.status >= 200 && response.status < 300 ? 502 : response.status);
+      body = undefined;
     }
     return { status: response.status, body };
   }
@@ -80,7 +96,7 @@ export class ArmReader {
    * @throws ArmReadError for any other failure
    */
   async get(path: string, apiVersion: string): Promise<unknown> {
-    const { status, body } = await this.send(this.url(path, apiVersion));
+    const { status, body } = await this.send(this.url(path, apiVersion), ArmResourceSchema);
     if (status === 404) return undefined;
     if (status < 200 || status >= 300) this.fail(status, body);
     return body;
@@ -95,11 +111,10 @@ export class ArmReader {
     const seen = new Set<string>();
     let url: string | undefined = this.url(path, apiVersion, query);
     while (url) {
-      const { status, body } = await this.send(url);
+      const { status, body } = await this.send(url, ArmPageSchema);
       if (status === 404) return items;
       if (status < 200 || status >= 300) this.fail(status, body);
-      const page = body as { value?: unknown; nextLink?: unknown };
-      if (!Array.isArray(page?.value)) throw new ArmReadError('malformed collection: value is not an array', 502);
+      const page = body as z.infer<typeof ArmPageSchema>;
       items.push(...page.value);
       const next = typeof page.nextLink === 'string' && page.nextLink ? page.nextLink : undefined;
       if (next && seen.has(next)) throw new ArmReadError('the service repeated a nextLink (loop guard)', 502);

@@ -3,12 +3,15 @@ import pLimit from 'p-limit';
 import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey } from '../domain/resourceId.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
+import { ArmPageSchema, checkAnswer } from './answers.js';
 import { describeError } from './resourceGraph.js';
 
 /**
  * Deep inspection: each account's `networkSecurityPerimeterConfigurations` from ARM
  * (`GET …/accounts/{name}/networkSecurityPerimeterConfigurations`, AZURE-FACTS.md), through
- * `@azure/arm-cognitiveservices` (its pager follows `nextLink`).
+ * `@azure/arm-cognitiveservices` (its pager follows `nextLink`). Every page is checked for its shape
+ * (answers.ts): the SDK's pager takes an answer without `value` — a proxy's HTML page, `{}` — for an
+ * empty page, which would make NSP-05 report drift on data that was never read.
  */
 
 /** Creates (or reuses) a Cognitive Services management client for a subscription. */
@@ -69,10 +72,11 @@ export async function readPerimeterConfigurations(
         try {
           const list: unknown[] = [];
           const client = clientFor(account.subscriptionId);
-          for await (const config of client.networkSecurityPerimeterConfigurations.list(
-            account.resourceGroup,
-            account.name,
-          )) {
+          for await (const config of client.networkSecurityPerimeterConfigurations.list(account.resourceGroup, account.name, {
+            onResponse: (raw) => {
+              if (raw.status >= 200 && raw.status < 300) checkAnswer(raw, ArmPageSchema);
+            },
+          })) {
             list.push(config);
           }
           results.set(idKey(account.id), read(list));

@@ -1,5 +1,6 @@
 import type { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { isRestError } from '@azure/core-rest-pipeline';
+import { AnswerShapeError, checkAnswer, GraphPageSchema, unexpectedAnswer } from './answers.js';
 
 /**
  * Resource Graph paging on `@azure/arm-resourcegraph` 5.x, which has no pager: we loop on
@@ -36,14 +37,28 @@ export function tableQuery(spec: { readonly table: string; readonly type: string
   return typeQuery(spec.table, spec.type, spec.project);
 }
 
-/** Short, secret-free description of a failed request. */
+/**
+ * Short, secret-free description of a failed request, in plain words: the status and the service's
+ * error code and message (first line), or for an answer that did not parse, its content type and
+ * size (`answer was not the expected JSON (text/html, 1,234 bytes)`), never the body itself.
+ */
 export function describeError(error: unknown): { message: string; statusCode: number | undefined } {
   if (isRestError(error)) {
+    if (error.code === 'PARSE_ERROR') {
+      const response = error.response;
+      const text = response?.bodyAsText ?? '';
+      return { message: unexpectedAnswer(response?.headers.get('content-type'), Buffer.byteLength(text), 'the body is not JSON'), statusCode: undefined };
+    }
     const code = error.code ? `${error.code}: ` : '';
     const text = (error.message || '').split('\n')[0]?.slice(0, 300) ?? '';
     return { message: `HTTP ${error.statusCode ?? 'error'} ${code}${text}`.trim(), statusCode: error.statusCode };
   }
   return { message: error instanceof Error ? error.message.slice(0, 300) : String(error), statusCode: undefined };
+}
+
+/** True for an answer that arrived but was not the expected JSON (a proxy page, a body cut short). */
+export function isWrongShape(error: unknown): boolean {
+  return error instanceof AnswerShapeError || (isRestError(error) && error.code === 'PARSE_ERROR');
 }
 
 /**
@@ -83,25 +98,33 @@ export class ResourceGraphReader {
     for (let page = 0; ; page++) {
       if (page >= this.maxPages) throw new GraphQueryError(`more than ${this.maxPages} pages`, undefined);
       let response: Awaited<ReturnType<ResourceGraphClient['resources']>> | undefined;
-      // A page whose body does not parse (cut short in transit) is asked for again, twice at most;
-      // other failures were already retried by the pipeline's policy.
+      // A page whose body does not parse (cut short in transit) or is not a Resource Graph answer (a
+      // proxy's page) is asked for again, twice at most; other failures were already retried by the
+      // pipeline's policy. Every 2xx answer is checked for its shape before a row is used (answers.ts).
       for (let attempt = 1; response === undefined; attempt++) {
         try {
           this.pages += 1;
-          response = await this.client.resources({
-            query,
-            ...(scope.subscriptions ? { subscriptions: [...scope.subscriptions] } : {}),
-            ...(scope.managementGroups ? { managementGroups: [...scope.managementGroups] } : {}),
-            options: { top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
-          });
+          response = await this.client.resources(
+            {
+              query,
+              ...(scope.subscriptions ? { subscriptions: [...scope.subscriptions] } : {}),
+              ...(scope.managementGroups ? { managementGroups: [...scope.managementGroups] } : {}),
+              options: { top: this.pageSize, resultFormat: 'objectArray', ...(skipToken ? { skipToken } : {}) },
+            },
+            {
+              onResponse: (raw) => {
+                if (raw.status >= 200 && raw.status < 300) checkAnswer(raw, GraphPageSchema);
+              },
+            },
+          );
         } catch (error) {
-          if (isRestError(error) && error.code === 'PARSE_ERROR' && attempt < 3) continue;
+          if (isWrongShape(error) && attempt < 3) continue;
           const d = describeError(error);
           throw new GraphQueryError(d.message, d.statusCode);
         }
       }
       const data = rowsOf(response.data);
-      if (data === undefined) throw new GraphQueryError('malformed response: data is not an array of rows', undefined);
+      if (data === undefined) throw new GraphQueryError('answer was not the expected JSON: data is not an array of rows', undefined);
       if (mapRow) for (const row of data) rows.push(mapRow(row));
       else for (const row of data) rows.push(row);
       skipToken = response.skipToken || undefined;
