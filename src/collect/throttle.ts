@@ -37,7 +37,43 @@ export interface ThrottleOptions {
   readonly random?: () => number;
   /** Told about every wait (ms) and its reason; for progress output. */
   readonly onWait?: (ms: number, reason: string) => void;
+  /**
+   * Told about every attempt that is repeated, in plain words ("Resource Graph query resources
+   * (microsoft.cognitiveservices/accounts): no answer in 30 s, attempt 2 of 6"), so that a slow
+   * tenant never looks hung. The CLI prints it on stderr; Functions log it.
+   */
+  readonly onRetry?: (message: string) => void;
 }
+
+/**
+ * Thrown when no attempt of a request got an answer within `timeoutMs`: the reason in plain words
+ * ("no answer in 30 s, 6 attempts"), instead of the abort signal's text.
+ */
+export class NoAnswerError extends Error {
+  override readonly name = 'NoAnswerError';
+}
+
+/**
+ * What a request is, in words and without secrets: a Resource Graph query by its table and type
+ * (and "next page" when it carries a paging token), an ARM request by its method and path.
+ */
+export function describeRequest(request: PipelineRequest): string {
+  const url = new URL(request.url);
+  if (/\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && typeof request.body === 'string') {
+    try {
+      const body = JSON.parse(request.body) as { query?: unknown; options?: { $skipToken?: unknown } };
+      const query = typeof body.query === 'string' ? body.query : '';
+      const table = /^\s*([A-Za-z]+)/.exec(query)?.[1] ?? 'query';
+      const type = /\btype\s*=~\s*'([^']+)'/.exec(query)?.[1];
+      return `Resource Graph query ${table}${type ? ` (${type})` : ''}${body.options?.$skipToken ? ', next page' : ''}`;
+    } catch {
+      return 'Resource Graph query';
+    }
+  }
+  return `${request.method} ${url.pathname}`;
+}
+
+const seconds = (ms: number) => `${Math.round(ms / 100) / 10} s`;
 
 /** Counters a policy keeps (counts). */
 export interface RequestStats {
@@ -190,9 +226,14 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           inFlight -= 1;
           // Network failures (reset, refused, timeout) come as thrown errors without a response.
           const status = isRestError(error) ? error.statusCode : undefined;
-          if (attempt >= maxAttempts || status !== undefined || request.abortSignal?.aborted) throw error;
+          if (status !== undefined || request.abortSignal?.aborted) throw error;
+          const timedOut = (error as Error).name === 'AbortError';
+          const reason = timedOut ? `no answer in ${seconds(timeoutMs)}` : `no answer (${(error as Error).message})`;
+          if (attempt >= maxAttempts) throw timedOut ? new NoAnswerError(`${reason}, ${attempt} attempt(s)`) : error;
           stats.retries += 1;
-          await wait(backoff(attempt), `network error: ${(error as Error).message}`);
+          const waitMs = backoff(attempt);
+          options.onRetry?.(`${describeRequest(request)}: ${reason}, attempt ${attempt + 1} of ${maxAttempts} in ${seconds(waitMs)}`);
+          await wait(waitMs, `network error: ${(error as Error).message}`);
           continue;
         }
         inFlight -= 1;
@@ -210,6 +251,9 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           waitMs = parseRetryAfter(response, now()) ?? backoff(attempt);
         }
         stats.retries += 1;
+        options.onRetry?.(
+          `${describeRequest(request)}: HTTP ${response.status}${response.status === 429 ? ' (throttled)' : ''}, attempt ${attempt + 1} of ${maxAttempts} in ${seconds(Math.min(waitMs, maxDelayMs))}`,
+        );
         await wait(waitMs, `HTTP ${response.status}`);
       }
     },
