@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ManagementGroupIdSchema, SubscriptionIdSchema } from './scopeIds.js';
 import { SEVERITIES, type RuleParameters, type Severity } from '../domain/rule.js';
 import { RULES } from '../rules/index.js';
 
@@ -79,7 +80,7 @@ const resourceGroupId = z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroup
 const date = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T.+)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'an ISO 8601 date (2026-12-31) or date-time');
 
 const ScopeListSchema = z
-  .object({ managementGroups: z.array(z.string().min(1)), subscriptions: z.array(subscriptionId), resourceGroups: z.array(resourceGroupId) })
+  .object({ managementGroups: z.array(ManagementGroupIdSchema), subscriptions: z.array(SubscriptionIdSchema), resourceGroups: z.array(resourceGroupId) })
   .partial()
   .strict();
 
@@ -154,8 +155,7 @@ function ruleIdOf(key: string): string | undefined {
 }
 
 function scopeList(l: z.infer<typeof ScopeListSchema> | undefined): ScopeList {
-  const sub = (s: string) => s.replace(/^\/subscriptions\//i, '');
-  return { managementGroups: l?.managementGroups ?? [], subscriptions: (l?.subscriptions ?? []).map(sub), resourceGroups: l?.resourceGroups ?? [] };
+  return { managementGroups: l?.managementGroups ?? [], subscriptions: l?.subscriptions ?? [], resourceGroups: l?.resourceGroups ?? [] };
 }
 
 /**

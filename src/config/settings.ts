@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { CLOUDS } from '../collect/clients.js';
+import { hasNoCredentials } from './endpoints.js';
+import { ManagementGroupIdSchema, SubscriptionIdSchema } from './scopeIds.js';
+
+const NO_CREDENTIALS = 'must not carry credentials (user:password@ in the URL)';
 
 /**
  * Function App settings (environment variables), validated at the edge. Every setting the code
@@ -24,16 +28,19 @@ const bool = (fallback: boolean) =>
 export const SettingsSchema = z.object({
   /** NCRONTAB schedule of `scheduledScan` (six fields). Default: every 6 hours. */
   SCAN_SCHEDULE: z.string().min(1).default('0 0 */6 * * *'),
-  /** Subscriptions to scan (comma-separated). Empty with no management groups: the whole tenant. */
-  SCAN_SUBSCRIPTIONS: list,
-  /** Management groups to scan (comma-separated names). */
-  SCAN_MANAGEMENT_GROUPS: list,
+  /**
+   * Subscriptions to scan (comma-separated GUIDs). Empty with no management groups: the whole tenant.
+   * With management groups too: the union of both.
+   */
+  SCAN_SUBSCRIPTIONS: list.pipe(z.array(SubscriptionIdSchema)),
+  /** Management groups to scan (comma-separated IDs). */
+  SCAN_MANAGEMENT_GROUPS: list.pipe(z.array(ManagementGroupIdSchema)),
   /** `AzureCloud` (default), `AzureUSGovernment` or `AzureChinaCloud`. */
   AZURE_CLOUD: z
     .enum(Object.keys(CLOUDS) as [keyof typeof CLOUDS, ...Array<keyof typeof CLOUDS>])
     .default('AzureCloud'),
   /** ARM endpoint override; default from AZURE_CLOUD. Must be https. */
-  ARM_ENDPOINT: z.string().url().startsWith('https://').optional(),
+  ARM_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
   /** Read per-account perimeter configurations (NSP-05, NSP-06). Default true. */
   DEEP_INSPECTION: bool(true),
   /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
@@ -46,7 +53,7 @@ export const SettingsSchema = z.object({
   /** Minutes after planning when a fanned-out scan with missing shards is committed as `partial`. Default 120. */
   SHARD_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(10_080).default(120),
   /** Blob endpoint of the audit store, e.g. https://<account>.blob.core.windows.net (identity-based). */
-  AUDIT_STORAGE_ACCOUNT_URL: z.string().url().optional(),
+  AUDIT_STORAGE_ACCOUNT_URL: z.string().url().refine(hasNoCredentials, NO_CREDENTIALS).optional(),
   /**
    * Client ID (a GUID) of the user-assigned managed identity the app signs in with, for Resource Graph,
    * Resource Manager, Blob and Queue. Unset: `DefaultAzureCredential`'s chain (a system-assigned
@@ -64,7 +71,7 @@ export const SettingsSchema = z.object({
   /** Lowest severity alerted, unless a webhook sets its own. Default `high`. */
   ALERT_MIN_SEVERITY: z.enum(['high', 'medium', 'low']).default('high'),
   /** Base URL of the reports API (`https://<app>.azurewebsites.net/api`), for links in alerts. */
-  REPORT_BASE_URL: z.string().url().startsWith('https://').optional(),
+  REPORT_BASE_URL: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
   /** The policy itself (YAML or JSON text), e.g. a Key Vault reference or an app setting. */
   POLICY: z.string().optional(),
   /** Name of a blob in the audit container holding the policy (used when POLICY is not set). */

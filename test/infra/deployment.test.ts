@@ -84,8 +84,11 @@ describe('the settings a deployment gives the app', () => {
   });
 
   it('subscriptions and management groups from comma-separated parameters, blanks and spaces ignored', () => {
-    const s = loadSettings(deployedSettings({ auditedSubscriptionIds: ' sub-a , sub-b ,', auditedManagementGroups: 'mg-prod,, mg-dev ' }));
-    assert.deepEqual(s.SCAN_SUBSCRIPTIONS, ['sub-a', 'sub-b']);
+    const [a, b] = ['6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d'];
+    const s = loadSettings(deployedSettings({ auditedSubscriptionIds: ` ${a} , ${b} ,`, auditedManagementGroups: 'mg-prod,, mg-dev ' }));
+    assert.deepEqual(s.SCAN_SUBSCRIPTIONS, [a, b]);
+    // A subscription that is not a GUID is refused when the app starts, naming the setting.
+    assert.throws(() => loadSettings(deployedSettings({ auditedSubscriptionIds: 'sub-a' })), /SCAN_SUBSCRIPTIONS\.0: not a subscription ID/);
     assert.deepEqual(s.SCAN_MANAGEMENT_GROUPS, ['mg-prod', 'mg-dev']);
     // Management groups only: no subscription is added, Reader comes from the hook.
     const mgOnly = loadSettings(deployedSettings({ auditedManagementGroups: 'mg-prod' }));
