@@ -4,6 +4,9 @@ import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ServiceClient } from '@azure/core-client';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
 import { DefaultAzureCredential } from '@azure/identity';
+import { lookup as dnsLookup } from 'node:dns';
+import { Agent } from 'node:https';
+import { checkServerIdentity } from 'node:tls';
 import { ArmReader } from './armReads.js';
 import type { CognitiveServicesClientFactory } from './perimeterConfigurations.js';
 import { ResourceGraphReader } from './resourceGraph.js';
@@ -109,7 +112,25 @@ export interface AzureClients {
   readonly armStats: RequestStats;
 }
 
-function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy) {
+/**
+ * An https agent for an endpoint whose host is an IPv6 literal (`https://[::1]:8443`). The SDK's
+ * Node HTTP client passes the URL's `hostname` — with its brackets — to the socket, where the
+ * address lookup fails (`getaddrinfo ENOTFOUND [::1]`) and the certificate check compares against
+ * `[::1]`; this agent strips the brackets for both. Undefined for any other host.
+ */
+export function ipv6LiteralAgent(endpoint: string, ca?: string): Agent | undefined {
+  const host = new URL(endpoint).hostname;
+  if (!host.startsWith('[')) return undefined;
+  const bare = (h: string) => h.replace(/^\[|\]$/g, '');
+  return new Agent({
+    keepAlive: true,
+    ...(ca ? { ca } : {}),
+    lookup: ((hostname: string, options: object, callback: never) => dnsLookup(bare(hostname), options, callback)) as never,
+    checkServerIdentity: (hostname, cert) => checkServerIdentity(bare(hostname), cert),
+  });
+}
+
+function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy, agent: Agent | undefined) {
   // The token audience is the cloud's ARM endpoint; anything else (a simulator) uses the public one.
   const endpoint = o.armEndpoint.replace(/\/+$/, '');
   const known = Object.values(CLOUDS).find((c) => c === endpoint);
@@ -121,6 +142,7 @@ function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy) {
     additionalPolicies: [{ policy, position: 'perRetry' as const }],
     userAgentOptions: { userAgentPrefix: 'perimeter-auditor' },
     ...(o.caCertificates ? { tlsOptions: { ca: o.caCertificates } } : {}),
+    ...(agent ? { agent } : {}),
   };
 }
 
@@ -131,13 +153,14 @@ function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy) {
 export function createAzureClients(o: AzureClientsOptions): AzureClients {
   const graphStats = newStats();
   const armStats = newStats();
+  const agent = ipv6LiteralAgent(o.armEndpoint, o.caCertificates);
   const graphClient = new ResourceGraphClient(o.credential, {
-    ...clientOptions(o, throttlingPolicy({ window: RESOURCE_GRAPH_WINDOW, ...o.throttle }, graphStats)),
+    ...clientOptions(o, throttlingPolicy({ window: RESOURCE_GRAPH_WINDOW, ...o.throttle }, graphStats), agent),
     apiVersion: RESOURCE_GRAPH_API_VERSION,
   });
   const armPolicy = throttlingPolicy({ ...o.throttle }, armStats);
   const clients = new Map<string, CognitiveServicesManagementClient>();
-  const armOptions = clientOptions(o, armPolicy);
+  const armOptions = clientOptions(o, armPolicy, agent);
   const arm = new ArmReader(new ServiceClient({ ...armOptions, credential: o.credential }), o.armEndpoint);
   return {
     arm,
@@ -149,7 +172,7 @@ export function createAzureClients(o: AzureClientsOptions): AzureClients {
       let client = clients.get(key);
       if (!client) {
         client = new CognitiveServicesManagementClient(o.credential, subscriptionId, {
-          ...clientOptions(o, armPolicy),
+          ...armOptions,
           apiVersion: COGNITIVE_SERVICES_API_VERSION,
         });
         clients.set(key, client);

@@ -1,6 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
-import { GraphQueryError, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
+import { GraphQueryError, type GraphScope, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
 
 /**
  * Resource Graph collection for one scan: which subscriptions are in scope, then every table of
@@ -113,53 +113,81 @@ function subscriptionIdOf(row: unknown): { id: string; name?: string } | undefin
 }
 
 /**
- * Lists the subscriptions in scope.
- * @throws ScanSetupError when the listing itself fails (nothing could be scanned).
+ * Lists the subscriptions in scope: the named subscriptions and every subscription under the named
+ * management groups (the union; README "Scanning a real tenant"). Neither named: every subscription
+ * the caller can read.
+ *
+ * A named subscription that cannot be found or read is listed `unreadable` with the reason; a named
+ * management group under which no subscription is visible is a setup error naming it, since a typo
+ * must not become a `complete` scan of nothing.
+ * @throws ScanSetupError when the listing itself fails, or a named management group lists nothing
  */
 async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanScope): Promise<SubscriptionCoverage[]> {
   const query = tableQuery(TABLES.subscriptions);
-  const found = new Map<string, { id: string; name?: string }>();
-  const denied = new Map<string, string>();
+  const coverage = new Map<string, SubscriptionCoverage>();
+  const add = (s: SubscriptionCoverage) => {
+    if (!coverage.has(s.id.toLowerCase())) coverage.set(s.id.toLowerCase(), s);
+  };
   if (scope.subscriptions.length > 0) {
+    const found = new Map<string, { id: string; name?: string }>();
+    const denied = new Map<string, string>();
     const result = await readBySubscriptions(reader, query, scope.subscriptions);
     for (const row of result.rows) {
       const s = subscriptionIdOf(row);
       if (s) found.set(s.id.toLowerCase(), s);
     }
     for (const [id, reason] of result.failures) denied.set(id, reason);
-    if (found.size === 0 && denied.size === scope.subscriptions.length && scope.subscriptions.length > 0) {
+    if (found.size === 0 && denied.size === scope.subscriptions.length) {
       const first = [...denied.values()][0] ?? 'unknown error';
       if (![...denied.values()].some((r) => /HTTP 40[13]/.test(r)))
         throw new ScanSetupError(`cannot list subscriptions: ${first}`);
     }
-    const requested = new Map(scope.subscriptions.map((s) => [s.toLowerCase(), s]));
-    const coverage: SubscriptionCoverage[] = [];
-    for (const [key, original] of requested) {
+    for (const original of scope.subscriptions) {
+      const key = original.toLowerCase();
       const hit = found.get(key);
-      if (hit) coverage.push({ id: hit.id, ...(hit.name ? { name: hit.name } : {}), status: 'read' });
+      if (hit) add({ id: hit.id, ...(hit.name ? { name: hit.name } : {}), status: 'read' });
       else
-        coverage.push({
+        add({
           id: original,
           status: 'unreadable',
           reason: denied.get(key) ?? 'not found, or not visible to the caller (no Reader role on it)',
         });
     }
-    return coverage;
   }
-  let rows: unknown[];
-  try {
-    rows = await reader.readAll(
-      query,
-      scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {},
-    );
-  } catch (error) {
-    throw new ScanSetupError(`cannot list subscriptions: ${error instanceof Error ? error.message : String(error)}`);
+  const listAt = async (graphScope: GraphScope, what: string): Promise<unknown[]> => {
+    try {
+      return await reader.readAll(query, graphScope);
+    } catch (error) {
+      throw new ScanSetupError(`cannot list subscriptions${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  // One listing per management group, so that one that lists nothing can be named.
+  for (const group of scope.managementGroups) {
+    const rows = (await listAt({ managementGroups: [group] }, ` of management group '${group}'`)).map(subscriptionIdOf).filter((s) => s !== undefined);
+    if (rows.length === 0)
+      throw new ScanSetupError(`management group '${group}' not found or not visible (no subscription under it is visible to the caller)`);
+    for (const s of rows) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
   }
-  for (const row of rows) {
-    const s = subscriptionIdOf(row);
-    if (s && !found.has(s.id.toLowerCase())) found.set(s.id.toLowerCase(), s);
+  if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0) {
+    for (const row of await listAt({}, '')) {
+      const s = subscriptionIdOf(row);
+      if (s) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
+    }
   }
-  return [...found.values()].map((s) => ({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' as const }));
+  return [...coverage.values()];
+}
+
+/**
+ * Stops a scan that could read no subscription of those in scope: it would have no account to
+ * judge, and "0 accounts" is not "compliant". Nothing is committed; the previous scan stays current.
+ * @throws ScanSetupError naming how many subscriptions were in scope and why the first could not be read
+ */
+function requireReadable(coverage: readonly SubscriptionCoverage[]): void {
+  if (coverage.length === 0 || coverage.some((s) => s.status === 'read')) return;
+  const first = coverage[0];
+  throw new ScanSetupError(
+    `no subscription could be read: 0 of ${coverage.length} in scope, so no account was read (${first?.id}: ${first?.reason ?? 'unreadable'}${coverage.length > 1 ? `; and ${coverage.length - 1} more` : ''})`,
+  );
 }
 
 function failureText(failures: Map<string, string>): string | undefined {
@@ -172,13 +200,17 @@ function failureText(failures: Map<string, string>): string | undefined {
 }
 
 /** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
-async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope): Promise<Set<string>> {
+async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope, log: ProgressLog): Promise<Set<string>> {
   const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
-  if (exclude.managementGroups.length > 0) {
-    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: exclude.managementGroups })) {
+  for (const group of exclude.managementGroups) {
+    let n = 0;
+    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: [group] })) {
       const s = subscriptionIdOf(row);
       if (s) excluded.add(s.id.toLowerCase());
+      if (s) n += 1;
     }
+    // Excluding nothing scans more than asked, never less: a warning, not a stop.
+    if (n === 0) log(`warning: the policy excludes management group '${group}', but no subscription under it is visible (a typo?)`);
   }
   return excluded;
 }
@@ -193,7 +225,7 @@ export async function collectInventory(
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
 ): Promise<RawInventory> {
-  const excluded = await excludedSubscriptions(reader, exclude);
+  const excluded = await excludedSubscriptions(reader, exclude, log);
   const discovered = await discoverSubscriptions(reader, scope);
   const limit = pLimit(GRAPH_CONCURRENCY);
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
@@ -205,6 +237,9 @@ export async function collectInventory(
     log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
     return collectTenantWide(reader);
   }
+  if (subscriptions.length === 0)
+    throw new ScanSetupError(`no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
+  requireReadable(subscriptions);
   let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
 
   // Accounts first: a subscription refused here is unreadable for the rest of the scan.
@@ -215,6 +250,7 @@ export async function collectInventory(
     const reason = accounts.failures.get(s.id.toLowerCase());
     return reason === undefined ? s : { ...s, status: 'unreadable' as const, reason };
   });
+  requireReadable(coverage);
   readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
   const unreadable = coverage.length - readable.length;
   log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
@@ -271,15 +307,19 @@ export async function collectContext(
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
 ): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables }> {
-  const excluded = await excludedSubscriptions(reader, exclude);
-  const subscriptions = (await discoverSubscriptions(reader, scope)).filter((s) => !excluded.has(s.id.toLowerCase()));
+  const excluded = await excludedSubscriptions(reader, exclude, log);
+  const discovered = await discoverSubscriptions(reader, scope);
+  const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
   log(`scope: ${subscriptions.length} subscription(s)`);
+  if (subscriptions.length === 0)
+    throw new ScanSetupError(discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
   const limit = pLimit(GRAPH_CONCURRENCY);
   const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), subscriptions.filter((s) => s.status === 'read').map((s) => s.id), { limit });
   const coverage = subscriptions.map((s) => {
     const reason = probe.failures.get(s.id.toLowerCase());
     return reason !== undefined && /HTTP 40[13]/.test(reason) ? { ...s, status: 'unreadable' as const, reason } : s;
   });
+  requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
   const tables = await readContextTables(reader, scope, readable, limit, log);
   return { subscriptions: coverage, tables };
@@ -324,6 +364,8 @@ async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInvent
   } catch (error) {
     throw new ScanSetupError(`cannot read accounts at tenant scope: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (accountRows.length === 0)
+    throw new ScanSetupError('no subscription is visible to the caller and no account was found at tenant scope: give the identity Reader on the tenant root group, a management group or the subscriptions to scan');
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accountRows } };
   for (const name of OTHER_TABLES) {
     try {

@@ -251,8 +251,11 @@ describe('scan of the sample tenant', () => {
       assert.ok(notProd.findings.every((f) => f.subscriptionId === SUB_DEV));
       assert.ok(!notProd.scan.coverage.subscriptions.some((c) => c.id === SUB_PROD), 'an excluded subscription is not scanned at all');
       assert.deepEqual(notProd.scan.scope.excluded?.subscriptions, [SUB_PROD]);
-      const noMg = await scanSimulator(sim, { policy: parsePolicyText('scope: { exclude: { managementGroups: [contoso-ai] } }', 'p') });
-      assert.equal(noMg.scan.coverage.accounts, 0, 'every subscription is under the excluded management group');
+      // Every subscription is under the excluded management group: nothing to scan is a setup error, not a clean scan.
+      await assert.rejects(
+        scanSimulator(sim, { policy: parsePolicyText('scope: { exclude: { managementGroups: [contoso-ai] } }', 'p') }),
+        /no subscription in scope: all 3 subscription\(s\) found are excluded by the policy/,
+      );
       const rg = `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod`;
       const inRg = await scanSimulator(sim, { policy: parsePolicyText(`scope: { include: { resourceGroups: [${rg}] } }`, 'p') });
       assert.ok(inRg.findings.length > 0 && inRg.findings.every((f) => f.resourceGroup === 'rg-ai-prod'));
@@ -321,7 +324,7 @@ describe('scan of the sample tenant', () => {
     await withSimulator(
       {
         fault: (r) =>
-          r.kind === 'graph' && String(r.body?.query).includes('cognitiveservices')
+          r.kind === 'graph' && String(r.body?.query).includes('accessrules')
             ? {
                 status: 200,
                 body: {
@@ -336,11 +339,12 @@ describe('scan of the sample tenant', () => {
             : undefined,
       },
       async (sim) => {
-        const { scan } = await scanSimulator(sim);
-        assert.equal(scan.coverage.accounts, 0);
-        assert.ok(scan.coverage.subscriptions.every((s) => s.status === 'unreadable'));
-        assert.match(scan.coverage.subscriptions[0]?.reason ?? '', /repeated a paging token/);
+        const { scan, findings } = await scanSimulator(sim);
+        const table = scan.coverage.tables.find((t) => t.type.endsWith('/accessrules'));
+        assert.equal(table?.status, 'failed');
+        assert.match(table?.reason ?? '', /repeated a paging token/);
         assert.equal(scan.status, 'partial');
+        assert.equal(finding(findings, 'oai-chat-prod', 'NSP-03').outcome, 'unknown', 'no verdict on access rules that were not read');
       },
     );
   });

@@ -86,13 +86,15 @@ export interface SimulatorOptions {
   readonly defaultPageSize?: number;
   /** Items per page of perimeter configurations before `nextLink`. Default 50. */
   readonly armPageSize?: number;
+  /** Loopback address to listen on. Default `127.0.0.1`; `::1` serves `https://[::1]:{port}`. */
+  readonly host?: '127.0.0.1' | '::1';
   /** Called for every request; a returned response replaces the normal one (fault injection). */
   readonly fault?: (request: SimulatorRequest) => SimulatorResponse | undefined;
 }
 
 /** A running simulator. */
 export interface ArmSimulator {
-  /** `https://127.0.0.1:{port}` */
+  /** `https://127.0.0.1:{port}` (or `https://[::1]:{port}`) */
   readonly url: string;
   /** PEM of the self-signed certificate. */
   readonly caCertificate: string;
@@ -610,10 +612,10 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  baseUrl = `https://127.0.0.1:${port}`;
+  baseUrl = options.host === '::1' ? `https://[::1]:${port}` : `https://127.0.0.1:${port}`;
   const caFile = join(tmpdir(), `perimeter-auditor-simulator-${port}.pem`);
   await writeFile(caFile, cert.cert, 'utf8');
   return {
