@@ -1,6 +1,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import { runRequestedScan, SCAN_QUEUE } from '../src/app.js';
 import { loadSettings } from '../src/config/settings.js';
+import { scanOutcomeLine } from '../src/reports/coverage.js';
 import { isScanId } from '../src/store/scanDocument.js';
 
 /**
@@ -15,7 +16,7 @@ export async function scanRequested(message: unknown, context: InvocationContext
     return;
   }
   const result = await runRequestedScan(loadSettings(process.env), scanId, (m) => context.log(m));
-  if (result) context.log(`scan ${scanId} ${result.scan.status}: ${result.scan.coverage.accounts} account(s)`);
+  if (result) context.log(scanOutcomeLine(result.scan));
 }
 
 app.storageQueue('scanRequested', { queueName: SCAN_QUEUE, connection: 'AzureWebJobsStorage', handler: scanRequested });

@@ -1,6 +1,7 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { runScheduledScan } from '../src/app.js';
 import { loadSettings } from '../src/config/settings.js';
+import { scanOutcomeLine } from '../src/reports/coverage.js';
 
 /**
  * Timer trigger: the scheduled tenant scan. Schedule from the `SCAN_SCHEDULE` setting (NCRONTAB,
@@ -18,9 +19,7 @@ export async function scheduledScan(timer: Timer, context: InvocationContext): P
   }
   const { scan } = result;
   const s = scan.summary.byOutcome;
-  context.log(
-    `scan ${scan.scanId} ${scan.status}: ${scan.coverage.accounts} account(s); pass ${s.pass}, fail ${s.fail}, unknown ${s.unknown}, not applicable ${s.not_applicable}`,
-  );
+  context.log(`${scanOutcomeLine(scan)}; pass ${s.pass}, fail ${s.fail}, unknown ${s.unknown}, not applicable ${s.not_applicable}`);
 }
 
 app.timer('scheduledScan', {

@@ -5,7 +5,7 @@ import { tableQuery } from './collect/resourceGraph.js';
 import { TABLES } from './collect/inventory.js';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
 import type { ApiDeps } from './api/scansApi.js';
-import { azureCredential, createAzureClients, credentialFor } from './collect/clients.js';
+import { type AzureClients, azureCredential, createAzureClients, credentialFor } from './collect/clients.js';
 import { type ProgressLog, ScanSetupError } from './collect/collector.js';
 import { loadWebhooks } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
@@ -75,8 +75,13 @@ export function apiDeps(env: Record<string, string | undefined> = process.env): 
   return { store, lock: new ScanLock(store.container) };
 }
 
-async function scanWithSettings(settings: Settings, scanId: string, log: ProgressLog, policy: Policy): Promise<ScanResult> {
+/** The SDK clients for the settings' cloud and identity; every retried request is logged in plain words. */
+function clientsFor(settings: Settings, log: ProgressLog): AzureClients {
   const armEndpoint = armEndpointOf(settings);
+  return createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID), throttle: { onRetry: log } });
+}
+
+async function scanWithSettings(settings: Settings, scanId: string, log: ProgressLog, policy: Policy): Promise<ScanResult> {
   // Invalid webhook settings stop the invocation before the scan, naming the setting.
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
@@ -85,7 +90,7 @@ async function scanWithSettings(settings: Settings, scanId: string, log: Progres
     scanId,
     scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
     policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
-    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) }),
+    clients: clientsFor(settings, log),
     stores: [store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
@@ -100,10 +105,9 @@ async function scanWithSettings(settings: Settings, scanId: string, log: Progres
  */
 export async function runChangeEvaluation(settings: Settings, event: ResourceEvent, log: ProgressLog, given?: Policy): Promise<ChangeResult> {
   const policy = given ?? (await policyOf(settings));
-  const armEndpoint = armEndpointOf(settings);
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
-  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) });
+  const clients = clientsFor(settings, log);
   return evaluateChange(event, {
     arm: clients.arm,
     state: new StateStore(store.container),
@@ -132,8 +136,7 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
     return undefined;
   }
   try {
-    const armEndpoint = armEndpointOf(settings);
-    const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) });
+    const clients = clientsFor(settings, log);
     const scope = { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS };
     // Invalid webhook settings stop the invocation before any request, naming the setting.
     loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
@@ -171,10 +174,9 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
  */
 export async function runScanShard(settings: Settings, message: ShardMessage, log: ProgressLog, given?: Policy): ReturnType<typeof runShard> {
   const policy = given ?? (await policyOf(settings));
-  const armEndpoint = armEndpointOf(settings);
   return runShard(message, {
     container: auditStore(settings).container,
-    clients: createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID) }),
+    clients: clientsFor(settings, log),
     policy,
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,

@@ -1,5 +1,6 @@
 import type { WebhookFormat } from '../config/alerts.js';
 import { SEVERITIES, type Severity } from '../domain/rule.js';
+import type { CoverageSummary } from '../reports/coverage.js';
 import { type Transition, type TransitionKind, worstFirst } from './transitions.js';
 
 /**
@@ -28,6 +29,25 @@ export interface AlertMessage {
   readonly report?: string;
   /** Accounts the evaluation covered (count). */
   readonly accounts?: number;
+  /** What the scan read (a digest): shown with the counts, so a partial scan never reads as whole. */
+  readonly coverage?: CoverageSummary;
+}
+
+/** The coverage members of a CloudEvent digest's `data`. */
+function coverageData(c: CoverageSummary): Record<string, unknown> {
+  return {
+    status: c.status,
+    accountsRead: c.accountsRead,
+    subscriptionsInScope: c.subscriptions.inScope,
+    subscriptionsRead: c.subscriptions.read,
+    subscriptionsUnreadable: c.subscriptions.unreadable,
+    text: c.text,
+  };
+}
+
+/** "Coverage (partial scan): 16 accounts read in 2 of 3 subscriptions in scope; …". */
+function coverageLine(c: CoverageSummary): string {
+  return `Coverage${c.status === 'partial' ? ' (partial scan)' : ''}: ${c.text}`;
 }
 
 /** A body ready to send. */
@@ -95,6 +115,7 @@ function cloudEvent(message: AlertMessage, deliveryId: string, items: readonly T
       kind: message.kind,
       ...(message.scanId ? { scanId: message.scanId } : {}),
       ...(message.accounts !== undefined ? { accounts: message.accounts } : {}),
+      ...(message.coverage ? { coverage: coverageData(message.coverage) } : {}),
       counts: counts(message.transitions),
       bySeverity: bySeverity(message.transitions),
       items: items.map((t) => ({ ...t, message: clip(t.message, 2000) })),
@@ -121,6 +142,9 @@ function teamsCard(message: AlertMessage, items: readonly Transition[], omitted:
         ...(message.accounts !== undefined ? [{ title: 'Accounts', value: String(message.accounts) }] : []),
       ],
     },
+    ...(message.coverage
+      ? [{ type: 'RichTextBlock', inlines: [run(coverageLine(message.coverage), message.coverage.status === 'partial' ? { color: 'Warning' } : { isSubtle: true })] }]
+      : []),
     ...items.map((t) => ({
       type: 'RichTextBlock',
       inlines: [run(`${t.severity.toUpperCase()} ${t.kind}`, { weight: 'Bolder', color: t.kind === 'resolved' ? 'Good' : 'Attention' }), run(` · ${t.ruleId} · ${t.accountName} · ${clip(t.message)}`)],
@@ -160,6 +184,7 @@ function slackMessage(message: AlertMessage, items: readonly Transition[], omitt
         plain(`Resolved: ${c.resolved}`),
       ],
     },
+    ...(message.coverage ? [{ type: 'context', elements: [plain(coverageLine(message.coverage))] }] : []),
     { type: 'divider' },
     ...items.map((t) => ({ type: 'section', text: plain(itemText(t)) })),
     ...(omitted > 0 ? [{ type: 'context', elements: [plain(`… and ${omitted} more in the report`)] }] : []),

@@ -1,4 +1,5 @@
 import type { ProgressLog } from '../collect/collector.js';
+import { coverageOf } from '../reports/coverage.js';
 import type { WebhookConfig } from '../config/alerts.js';
 import type { FindingSource } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
@@ -37,7 +38,7 @@ export async function alertOnScan(o: {
       : `scans/${o.scan.scanId}/report.html`;
     log(`alerts: ${transitions.length} transition(s) since ${o.previous ? `scan ${o.previous.scan.scanId}` : 'no previous scan'}`);
     return await dispatchAlert(
-      { sourceId: o.scan.scanId, kind: 'digest', scanId: o.scan.scanId, time: o.scan.finishedAt, transitions, report, accounts: o.scan.coverage.accounts },
+      { sourceId: o.scan.scanId, kind: 'digest', scanId: o.scan.scanId, time: o.scan.finishedAt, transitions, report, accounts: o.scan.coverage.accounts, coverage: coverageOf(o.scan) },
       o.webhooks,
       o.ledger,
       { ...o.dispatch, log },

@@ -13,6 +13,11 @@ export interface ScanSummary {
   exempted: { byOutcome: OutcomeCounts; failsBySeverity: Record<Severity, number>; failsByRule: Record<string, number> };
   /** Findings whose matching exemption has expired (count). */
   expiredExemptions: number;
+  /**
+   * Accounts evaluated, by state (counts): `compliant` has no `fail` and no `unknown`; `withFail` has
+   * a fail (exempted or not); `withUnknown` has an unknown. Absent in scans written before it existed.
+   */
+  accounts?: { evaluated: number; compliant: number; withFail: number; withUnknown: number };
 }
 
 function zero(): OutcomeCounts {
@@ -29,12 +34,33 @@ export class SummaryBuilder {
     expiredExemptions: 0,
   };
 
+  private readonly accounts = { evaluated: 0, compliant: 0, withFail: 0, withUnknown: 0 };
+  private current: { key: string; fail: boolean; unknown: boolean } | undefined;
+
   /** @param ruleIds rules to list even when they produce no finding (catalog order). */
   constructor(ruleIds: readonly string[] = []) {
     for (const id of ruleIds) this.summary.byRule[id] = zero();
   }
 
+  private closeAccount(): void {
+    const c = this.current;
+    if (!c) return;
+    this.accounts.evaluated += 1;
+    if (c.fail) this.accounts.withFail += 1;
+    if (c.unknown) this.accounts.withUnknown += 1;
+    if (!c.fail && !c.unknown) this.accounts.compliant += 1;
+    this.current = undefined;
+  }
+
+  /** Adds a finding. Findings arrive grouped by account (the scan writes one account's findings after another). */
   add(finding: Finding): void {
+    const key = finding.resourceId.toLowerCase();
+    if (this.current?.key !== key) {
+      this.closeAccount();
+      this.current = { key, fail: false, unknown: false };
+    }
+    if (finding.outcome === 'fail') this.current.fail = true;
+    if (finding.outcome === 'unknown') this.current.unknown = true;
     this.summary.byOutcome[finding.outcome] += 1;
     this.summary.bySeverity[finding.severity][finding.outcome] += 1;
     const byRule = this.summary.byRule[finding.ruleId] ?? zero();
@@ -51,8 +77,10 @@ export class SummaryBuilder {
     if (finding.expiredExemption) this.summary.expiredExemptions += 1;
   }
 
+  /** The summary so far; call once all findings are added. */
   build(): ScanSummary {
-    return structuredClone(this.summary);
+    this.closeAccount();
+    return structuredClone({ ...this.summary, accounts: { ...this.accounts } });
   }
 }
 

@@ -77,6 +77,7 @@ details.account > summary { cursor: pointer; }
 .b-fail { background: #c62828; } .b-unknown { background: #b26a00; } .b-ok { background: #2e7d32; }
 .filters { display: flex; gap: 12px; align-items: center; margin: 8px 0; } .filters input { flex: 1; padding: 6px; font-size: 1rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #fafafa; padding: 6px; margin: 4px 0; font-size: .8rem; }
+.headline { font-size: 1.15rem; margin: 12px 0 0; } .headline.partial { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
 .note { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
 .legend span { margin-right: 14px; font-size: .85rem; } .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
 `;
@@ -218,9 +219,10 @@ export async function writeHtml(scan: ScanDocument, source: FindingSource, out: 
 <style>${STYLE}</style></head><body>
 <header><h1>Azure AI network perimeter audit</h1>
 <p class="meta">scan <code>${esc(scan.scanId)}</code> · ${esc(scan.status)} · finished ${esc(scan.finishedAt)} · scope: ${esc(scope)} · deep inspection ${scan.scope.deepInspection ? 'on' : 'off'}</p></header>
+<p class="headline${scan.status === 'partial' ? ' partial' : ''}" id="headline"><strong>${esc(summary.headline)}</strong>${scan.status === 'partial' ? ' · <strong>partial scan</strong>' : ''}<br><span id="coverage">Coverage: ${esc(summary.coverage.text)}</span></p>
 <section class="cards">
-<div class="card"><div class="n">${summary.accounts.total}</div><div class="l">accounts audited</div></div>
-<div class="card"><div class="n">${summary.accounts.compliantPercent}%</div><div class="l">compliant (${summary.accounts.compliant}: no fail, no unknown)</div></div>
+<div class="card"><div class="n">${summary.accounts.total}</div><div class="l">accounts read (${summary.coverage.subscriptionsRead} of ${summary.coverage.subscriptionsInScope} subscriptions)</div></div>
+<div class="card"><div class="n">${summary.accounts.compliantPercent === null ? '—' : `${summary.accounts.compliantPercent}%`}</div><div class="l">${summary.accounts.compliantPercent === null ? 'compliance: no account was read' : `compliant of accounts read (${summary.accounts.compliant}: no fail, no unknown)`}</div></div>
 <div class="card"><div class="n o-fail">${s.bySeverity.high.fail - ex.high}</div><div class="l">high-severity fails${ex.high ? ` (+${ex.high} exempted)` : ''}</div></div>
 <div class="card"><div class="n">${s.bySeverity.medium.fail - ex.medium}</div><div class="l">medium-severity fails${ex.medium ? ` (+${ex.medium} exempted)` : ''}</div></div>
 <div class="card"><div class="n">${s.bySeverity.low.fail - ex.low}</div><div class="l">low-severity fails${ex.low ? ` (+${ex.low} exempted)` : ''}</div></div>

@@ -1,3 +1,4 @@
+import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Baseline, loadBaseline } from '../engine/diff.js';
@@ -25,18 +26,51 @@ async function readScan(dir: string): Promise<ScanDocument> {
   }
 }
 
+/** Lines of a file (count of `\n`, plus one for a last line without it), read as a stream. */
+async function countLines(path: string): Promise<number> {
+  let lines = 0;
+  let last = 10;
+  try {
+    for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
+      for (const byte of chunk) if (byte === 10) lines += 1;
+      if (chunk.length > 0) last = chunk[chunk.length - 1] ?? 10;
+    }
+  } catch (error) {
+    throw new ScanDirectoryError(`${path}: not readable (${(error as Error).message})`);
+  }
+  return last === 10 ? lines : lines + 1;
+}
+
+/**
+ * Refuses a findings file that does not hold every (rule, account) pair `scan.json` counts: a file
+ * cut short must not be reported as the whole scan.
+ * @throws ScanDirectoryError naming both numbers
+ */
+async function requireAllFindings(dir: string, scan: ScanDocument): Promise<void> {
+  const expected = scan.coverage.accounts * scan.rules.length;
+  const found = await countLines(join(dir, 'findings.ndjson'));
+  if (found !== expected) {
+    throw new ScanDirectoryError(
+      `${dir}/findings.ndjson has ${found} finding(s), but scan.json says ${scan.coverage.accounts} account(s) × ${scan.rules.length} rule(s) = ${expected}: the file is incomplete or not this scan's`,
+    );
+  }
+}
+
 /**
  * `perimeter-auditor report`: renders reports again from a saved scan directory (scan.json +
  * findings.ndjson), optionally against a previous scan directory, into `outDir` (default: the scan
  * directory). Existing reports are replaced only when every new one was written.
- * @throws ScanDirectoryError for a missing or unreadable scan; FindingsFormatError for a bad line.
+ * @throws ScanDirectoryError for a missing or unreadable scan, or a findings file whose line count is not
+ *   accounts × rules of its scan.json (either directory); FindingsFormatError for a bad line.
  * @returns the files written
  */
 export async function rerenderReports(o: { scanDir: string; formats: readonly ReportFormat[]; previousDir?: string; outDir?: string }): Promise<string[]> {
   const scan = await readScan(o.scanDir);
+  await requireAllFindings(o.scanDir, scan);
   let previous: Baseline | undefined;
   if (o.previousDir) {
     const prev = await readScan(o.previousDir);
+    await requireAllFindings(o.previousDir, prev);
     previous = await loadBaseline(prev.scanId, prev.finishedAt, fileFindings(join(o.previousDir, 'findings.ndjson')));
   }
   const artifacts = reportArtifacts(scan, fileFindings(join(o.scanDir, 'findings.ndjson')), o.formats, previous);

@@ -2,6 +2,7 @@ import type { Finding, Outcome, RuleCatalogEntry } from '../domain/rule.js';
 import type { OutcomeCounts } from '../engine/summary.js';
 import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
+import { complianceHeadline, coverageOf } from './coverage.js';
 
 /**
  * `report.json`: the scan's counts for other tools — by outcome, severity, rule, control (MCSB,
@@ -19,9 +20,11 @@ export interface ReportSummary {
     readonly compliant: number;
     readonly withFail: number;
     readonly withUnknown: number;
-    /** compliant ÷ total × 100, one decimal; 100 when there are no accounts. */
-    readonly compliantPercent: number;
+    /** compliant ÷ total × 100, one decimal, over the accounts read; null when no account was read. */
+    readonly compliantPercent: number | null;
   };
+  /** The compliance headline in words, over what was read (coverage.ts). */
+  readonly headline: string;
   readonly byOutcome: OutcomeCounts;
   readonly bySeverity: ScanDocument['summary']['bySeverity'];
   readonly byRule: Record<string, OutcomeCounts>;
@@ -34,7 +37,18 @@ export interface ReportSummary {
   /** Exempted findings (counted in the outcome counts above too), and findings whose exemption expired. */
   readonly exempted: ScanDocument['summary']['exempted'];
   readonly expiredExemptions: number;
-  readonly coverage: { readonly subscriptionsRead: number; readonly subscriptionsUnreadable: number; readonly problems: number };
+  /** What the scan read (coverage.ts): every summary carries it. */
+  readonly coverage: {
+    readonly subscriptionsInScope: number;
+    readonly subscriptionsRead: number;
+    readonly subscriptionsUnreadable: number;
+    readonly accountsRead: number;
+    readonly tablesNotRead: number;
+    readonly deepReadsFailed: number;
+    readonly problems: number;
+    /** The coverage in one line of words. */
+    readonly text: string;
+  };
 }
 
 function zero(): OutcomeCounts {
@@ -99,19 +113,17 @@ export class ReportAggregator {
     }
     const total = this.accountFlags.size;
     const s = this.scan;
+    const coverage = coverageOf(s);
+    // scan.json's account count; `report` refuses a findings file that does not hold all of them.
+    const headline = complianceHeadline(coverage, compliant);
     return {
       schemaVersion: 1,
       scanId: s.scanId,
       status: s.status,
       startedAt: s.startedAt,
       finishedAt: s.finishedAt,
-      accounts: {
-        total,
-        compliant,
-        withFail,
-        withUnknown,
-        compliantPercent: total === 0 ? 100 : Math.round((compliant / total) * 1000) / 10,
-      },
+      accounts: { total, compliant, withFail, withUnknown, compliantPercent: headline.percent },
+      headline: headline.text,
       byOutcome: { ...this.byOutcome },
       bySeverity: s.summary.bySeverity,
       byRule: this.byRule,
@@ -120,9 +132,14 @@ export class ReportAggregator {
       exempted: s.summary.exempted ?? { byOutcome: zero(), failsBySeverity: { high: 0, medium: 0, low: 0 }, failsByRule: {} },
       expiredExemptions: s.summary.expiredExemptions ?? 0,
       coverage: {
-        subscriptionsRead: s.coverage.subscriptions.filter((x) => x.status === 'read').length,
-        subscriptionsUnreadable: s.coverage.subscriptions.filter((x) => x.status === 'unreadable').length,
-        problems: s.coverage.problems.length,
+        subscriptionsInScope: coverage.subscriptions.inScope,
+        subscriptionsRead: coverage.subscriptions.read,
+        subscriptionsUnreadable: coverage.subscriptions.unreadable,
+        accountsRead: coverage.accountsRead,
+        tablesNotRead: coverage.tablesNotRead,
+        deepReadsFailed: coverage.deepReadsFailed,
+        problems: coverage.problems,
+        text: coverage.text,
       },
     };
   }
