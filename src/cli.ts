@@ -9,22 +9,44 @@ import { SettingsError, SettingsSchema } from './config/settings.js';
 import { defaultPolicy, describePolicy, loadPolicyFile, type Policy } from './config/policy.js';
 import { catalogEntry, SEVERITIES, type Severity } from './domain/rule.js';
 import { hasFailAtOrAbove } from './engine/summary.js';
+import { coverageOf, scanHeadline } from './reports/coverage.js';
+import type { ScanDocument } from './store/scanDocument.js';
+import { checkEndpoint } from './config/endpoints.js';
+import { managementGroupIdOf, subscriptionIdOf } from './config/scopeIds.js';
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
 import { rerenderReports } from './reports/rerender.js';
 import { RULES } from './rules/index.js';
 import { runScan, type ScanResult } from './scan.js';
+import type { ScanScope } from './collect/collector.js';
 import { auditContainer } from './store/blob.js';
 import { BlobStore, DirectoryStore, type ScanStore } from './store/stores.js';
 
 /**
  * `perimeter-auditor`: scan, rules, demo (ARCHITECTURE.md, "CLI").
- * Exit codes: 0 no `fail` at or above `--fail-on`; 1 there is; 2 the scan could not run.
+ * Exit codes (README "CLI reference"): 0 the scan is complete and has no `fail` at or above
+ * `--fail-on`; 1 it has one (whatever the coverage); 2 the scan could not run; 3 the scan is partial
+ * and has no such fail (`--allow-partial` makes it 0).
  * Progress goes to stderr; the summary table to stdout; machine output to files.
  */
 
 export const EXIT_OK = 0;
 export const EXIT_FINDINGS = 1;
 export const EXIT_ERROR = 2;
+export const EXIT_PARTIAL = 3;
+
+/** Thrown for a flag whose value cannot be used; the message names the flag and the value. */
+export class UsageError extends Error {}
+
+/**
+ * The exit code of a scan: a fail at or above `failOn` (exemptions excluded) wins; else a partial
+ * scan is 3 unless `allowPartial`; else 0. A partial scan's missing data could hold a fail, so a
+ * pipeline must not read it as clean unless it chose to.
+ */
+export function exitCodeOf(scan: ScanDocument, failOn: Severity, allowPartial: boolean): number {
+  if (hasFailAtOrAbove(scan.summary, failOn)) return EXIT_FINDINGS;
+  if (scan.status === 'partial' && !allowPartial) return EXIT_PARTIAL;
+  return EXIT_OK;
+}
 
 function progress(message: string): void {
   process.stderr.write(`[perimeter-auditor] ${message}\n`);
@@ -73,17 +95,20 @@ export function summaryTable(result: ScanResult): string {
     lines.push(row.map((v, i) => pad(v, widths[i] ?? 0)).join(' '));
   }
   const t = scan.summary.byOutcome;
+  const coverage = coverageOf(scan);
+  const ex = scan.summary.exempted?.failsBySeverity ?? { high: 0, medium: 0, low: 0 };
+  const fails = SEVERITIES.map((sev) => `${sev} ${scan.summary.bySeverity[sev].fail - ex[sev]}${ex[sev] ? ` (+${ex[sev]} exempted)` : ''}`);
   lines.push('');
-  lines.push(`scan ${scan.scanId}: ${scan.status}`);
+  lines.push(`scan ${scan.scanId}: ${scan.status}${scan.status === 'partial' ? ' (some data could not be read; verdicts on it are unknown)' : ''}`);
+  lines.push(`headline: ${scanHeadline(scan).text}`);
+  lines.push(`coverage: ${coverage.text}`);
   const unreadable = scan.coverage.subscriptions.filter((s) => s.status === 'unreadable');
   lines.push(
     `subscriptions: ${scan.coverage.subscriptions.length} in scope, ${unreadable.length} unreadable${unreadable.length ? ` (${unreadable.map((s) => s.id).join(', ')})` : ''}`,
   );
   lines.push(`accounts: ${scan.coverage.accounts}; findings: ${t.pass + t.fail + t.unknown + t.not_applicable}`);
   lines.push(`outcomes: pass ${t.pass}, fail ${t.fail}, unknown ${t.unknown}, not_applicable ${t.not_applicable}`);
-  lines.push(
-    `fails by severity: high ${scan.summary.bySeverity.high.fail}, medium ${scan.summary.bySeverity.medium.fail}, low ${scan.summary.bySeverity.low.fail}`,
-  );
+  lines.push(`fails by severity: ${fails.join(', ')}`);
   lines.push(
     `resource graph pages ${scan.stats.resourceGraphPages}, ARM calls ${scan.stats.armRequests}, throttled ${scan.stats.throttledResponses}, wall ${scan.stats.durationMs} ms`,
   );
@@ -103,6 +128,7 @@ interface ScanFlags {
   format: ReportFormat[];
   deep: boolean;
   failOn: Severity;
+  allowPartial: boolean;
   blobAccountUrl?: string;
   blobConnectionString?: string;
   container: string;
@@ -113,12 +139,30 @@ async function loadPolicy(path: string | undefined, deep: boolean): Promise<Poli
   return deep ? policy : { ...policy, parameters: { ...policy.parameters, deepInspection: false } };
 }
 
+/**
+ * The scope flags, checked before any request: every `--subscription` a GUID (or
+ * `/subscriptions/{guid}`), every `--management-group` a management group ID.
+ * @throws UsageError naming the first bad value
+ */
+export function scopeFromFlags(flags: { subscription: readonly string[]; managementGroup: readonly string[] }): ScanScope {
+  const subscriptions = flags.subscription.map((v) => {
+    const id = subscriptionIdOf(v);
+    if (id === undefined) throw new UsageError(`--subscription '${v}' is not a subscription ID (a GUID such as 6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f)`);
+    return id;
+  });
+  const managementGroups = flags.managementGroup.map((v) => {
+    const id = managementGroupIdOf(v);
+    if (id === undefined) throw new UsageError(`--management-group '${v}' is not a management group ID (1–90 letters, digits, - _ . ( ), not ending with .)`);
+    return id;
+  });
+  return { subscriptions: [...new Set(subscriptions)], managementGroups: [...new Set(managementGroups)] };
+}
+
 async function scanCommand(flags: ScanFlags): Promise<number> {
-  const armEndpoint = flags.armEndpoint ?? CLOUDS[flags.cloud];
-  if (!armEndpoint.startsWith('https://')) {
-    progress(`error: --arm-endpoint must be an https URL (got ${armEndpoint})`);
-    return EXIT_ERROR;
-  }
+  // Every input is checked before the first request (and no message repeats URL credentials).
+  const scope = scopeFromFlags(flags);
+  const armEndpoint = checkEndpoint('--arm-endpoint', flags.armEndpoint ?? CLOUDS[flags.cloud], { https: true }).toString().replace(/\/$/, '');
+  if (flags.blobAccountUrl) checkEndpoint('--blob-account-url', flags.blobAccountUrl, { https: true });
   const policy = await loadPolicy(flags.policy, flags.deep);
   const webhooks = loadWebhooks(process.env, minSeverityFromEnv());
   const stores: ScanStore[] = [new DirectoryStore(resolve(flags.output))];
@@ -132,9 +176,9 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   }
   const ledger = new AlertLedger(ledgerStore);
   if (isLoopbackHttps(armEndpoint)) progress(`using the development token for the loopback endpoint ${armEndpoint}`);
-  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint) });
+  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint), throttle: { onRetry: progress } });
   const result = await runScan({
-    scope: { subscriptions: flags.subscription, managementGroups: flags.managementGroup },
+    scope,
     policy,
     clients,
     stores,
@@ -145,7 +189,9 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   });
   process.stdout.write(summaryTable(result));
   process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
-  return hasFailAtOrAbove(result.scan.summary, flags.failOn) ? EXIT_FINDINGS : EXIT_OK;
+  const code = exitCodeOf(result.scan, flags.failOn, flags.allowPartial);
+  if (code === EXIT_PARTIAL) progress('exit 3: the scan is partial (see coverage); --allow-partial accepts partial scans');
+  return code;
 }
 
 /** `ALERT_MIN_SEVERITY`, validated by the same schema as the Function App's settings. */
@@ -202,6 +248,7 @@ export function program(): Command {
         .choices([...SEVERITIES])
         .default('high'),
     )
+    .option('--allow-partial', 'exit 0 instead of 3 when the scan is partial and has no fail at or above --fail-on', false)
     .option('--blob-account-url <url>', 'also write to this Blob account (Entra ID auth), under scans/{scanId}/')
     .option('--blob-connection-string <cs>', 'also write to Blob with a connection string (Azurite)')
     .option('--container <name>', 'Blob container', 'audit')
@@ -288,7 +335,7 @@ export async function run(argv: string[]): Promise<void> {
       process.exitCode = error.exitCode === 0 ? EXIT_OK : EXIT_ERROR;
       return;
     }
-    // Settings, policy, scan-setup and file errors carry messages written for the user; others too.
+    // Usage, endpoint, settings, policy, scan-setup and file errors carry messages written for the user; others too.
     progress(`error: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = EXIT_ERROR;
   }

@@ -101,7 +101,7 @@ describe('perimeter-auditor CLI', () => {
     });
   });
 
-  it('exits 0 when no fail reaches --fail-on', async () => {
+  it('exits 3 when the scan is partial and no fail reaches --fail-on; --allow-partial makes it 0', async () => {
     await withSimulator({}, async (sim) => {
       const out = await mkdtemp(join(tmpdir(), 'pa-cli-'));
       const policy = join(out, 'policy.json');
@@ -132,9 +132,20 @@ describe('perimeter-auditor CLI', () => {
       const run = await cli(['scan', '--arm-endpoint', sim.url, '--output', out, '--policy', policy], {
         NODE_EXTRA_CA_CERTS: sim.caFile,
       });
-      assert.equal(run.code, 0, run.stderr);
-      const { findings } = await readOutput(out);
+      // The sample tenant has an unreadable subscription: partial, so 3 — not a clean 0.
+      assert.equal(run.code, 3, run.stderr);
+      assert.match(run.stderr, /exit 3: the scan is partial/);
+      const { findings, scan } = await readOutput(out);
+      assert.equal(scan.status, 'partial');
       assert.ok(findings.some((f) => f.outcome === 'fail' && f.severity === 'medium'));
+      const allowed = await cli(['scan', '--arm-endpoint', sim.url, '--output', out, '--policy', policy, '--allow-partial'], {
+        NODE_EXTRA_CA_CERTS: sim.caFile,
+      });
+      assert.equal(allowed.code, 0, allowed.stderr);
+      const failing = await cli(['scan', '--arm-endpoint', sim.url, '--output', out, '--policy', policy, '--fail-on', 'medium'], {
+        NODE_EXTRA_CA_CERTS: sim.caFile,
+      });
+      assert.equal(failing.code, 1, 'a fail at or above --fail-on wins over partial');
     });
   });
 
