@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(root, 'docs', 'reliability.md');
-const FILES = ['faults', 'crash', 'security', 'scan', 'alerts', 'events', 'store'].map((f) => join(root, 'dist', 'test', 'integration', `${f}.test.js`));
+const FILES = ['faults', 'unread', 'crash', 'security', 'scan', 'alerts', 'events', 'store'].map((f) => join(root, 'dist', 'test', 'integration', `${f}.test.js`));
 
 interface Row {
   readonly fault: string;
@@ -36,6 +36,14 @@ const ROWS: readonly Row[] = [
   { fault: 'partial-scope results (truncated, no token to continue)', test: /partial results \(resultTruncated/, did: 'refused as incomplete; that table unread, status partial', lost: 'only that table (unknown, never pass)' },
   { fault: 'a paging token that repeats', test: /refuses a repeated paging token/, did: 'stopped the loop; what that query covers recorded as not read', lost: 'what the query covered (reported in coverage)' },
   { fault: 'a perimeter-configuration read refused', test: /a failed perimeter configuration read makes NSP-05\/NSP-06 unknown/, did: 'NSP-05/NSP-06 unknown for that account only', lost: 'two verdicts of one account' },
+  { fault: 'the accounts query fails for every subscription (truncated JSON on every attempt)', test: /1a\. accounts answered with truncated JSON/, did: 'stopped (CLI exit 2): "no subscription could be read: 0 of 3 in scope", never "100 % compliant"', lost: 'nothing: no scan committed, latest.json on the previous scan' },
+  { fault: 'a 429 storm without Retry-After until the attempts run out', test: /1b\. a 429 storm without Retry-After/, did: 'a progress line per retry ("HTTP 429 (throttled), attempt 2 of 3"), then stopped (exit 2)', lost: 'nothing: no scan committed' },
+  { fault: 'a server that never answers', test: /1c\. a server that never answers/, did: 'each attempt cut at the deadline with a progress line; "no answer in 30 s, 6 attempt(s)"; stopped (exit 2)', lost: 'nothing: no scan committed' },
+  { fault: 'a 200 answer that is an HTML page (a proxy) or {} without value', test: /perimeter configurations answered with an HTML page/, did: 'a failed read naming content type and size; NSP-05/NSP-06 unknown, never "drift"; status partial (exit 3)', lost: 'only the verdicts on the unread answer (unknown)' },
+  { fault: 'a scan with gaps but no fail at --fail-on', test: /2\. the CLI on a partial scan/, did: 'exit 3 (not 0), coverage line and headline over the accounts read', lost: 'nothing' },
+  { fault: 'an unknown management group, a subscription ID that is not a GUID', test: /3\. scope typos fail before any request/, did: 'exit 2 naming the input; a malformed ID before any request', lost: 'nothing' },
+  { fault: 'a findings file cut short', test: /4\. report refuses a findings file cut/, did: '`report` exits 2 naming both counts; nothing rendered', lost: 'nothing' },
+  { fault: 'credentials in an endpoint URL', test: /credentials in an endpoint URL are refused/, did: 'refused before use (exit 2); never printed', lost: 'nothing' },
   { fault: 'subscriptions cannot be listed', test: /a scan that cannot finish leaves the previous latest\.json intact/, did: 'stopped with a clear error (CLI exit 2)', lost: 'nothing: latest.json still on the previous scan' },
   { fault: 'SIGKILL at random points while writing to Blob', test: /killed with SIGKILL/, did: 'latest.json always on a complete scan; the next scan committed', lost: 'only the killed run' },
   { fault: 'a refused commit (leased latest.json)', test: /a commit that fails leaves latest.json on the previous scan/, did: 'the write failed loudly', lost: 'nothing: the previous scan stays current' },

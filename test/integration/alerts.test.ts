@@ -354,6 +354,9 @@ describe('alerts on scans', () => {
       assert.equal(r.requests.length, 1);
       const slack = JSON.parse(r.requests[0]?.body ?? '{}');
       assert.match(slack.text, /^Azure AI perimeter audit: \d+ new fails$/);
+      // The digest states what the scan read: the sample tenant has an unreadable subscription.
+      const coverage = (slack.blocks as Array<{ type: string; elements?: Array<{ text: string }> }>).find((b) => b.type === 'context' && /^Coverage/.test(b.elements?.[0]?.text ?? ''));
+      assert.match(coverage?.elements?.[0]?.text ?? '', /^Coverage \(partial scan\): 16 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/);
       assert.equal((await ledger.deadLetters()).length, 1);
     } finally {
       await r.close();

@@ -56,6 +56,8 @@ export interface SimulatorResponse {
   readonly body?: unknown;
   /** Destroy the connection instead of answering. */
   readonly reset?: boolean;
+  /** Never answer (a silent server); the connection stays open until the client gives up or the simulator closes. */
+  readonly hang?: boolean;
   /** Wait this long (ms) before answering. */
   readonly delayMs?: number;
 }
@@ -549,6 +551,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   }
 
   async function respond(res: ServerResponse, r: SimulatorResponse): Promise<void> {
+    if (r.hang) return;
     if (r.delayMs) await delay(r.delayMs);
     if (r.reset) {
       res.socket?.destroy();
