@@ -20,7 +20,9 @@ export interface ScanScope {
 }
 
 /** Thrown when not even the subscriptions in scope could be listed: the scan cannot run (exit 2). */
-export class ScanSetupError extends Error {}
+export class ScanSetupError extends Error {
+  override readonly name = 'ScanSetupError';
+}
 
 export const MAX_SUBSCRIPTIONS_PER_QUERY = 300;
 
