@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { OUTCOMES, type Outcome, type Rule, type RuleContext } from '../../src/domain/rule.js';
 import type { AccountSnapshot } from '../../src/domain/snapshot.js';
 import { evaluateAccount } from '../../src/engine/evaluate.js';

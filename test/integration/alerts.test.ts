@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { describe, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { deliver, isPublicAddress } from '../../src/alerts/delivery.js';
 import { dispatchAlert, replayDeadLetters } from '../../src/alerts/dispatch.js';
@@ -16,8 +15,8 @@ import { checkWebhookUrl, loadWebhooks, type WebhookConfig } from '../../src/con
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE } from '../helpers/hostile.js';
 import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
 import { type ReceiverAnswer, startReceiver } from '../simulator/receiver.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -253,15 +252,9 @@ describe('payload formats', () => {
 });
 
 describe('dispatch, dead letters and replay (ledger on Azurite)', () => {
-  let azurite: Azurite;
-  before(async () => {
-    azurite = await startAzurite();
-  });
-  after(async () => {
-    await azurite.stop();
-  });
+  const azurite = useAzurite();
   const ledgerOn = (name: string) =>
-    new AlertLedger(new BlobKeyValueStore(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name)));
+    new AlertLedger(new BlobKeyValueStore(azurite.container(name)));
 
   it('never sends the same message twice, and skips webhooks with nothing at their severity', async () => {
     const r = await startReceiver();
@@ -283,7 +276,7 @@ describe('dispatch, dead letters and replay (ledger on Azurite)', () => {
     let up = false;
     const r = await startReceiver(() => (up ? { status: 200 } : { status: 500 }));
     try {
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('deadletters');
+      const container = azurite.container('deadletters');
       const ledger = new AlertLedger(new BlobKeyValueStore(container));
       const hook = webhook(`${r.url}/hook?token=URLSECRET`);
       const clock = fakeClock();

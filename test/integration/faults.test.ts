@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { describe, it } from 'vitest';
 import { BlobStore } from '../../src/store/stores.js';
 import { finding, outcomes, sampleTenant, scanSimulator, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 /**
  * Faults of the issue "Reliability and security", injected per test through the simulator's
@@ -11,13 +10,7 @@ import { type Azurite, startAzurite } from '../simulator/azurite.js';
  * outcomes are unknown exactly where data is missing; retries are bounded in count and time.
  */
 describe('fault injection', () => {
-  let azurite: Azurite;
-  before(async () => {
-    azurite = await startAzurite();
-  });
-  after(async () => {
-    await azurite.stop();
-  });
+  const azurite = useAzurite();
 
   it('slow answers beyond the client timeout are retried a bounded number of times, then unread', async () => {
     await withSimulator(
@@ -97,7 +90,7 @@ describe('fault injection', () => {
   });
 
   it('a scan that cannot finish leaves the previous latest.json intact', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('faults-latest');
+    const container = azurite.container('faults-latest');
     const store = new BlobStore(container);
     const good = await withSimulator({}, async (sim) => scanSimulator(sim, { stores: [store] }));
     await withSimulator({ fault: () => ({ status: 503, body: { error: { code: 'ServiceUnavailable', message: 'down' } } }) }, async (sim) => {

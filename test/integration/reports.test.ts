@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import AjvDraft04 from 'ajv-draft-04';
@@ -21,10 +20,10 @@ import { memoryFindings } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
+import { FIXTURES } from '../helpers/paths.js';
 import { sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 
 const OFFICIAL_SARIF_SCHEMA = createRequire(import.meta.url).resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures');
 
 interface Output {
   dir: string;
@@ -43,7 +42,7 @@ async function scanInto(tenantPromise: ReturnType<typeof sampleTenant>, dir?: st
 
 describe('reports of the hostile tenant', () => {
   let o: Output;
-  before(async () => {
+  beforeAll(async () => {
     o = await scanInto(hostileTenant(), undefined, `exemptions:
   - name: legacy-keys
     rules: [AUTH-01]

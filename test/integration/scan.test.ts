@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { policyFrom } from '../../src/config/policy.js';
 import { RULES } from '../../src/rules/index.js';
 import {

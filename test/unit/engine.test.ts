@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { developmentCredential, isLoopbackHttps } from '../../src/collect/clients.js';
 import { defaultPolicy, PolicyError, policyFrom } from '../../src/config/policy.js';
 import { fact } from '../../src/domain/observed.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import type { RawInventory } from '../../src/collect/inventory.js';
 import { normalize } from '../../src/collect/normalize.js';
