@@ -128,15 +128,23 @@ describe('change-event evaluation (simulator + Azurite)', () => {
 
   it('an old event after a new one cannot bring back an old verdict', async () => {
     await setup(async ({ tenant, deps }) => {
+      // The seeding scan saw keys enabled (AUTH-01 fail). The older event is a write while keys were
+      // still enabled; the newer one is the write that disabled them: ARM's state at each event differs.
       const props = row(tenant, LEGACY).properties as Record<string, unknown>;
-      props.disableLocalAuth = true;
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'fail', 'seeded: keys enabled');
       const older = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
-      props.disableLocalAuth = false;
+      props.disableLocalAuth = true;
       const newer = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
-      // Delivered newest first: the state follows ARM now (keys enabled), and the late old event changes nothing.
-      assert.deepEqual(kinds(await evaluateChange(parsed(newer), deps)), []);
-      assert.deepEqual(kinds(await evaluateChange(parsed(older), deps)), []);
-      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'fail');
+      // Delivered newest first: the newer event resolves AUTH-01 (an implementation that drops or
+      // ignores events fails here) ...
+      assert.deepEqual(kinds(await evaluateChange(parsed(newer), deps)), ['resolved AUTH-01 oai-legacy-prod']);
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
+      // ... and the late old event, whose moment had keys enabled, must not reopen it: the verdict
+      // follows ARM now, never the time of the event (one that did would report "new AUTH-01" here).
+      const late = await evaluateChange(parsed(older), deps);
+      assert.equal(late.status, 'evaluated');
+      assert.deepEqual(kinds(late), []);
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
     });
   });
 
