@@ -43,9 +43,10 @@ describe('reports API (HTTP handlers over Azurite)', () => {
     const store = new BlobStore(azurite.container(container));
     await withSimulator({}, async (sim) => {
       for (let i = 0; i < 3; i++) {
-        const { scan } = await scanSimulator(sim, { stores: [store] });
+        // Scan IDs have one-second resolution: each scan gets its own second on a fixed clock.
+        const at = new Date(Date.UTC(2026, 10, 21, 3, 0, i));
+        const { scan } = await scanSimulator(sim, { stores: [store], now: () => at });
         scanIds.push(scan.scanId);
-        await new Promise((r) => setTimeout(r, 1100)); // scanIds have one-second resolution
       }
     });
     scanIds = scanIds.sort().reverse();

@@ -58,6 +58,8 @@ export async function scanSimulator(
     throttle?: ThrottleOptions;
     formats?: readonly ReportFormat[];
     afterCommit?: ScanOptions['afterCommit'];
+    /** The scan's clock (its ID and times); default the real one. */
+    now?: () => Date;
   } = {},
 ): Promise<ScanResult> {
   const clients = createAzureClients({
@@ -74,6 +76,7 @@ export async function scanSimulator(
     stores: o.stores ?? [],
     ...(o.formats ? { formats: o.formats } : {}),
     ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
+    ...(o.now ? { now: o.now } : {}),
     retainFindings: true,
   });
 }
