@@ -68,6 +68,7 @@ describe('Blob store (Azurite)', () => {
         Object.keys(first).sort(),
         [
           'accountName',
+          'code',
           'evidence',
           'kind',
           'location',
