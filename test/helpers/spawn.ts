@@ -22,14 +22,14 @@ export interface SpawnOptions {
   readonly omitEnv?: RegExp;
 }
 
-export interface Spawned {
+interface Spawned {
   readonly child: ChildProcess;
   /** Resolves when the process exits (killed or not); rejects when it cannot be started. */
   readonly exited: Promise<NodeRun>;
 }
 
 /** Starts `node <entry> ...args`. */
-export function spawnNode(entry: string, args: readonly string[], options: SpawnOptions = {}): Spawned {
+function spawnNode(entry: string, args: readonly string[], options: SpawnOptions = {}): Spawned {
   const inherited = options.omitEnv
     ? Object.fromEntries(Object.entries(process.env).filter(([k]) => !options.omitEnv?.test(k)))
     : process.env;
