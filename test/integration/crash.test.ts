@@ -68,11 +68,13 @@ describe('crash safety', () => {
         assert.ok(now, `latest.json still points at a scan after ${phase}`);
         if (phase === 'after-latest') assert.equal(now, killedScan, 'killed after the commit point: the killed scan is the current one');
         else assert.equal(now, current, `killed at ${phase}: latest.json still on the previous scan`);
+        const written = await filesOf(container, killedScan);
         if (phase.startsWith('upload:')) {
           const n = Number(phase.slice('upload:'.length));
-          assert.equal((await filesOf(container, killedScan)).length, n, `${n} file(s) of the killed scan were written before it died`);
+          assert.equal(written.length, n, `${n} file(s) of the killed scan were written before it died`);
         }
-        notes.push(`killed at ${phase}: latest.json → ${now} (${now === killedScan ? 'the killed scan, committed before the kill' : 'the previous scan'})`);
+        const pointer = now === killedScan ? 'the killed scan, committed before the kill' : 'the previous scan';
+        notes.push(`killed at ${phase}: latest.json → ${now} (${pointer}); the killed scan's files in Blob: ${written.join(', ') || 'none'}`);
         current = now;
       }
       const final = await runCli(args, env);
