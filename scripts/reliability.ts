@@ -1,21 +1,21 @@
-import { readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { run } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT as root } from '../test/helpers/paths.js';
+import { runNode } from '../test/helpers/spawn.js';
 
 /**
  * The reliability table (issue: reliability and security): runs the fault, crash and security
- * suites, and writes docs/reliability.md — each fault, what the product did, whether anything was
- * lost, and the result and time of the test that proves it, from this run.
+ * suites through vitest, and writes docs/reliability.md — each fault, what the product did,
+ * whether anything was lost, and the result and time of the test that proves it, from this run.
  *
  *   npm run reliability            # run and rewrite docs/reliability.md
  *   npm run reliability -- --check # run; fail if a test failed or the committed rows differ
  */
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DOC = join(root, 'docs', 'reliability.md');
-const FILES = ['faults', 'unread', 'crash', 'security', 'scan', 'alerts', 'events', 'store'].map((f) => join(root, 'dist', 'test', 'integration', `${f}.test.js`));
+const FILES = ['faults', 'unread', 'crash', 'security', 'scan', 'alerts', 'events', 'store'].map((f) => `test/integration/${f}.test.ts`);
+const VITEST = join(root, 'node_modules', 'vitest', 'vitest.mjs');
 
 interface Row {
   readonly fault: string;
@@ -45,7 +45,12 @@ const ROWS: readonly Row[] = [
   { fault: 'a findings file cut short', test: /4\. report refuses a findings file cut/, did: '`report` exits 2 naming both counts; nothing rendered', lost: 'nothing' },
   { fault: 'credentials in an endpoint URL', test: /credentials in an endpoint URL are refused/, did: 'refused before use (exit 2); never printed', lost: 'nothing' },
   { fault: 'subscriptions cannot be listed', test: /a scan that cannot finish leaves the previous latest\.json intact/, did: 'stopped with a clear error (CLI exit 2)', lost: 'nothing: latest.json still on the previous scan' },
-  { fault: 'SIGKILL at random points while writing to Blob', test: /killed with SIGKILL/, did: 'latest.json always on a complete scan; the next scan committed', lost: 'only the killed run' },
+  {
+    fault: 'SIGKILL at each phase of a scan (collection, evaluation, each upload, before/after latest.json)',
+    test: /killed with SIGKILL at each phase/,
+    did: 'latest.json always on a complete scan: the previous one, or the killed one when it died after its commit; the next scan committed',
+    lost: 'only the killed run',
+  },
   { fault: 'a refused commit (leased latest.json)', test: /a commit that fails leaves latest.json on the previous scan/, did: 'the write failed loudly', lost: 'nothing: the previous scan stays current' },
   { fault: 'a webhook receiver down', test: /dead-letters after the last attempt/, did: 'retried with backoff, then dead-lettered; replay delivered exactly once', lost: 'nothing' },
   { fault: 'a webhook to a private address', test: /refuses private, loopback and link-local destinations/, did: 'refused before connecting', lost: 'nothing sent' },
@@ -59,15 +64,36 @@ interface Result {
   readonly ms: number;
 }
 
+/** vitest's JSON reporter: one entry per test file, one assertion result per test. */
+interface VitestJson {
+  readonly testResults: ReadonlyArray<{ readonly assertionResults: readonly VitestTest[] }>;
+}
+
+interface VitestTest {
+  readonly title: string;
+  readonly status: string;
+  readonly duration?: number | null;
+}
+
 async function runSuites(): Promise<Map<string, Result>> {
-  const results = new Map<string, Result>();
-  const stream = run({ files: FILES, concurrency: 2, timeout: 300_000 });
-  for await (const event of stream) {
-    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
-    const data = event.data as { name: string; details: { duration_ms: number } };
-    results.set(data.name, { ok: event.type === 'test:pass', ms: data.details.duration_ms });
+  const dir = await mkdtemp(join(tmpdir(), 'pa-reliability-'));
+  try {
+    const report = join(dir, 'vitest.json');
+    // vitest exits 1 when a test fails: the table says which, so the exit code is not needed here.
+    const run = await runNode(VITEST, ['run', ...FILES, '--root', root, '--reporter=json', `--outputFile=${report}`]);
+    const json = JSON.parse(await readFile(report, 'utf8').catch(() => {
+      throw new Error(`vitest wrote no report (exit ${run.code}): ${run.output.slice(-2000)}`);
+    })) as VitestJson;
+    const results = new Map<string, Result>();
+    for (const file of json.testResults) {
+      for (const t of file.assertionResults) {
+        if (t.status === 'passed' || t.status === 'failed') results.set(t.title, { ok: t.status === 'passed', ms: t.duration ?? 0 });
+      }
+    }
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
-  return results;
 }
 
 function rowsOf(results: Map<string, Result>): string[][] {

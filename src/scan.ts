@@ -25,6 +25,7 @@ import { fileArtifact, fileFindings, writeChunk } from './store/artifact.js';
 import { newScanId, type ScanDocument } from './store/scanDocument.js';
 import type { FindingSource } from './store/artifact.js';
 import type { ScanStore, StoredScan } from './store/stores.js';
+import { faultPoint } from './testing/faults.js';
 
 /**
  * The scan use-case: scope → collect → normalize → deep inspection → evaluate → store.
@@ -296,6 +297,7 @@ export async function evaluateInventory(o: {
         lines += `${JSON.stringify(finding)}\n`;
       }
       await writeChunk(out, lines);
+      faultPoint('evaluation');
       if (o.retainFindings) retained.push(...findings);
       if (o.keepStates) states.push(stateOf(account, findings, placeholder));
     }

@@ -1,6 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
 import { GraphQueryError, type GraphScope, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
+import { faultPoint } from '../testing/faults.js';
 
 /**
  * Resource Graph collection for one scan: which subscriptions are in scope, then every table of
@@ -256,6 +257,7 @@ export async function collectInventory(
   readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
   const unreadable = coverage.length - readable.length;
   log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
+  faultPoint('collection');
 
   const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
   Object.assign(tables, await readContextTables(reader, scope, readable, limit, log));

@@ -33,6 +33,12 @@ export interface RuleContext {
 /** The verdict of a rule that applies. `not_applicable` is decided by `appliesTo`, never here. */
 export interface RuleVerdict {
   readonly outcome: 'pass' | 'fail' | 'unknown';
+  /**
+   * Stable machine-readable reason for the verdict, kebab-case, unique within the rule (e.g.
+   * `perimeter-associations-unread`, `public-network-access-enabled`): what tests and tools match
+   * on, as typescript-eslint's `messageId`, while `message` is free to improve.
+   */
+  readonly code: string;
   readonly message: string;
   /** Values the verdict rests on, for auditors. Must be JSON-serialisable. */
   readonly evidence?: Readonly<Record<string, unknown>>;
@@ -94,6 +100,9 @@ export function catalogEntry(rule: Rule): RuleCatalogEntry {
   return entry;
 }
 
+/** A finding as the engine evaluates it: its code is always set. */
+export type EvaluatedFinding = Finding & { readonly code: string };
+
 /**
  * One line of `findings.ndjson` (ARCHITECTURE.md, "Output files").
  */
@@ -101,6 +110,12 @@ export interface Finding {
   readonly ruleId: string;
   readonly resourceId: string;
   readonly outcome: Outcome;
+  /**
+   * The verdict's stable code (`RuleVerdict.code`, or the engine's own: see `ENGINE_CODES`). Set on
+   * every finding the engine evaluates; absent on findings written before codes existed and on
+   * those rebuilt from an account's stored state (outcome and message only).
+   */
+  readonly code?: string;
   readonly severity: Severity;
   readonly message: string;
   readonly subscriptionId: string;

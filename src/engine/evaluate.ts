@@ -1,5 +1,15 @@
-import type { Finding, Outcome, Rule, RuleContext } from '../domain/rule.js';
+import type { EvaluatedFinding, Outcome, Rule, RuleContext } from '../domain/rule.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
+
+/**
+ * The codes of verdicts the engine gives itself, before or instead of a rule's `evaluate`:
+ * applicability unread (`unknown`), not applicable, and a rule that threw (`unknown`).
+ */
+export const ENGINE_CODES = {
+  applicabilityUnread: 'applicability-unread',
+  notApplicable: 'not-applicable',
+  ruleError: 'rule-error',
+} as const;
 
 /** Called when a rule throws; the pair still gets an `unknown` finding. */
 export type RuleErrorHandler = (ruleId: string, resourceId: string, error: unknown) => void;
@@ -20,7 +30,7 @@ export function evaluateAccount(
   rules: readonly Rule[],
   ctx: RuleContext,
   onError?: RuleErrorHandler,
-): Finding[] {
+): EvaluatedFinding[] {
   const kind = account.kind.ok ? account.kind.value : null;
   const base = {
     resourceId: account.id,
@@ -31,31 +41,36 @@ export function evaluateAccount(
     location: account.location,
     tags: account.tags,
   };
-  return rules.map((rule): Finding => {
+  return rules.map((rule): EvaluatedFinding => {
     let outcome: Outcome;
+    let code: string;
     let message: string;
     let evidence: Readonly<Record<string, unknown>> = {};
     try {
       const applies = rule.appliesTo(account, ctx);
       if (!applies.ok) {
         outcome = 'unknown';
+        code = ENGINE_CODES.applicabilityUnread;
         message = `Whether the rule applies could not be decided: ${applies.reason}`;
       } else if (!applies.value) {
         outcome = 'not_applicable';
+        code = ENGINE_CODES.notApplicable;
         message = `Not applicable: ${applies.why}.`;
       } else {
         const verdict = rule.evaluate(account, ctx);
         outcome = verdict.outcome;
+        code = verdict.code;
         message = verdict.message;
         evidence = verdict.evidence ?? {};
       }
     } catch (error) {
       onError?.(rule.id, account.id, error);
       outcome = 'unknown';
+      code = ENGINE_CODES.ruleError;
       message = `The rule could not be evaluated: ${errorText(error)}`;
       evidence = {};
     }
-    return { ruleId: rule.id, ...base, outcome, severity: rule.severity, message, evidence };
+    return { ruleId: rule.id, ...base, outcome, code, severity: rule.severity, message, evidence };
   });
 }
 

@@ -27,13 +27,13 @@ export default defineRule({
   appliesTo: () => fact(true, 'applies to all kinds'),
   evaluate(account) {
     if (!account.disableLocalAuth.ok) {
-      return { outcome: 'unknown', message: `disableLocalAuth could not be read: ${account.disableLocalAuth.reason}` };
+      return { outcome: 'unknown', code: 'local-auth-setting-unread', message: `disableLocalAuth could not be read: ${account.disableLocalAuth.reason}` };
     }
     const evidence = { disableLocalAuth: account.disableLocalAuth.value };
     return account.disableLocalAuth.value
-      ? { outcome: 'pass', message: 'Local (key) authentication is disabled.', evidence }
+      ? { outcome: 'pass', code: 'local-auth-disabled', message: 'Local (key) authentication is disabled.', evidence }
       : {
-          outcome: 'fail',
+          outcome: 'fail', code: 'local-auth-enabled',
           message: 'Local (key) authentication is enabled: API keys grant data-plane access.',
           evidence,
         };

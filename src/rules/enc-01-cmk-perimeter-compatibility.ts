@@ -29,7 +29,7 @@ export default defineRule({
   evaluate(account) {
     if (!account.encryptionKeySource.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'encryption-settings-unread',
         message: `Encryption settings could not be read: ${account.encryptionKeySource.reason}`,
       };
     }
@@ -37,12 +37,12 @@ export default defineRule({
     const evidence = { keySource };
     if (keySource.toLowerCase() === 'microsoft.keyvault') {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'customer-managed-key-with-perimeter',
         message:
           'Customer-managed keys (Microsoft.KeyVault) on a perimeter-associated account: customer-managed keys might not behave as expected.',
         evidence,
       };
     }
-    return { outcome: 'pass', message: `Key source is ${keySource}.`, evidence };
+    return { outcome: 'pass', code: 'key-source-compatible', message: `Key source is ${keySource}.`, evidence };
   },
 });

@@ -32,13 +32,13 @@ export default defineRule({
   appliesTo: (account, ctx) => perimeterCapable(account, ctx.params),
   evaluate(account) {
     if (!account.identity.ok) {
-      return { outcome: 'unknown', message: `Identity could not be read: ${account.identity.reason}` };
+      return { outcome: 'unknown', code: 'identity-unread', message: `Identity could not be read: ${account.identity.reason}` };
     }
     const id = account.identity.value;
     const evidence = { identityType: id.type, principalIds: id.principalIds };
     if (id.systemAssigned || id.userAssigned) {
-      return { outcome: 'pass', message: `Managed identity enabled (type ${id.type}).`, evidence };
+      return { outcome: 'pass', code: 'managed-identity-enabled', message: `Managed identity enabled (type ${id.type}).`, evidence };
     }
-    return { outcome: 'fail', message: `The account has no managed identity (identity type ${id.type}).`, evidence };
+    return { outcome: 'fail', code: 'no-managed-identity', message: `The account has no managed identity (identity type ${id.type}).`, evidence };
   },
 });

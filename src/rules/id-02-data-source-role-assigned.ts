@@ -39,19 +39,19 @@ export default defineRule({
     ),
   evaluate(account, ctx) {
     if (!account.roleAssignments.ok) {
-      return { outcome: 'unknown', message: `Role assignments could not be read: ${account.roleAssignments.reason}` };
+      return { outcome: 'unknown', code: 'role-assignments-unread', message: `Role assignments could not be read: ${account.roleAssignments.reason}` };
     }
     const data = account.roleAssignments.value.filter((a) => roleIn(a.roleId, ctx.params.dataAccessRoleIds));
     const evidence = { dataRoleAssignments: data.map((a) => ({ id: a.id, role: roleName(a.roleId), scope: a.scope })) };
     if (data.length > 0) {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'data-role-assigned',
         message: `The identity holds ${data.map((a) => `${roleName(a.roleId)} on ${a.scope}`).join('; ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'no-data-role',
       message: 'The account identity holds no data-access role on any data source.',
       evidence,
     };

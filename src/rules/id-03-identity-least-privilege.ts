@@ -35,7 +35,7 @@ resource dataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   appliesTo: (account) => hasManagedIdentity(account),
   evaluate(account, ctx) {
     if (!account.roleAssignments.ok) {
-      return { outcome: 'unknown', message: `Role assignments could not be read: ${account.roleAssignments.reason}` };
+      return { outcome: 'unknown', code: 'role-assignments-unread', message: `Role assignments could not be read: ${account.roleAssignments.reason}` };
     }
     const offending = account.roleAssignments.value.filter(
       (a) =>
@@ -57,10 +57,10 @@ resource dataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
             `${roleName(a.roleId)} on ${a.scope === '' ? '/' : a.scope}${roleIn(a.roleId, ctx.params.privilegedRoleIds) ? ' (privileged role)' : ' (data role at broad scope)'}`,
         )
         .join('; ');
-      return { outcome: 'fail', message: `The account identity holds excessive roles: ${list}.`, evidence };
+      return { outcome: 'fail', code: 'excessive-roles', message: `The account identity holds excessive roles: ${list}.`, evidence };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'least-privilege-roles',
       message: `${account.roleAssignments.value.length} role assignment(s); none privileged, no data role at broad scope.`,
       evidence,
     };

@@ -67,7 +67,7 @@ export default defineRule({
   evaluate(account, ctx) {
     if (!account.associations.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-associations-unread',
         message: `Perimeter associations could not be read: ${account.associations.reason}`,
       };
     }
@@ -113,7 +113,7 @@ export default defineRule({
     const notOk = verdicts.filter((v) => v.status === 'not_ok');
     if (notOk.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'data-source-outside-perimeter',
         message: `Reachable storage outside the perimeter: ${notOk.map((v) => v.why).join('; ')}.`,
         evidence,
       };
@@ -121,13 +121,13 @@ export default defineRule({
     const unknown = verdicts.filter((v) => v.status === 'unknown');
     if (unknown.length > 0) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'data-source-unchecked',
         message: `Storage the identity can reach could not be checked: ${unknown.map((v) => `${v.storageId} ${v.why}`).join('; ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'data-sources-in-perimeter',
       message: `Every storage account the identity can reach (${verdicts.length}) shares the perimeter or is allowed by an outbound rule.`,
       evidence,
     };

@@ -43,37 +43,37 @@ export default defineRule({
     const isEnforced = enforced(account, ctx.params);
     if (isEnforced.ok && isEnforced.value) {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'enforced-perimeter-overrides',
         message: `Public access is decided by the access rules of an Enforced perimeter (${isEnforced.why}); publicNetworkAccess is overridden.`,
         evidence: { effectiveMode: 'Enforced' },
       };
     }
     if (!account.network.ok) {
-      return { outcome: 'unknown', message: `Network settings could not be read: ${account.network.reason}` };
+      return { outcome: 'unknown', code: 'network-settings-unread', message: `Network settings could not be read: ${account.network.reason}` };
     }
     const n = account.network.value;
     const evidence = { publicNetworkAccess: n.publicNetworkAccess, defaultAction: n.defaultAction };
     const pna = n.publicNetworkAccess.toLowerCase();
-    if (pna === 'disabled') return { outcome: 'pass', message: 'Public network access is Disabled.', evidence };
+    if (pna === 'disabled') return { outcome: 'pass', code: 'public-network-access-disabled', message: 'Public network access is Disabled.', evidence };
     if (pna === 'securedbyperimeter') {
-      return { outcome: 'pass', message: 'Public network access is SecuredByPerimeter.', evidence };
+      return { outcome: 'pass', code: 'secured-by-perimeter', message: 'Public network access is SecuredByPerimeter.', evidence };
     }
     if (n.defaultAction.toLowerCase() === 'deny') {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'default-action-deny',
         message: `Public network access is restricted to selected networks (default action Deny, ${n.ipRules.length} IP rule(s), ${n.virtualNetworkRules.length} virtual network rule(s)).`,
         evidence,
       };
     }
     if (!isEnforced.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-enforcement-unread',
         message: `Public network access is ${n.publicNetworkAccess} with default action ${n.defaultAction}, and whether an enforced perimeter overrides it could not be read: ${isEnforced.reason}`,
         evidence,
       };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'public-network-access-enabled',
       message: `Public network access is ${n.publicNetworkAccess} with default action ${n.defaultAction}, and no enforced perimeter overrides it: the account accepts requests from any network.`,
       evidence,
     };

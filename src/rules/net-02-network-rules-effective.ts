@@ -42,19 +42,19 @@ export default defineRule({
     ),
   evaluate(account) {
     if (!account.network.ok) {
-      return { outcome: 'unknown', message: `Network settings could not be read: ${account.network.reason}` };
+      return { outcome: 'unknown', code: 'network-settings-unread', message: `Network settings could not be read: ${account.network.reason}` };
     }
     const n = account.network.value;
     const evidence = { defaultAction: n.defaultAction, ipRules: n.ipRules, virtualNetworkRules: n.virtualNetworkRules };
     if (n.defaultAction.toLowerCase() === 'deny') {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'default-action-deny',
         message: 'Default action is Deny, so the IP and virtual network rules take effect.',
         evidence,
       };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'network-rules-ineffective',
       message: `Default action is ${n.defaultAction}: the ${n.ipRules.length} IP rule(s) and ${n.virtualNetworkRules.length} virtual network rule(s) have no effect. Set the default rule to deny, or network rules have no effect.`,
       evidence,
     };

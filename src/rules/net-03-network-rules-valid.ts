@@ -35,7 +35,7 @@ export default defineRule({
   appliesTo: (account) => hasNetworkRules(account),
   evaluate(account) {
     if (!account.network.ok) {
-      return { outcome: 'unknown', message: `Network settings could not be read: ${account.network.reason}` };
+      return { outcome: 'unknown', code: 'network-settings-unread', message: `Network settings could not be read: ${account.network.reason}` };
     }
     const { ipRules, virtualNetworkRules } = account.network.value;
     const offences: string[] = [];
@@ -69,13 +69,13 @@ export default defineRule({
     const evidence = { ipRules, virtualNetworkRules };
     if (offences.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'invalid-network-rules',
         message: `Network rules the service does not accept: ${offences.join('; ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'network-rules-valid',
       message: `${ipRules.length} IP rule(s) and ${virtualNetworkRules.length} virtual network rule(s), all valid.`,
       evidence,
     };

@@ -34,7 +34,7 @@ export default defineRule({
       : account.network,
   evaluate(account, ctx) {
     if (!account.network.ok) {
-      return { outcome: 'unknown', message: `Network settings could not be read: ${account.network.reason}` };
+      return { outcome: 'unknown', code: 'network-settings-unread', message: `Network settings could not be read: ${account.network.reason}` };
     }
     const max = BigInt(ctx.params.maxRuleAddresses);
     const wide: string[] = [];
@@ -45,13 +45,13 @@ export default defineRule({
     const evidence = { ipRules: account.network.value.ipRules, maxRuleAddresses: ctx.params.maxRuleAddresses };
     if (wide.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'ip-rule-too-wide',
         message: `IP rules admit more than ${ctx.params.maxRuleAddresses} addresses: ${wide.join(', ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'ip-rules-narrow',
       message: `No IP rule admits more than ${ctx.params.maxRuleAddresses} addresses.`,
       evidence,
     };

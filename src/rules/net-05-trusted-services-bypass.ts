@@ -37,14 +37,14 @@ export default defineRule({
     ),
   evaluate(account, ctx) {
     if (!account.network.ok) {
-      return { outcome: 'unknown', message: `Network settings could not be read: ${account.network.reason}` };
+      return { outcome: 'unknown', code: 'network-settings-unread', message: `Network settings could not be read: ${account.network.reason}` };
     }
     const actual = account.network.value.bypass;
     const expected = ctx.params.expectedBypass;
     const evidence = { bypass: actual, expectedBypass: expected };
     if (actual.toLowerCase() === expected.toLowerCase()) {
-      return { outcome: 'pass', message: `networkAcls.bypass is ${actual}, as expected.`, evidence };
+      return { outcome: 'pass', code: 'bypass-as-expected', message: `networkAcls.bypass is ${actual}, as expected.`, evidence };
     }
-    return { outcome: 'fail', message: `networkAcls.bypass is ${actual}; expected ${expected}.`, evidence };
+    return { outcome: 'fail', code: 'bypass-unexpected', message: `networkAcls.bypass is ${actual}; expected ${expected}.`, evidence };
   },
 });

@@ -39,7 +39,7 @@ resource pe 'Microsoft.Network/privateEndpoints@2024-05-01' = {
   evaluate(account) {
     if (!account.privateEndpointConnections.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'private-endpoint-connections-unread',
         message: `Private endpoint connections could not be read: ${account.privateEndpointConnections.reason}`,
       };
     }
@@ -48,13 +48,13 @@ resource pe 'Microsoft.Network/privateEndpoints@2024-05-01' = {
     const evidence = { connections: connections.map((c) => ({ id: c.id, status: c.status })) };
     if (pending.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'private-endpoint-connection-pending',
         message: `${pending.length} private endpoint connection(s) waiting for approval: ${pending.map((c) => c.id).join(', ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'private-endpoint-connections-reviewed',
       message: `${connections.length} private endpoint connection(s), none pending.`,
       evidence,
     };

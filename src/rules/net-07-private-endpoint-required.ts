@@ -33,7 +33,7 @@ export default defineRule({
   evaluate(account) {
     if (!account.privateEndpointConnections.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'private-endpoint-connections-unread',
         message: `Private endpoint connections could not be read: ${account.privateEndpointConnections.reason}`,
       };
     }
@@ -41,10 +41,10 @@ export default defineRule({
     const approved = connections.filter((c) => c.status.toLowerCase() === 'approved');
     const evidence = { connections: connections.map((c) => ({ id: c.id, status: c.status })) };
     if (approved.length > 0) {
-      return { outcome: 'pass', message: `${approved.length} approved private endpoint connection(s).`, evidence };
+      return { outcome: 'pass', code: 'private-endpoint-approved', message: `${approved.length} approved private endpoint connection(s).`, evidence };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'no-approved-private-endpoint',
       message: `No approved private endpoint connection (${connections.length} connection(s) in other states).`,
       evidence,
     };

@@ -31,7 +31,7 @@ export default defineRule({
     const isEnforced = enforced(account, ctx.params);
     if (isEnforced.ok && isEnforced.value) {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'enforced-perimeter-restricts-outbound',
         message: `Outbound access is restricted by an Enforced perimeter (${isEnforced.why}).`,
         evidence: { effectiveMode: 'Enforced' },
       };
@@ -39,23 +39,23 @@ export default defineRule({
     const restrict = account.restrictOutboundNetworkAccess;
     if (restrict.ok && restrict.value) {
       return {
-        outcome: 'pass',
+        outcome: 'pass', code: 'outbound-restricted-by-account',
         message: 'restrictOutboundNetworkAccess is true: outbound calls are limited to the allowed FQDN list.',
         evidence: { restrictOutboundNetworkAccess: true },
       };
     }
     if (!restrict.ok) {
-      return { outcome: 'unknown', message: `Outbound settings could not be read: ${restrict.reason}` };
+      return { outcome: 'unknown', code: 'outbound-settings-unread', message: `Outbound settings could not be read: ${restrict.reason}` };
     }
     if (!isEnforced.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-enforcement-unread',
         message: `restrictOutboundNetworkAccess is false, and whether an enforced perimeter restricts outbound access could not be read: ${isEnforced.reason}`,
         evidence: { restrictOutboundNetworkAccess: false },
       };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'outbound-unrestricted',
       message: 'Outbound access is unrestricted: no enforced perimeter and restrictOutboundNetworkAccess is false.',
       evidence: { restrictOutboundNetworkAccess: false },
     };

@@ -35,7 +35,7 @@ export default defineRule({
   evaluate(account) {
     if (!account.associations.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-associations-unread',
         message: `Perimeter associations could not be read: ${account.associations.reason}`,
       };
     }
@@ -51,16 +51,16 @@ export default defineRule({
     };
     if (ok.length > 0) {
       const names = ok.map((a) => `'${a.perimeterName}' (${a.accessMode})`).join(', ');
-      return { outcome: 'pass', message: `Associated with network security perimeter ${names}.`, evidence };
+      return { outcome: 'pass', code: 'perimeter-associated', message: `Associated with network security perimeter ${names}.`, evidence };
     }
     if (all.length > 0) {
       const states = all.map((a) => `'${a.perimeterName}' is in provisioning state ${a.provisioningState}`).join(', ');
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'association-not-succeeded',
         message: `No Succeeded perimeter association: the association with ${states}.`,
         evidence,
       };
     }
-    return { outcome: 'fail', message: 'The account is not associated with any network security perimeter.', evidence };
+    return { outcome: 'fail', code: 'not-associated', message: 'The account is not associated with any network security perimeter.', evidence };
   },
 });

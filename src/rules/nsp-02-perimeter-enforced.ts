@@ -34,20 +34,20 @@ export default defineRule({
   evaluate(account) {
     if (!account.associations.ok) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-associations-unread',
         message: `Perimeter associations could not be read: ${account.associations.reason}`,
       };
     }
     const best = effectiveAssociation(account.associations.value);
     if (best === undefined) {
-      return { outcome: 'unknown', message: 'No Succeeded association was found to decide the access mode.' };
+      return { outcome: 'unknown', code: 'no-succeeded-association', message: 'No Succeeded association was found to decide the access mode.' };
     }
     const evidence = { effectiveMode: best.accessMode, perimeter: best.perimeterId, association: best.id };
     if (best.accessMode.toLowerCase() === 'enforced') {
-      return { outcome: 'pass', message: `Perimeter '${best.perimeterName}' is in Enforced access mode.`, evidence };
+      return { outcome: 'pass', code: 'perimeter-enforced', message: `Perimeter '${best.perimeterName}' is in Enforced access mode.`, evidence };
     }
     return {
-      outcome: 'fail',
+      outcome: 'fail', code: 'perimeter-not-enforced',
       message: `Effective access mode is ${best.accessMode} (perimeter '${best.perimeterName}'); traffic is only logged, not denied.`,
       evidence,
     };

@@ -34,7 +34,7 @@ export default defineRule({
   appliesTo: (account, ctx) => associated(account, ctx.params),
   evaluate(account, ctx) {
     if (!account.accessRules.ok) {
-      return { outcome: 'unknown', message: `Perimeter access rules could not be read: ${account.accessRules.reason}` };
+      return { outcome: 'unknown', code: 'access-rules-unread', message: `Perimeter access rules could not be read: ${account.accessRules.reason}` };
     }
     const max = BigInt(ctx.params.maxRuleAddresses);
     const inbound = account.accessRules.value.filter((r) => r.direction.toLowerCase() === 'inbound');
@@ -55,13 +55,13 @@ export default defineRule({
     };
     if (wide.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'inbound-rule-too-wide',
         message: `Inbound access rules admit more than ${ctx.params.maxRuleAddresses} addresses: ${wide.join('; ')}.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'inbound-rules-narrow',
       message: `${inbound.length} inbound access rule(s); none admits more than ${ctx.params.maxRuleAddresses} addresses.`,
       evidence,
     };

@@ -32,7 +32,7 @@ export default defineRule({
   appliesTo: (account, ctx) => associated(account, ctx.params),
   evaluate(account) {
     if (!account.accessRules.ok) {
-      return { outcome: 'unknown', message: `Perimeter access rules could not be read: ${account.accessRules.reason}` };
+      return { outcome: 'unknown', code: 'access-rules-unread', message: `Perimeter access rules could not be read: ${account.accessRules.reason}` };
     }
     const outbound = account.accessRules.value.filter((r) => r.direction.toLowerCase() === 'outbound');
     const wildcards = outbound.flatMap((r) =>
@@ -43,11 +43,11 @@ export default defineRule({
     };
     if (wildcards.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'outbound-wildcard-fqdn',
         message: `Outbound access rules use wildcard FQDNs: ${wildcards.join('; ')}.`,
         evidence,
       };
     }
-    return { outcome: 'pass', message: `${outbound.length} outbound access rule(s); every FQDN is exact.`, evidence };
+    return { outcome: 'pass', code: 'outbound-fqdns-exact', message: `${outbound.length} outbound access rule(s); every FQDN is exact.`, evidence };
   },
 });

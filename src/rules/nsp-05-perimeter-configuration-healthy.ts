@@ -33,12 +33,12 @@ resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssoci
     const configs = account.perimeterConfigurations;
     if (configs === undefined) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-configurations-not-inspected',
         message: 'Perimeter configurations were not read (deep inspection did not run for this account).',
       };
     }
     if (!configs.ok) {
-      return { outcome: 'unknown', message: `Perimeter configurations could not be read: ${configs.reason}` };
+      return { outcome: 'unknown', code: 'perimeter-configurations-unread', message: `Perimeter configurations could not be read: ${configs.reason}` };
     }
     const evidence = {
       configurations: configs.value.map((c) => ({
@@ -50,7 +50,7 @@ resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssoci
     };
     if (configs.value.length === 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'perimeter-configuration-missing',
         message:
           'The account is associated with a perimeter but returns no perimeter configuration (drift between the perimeter and the account).',
         evidence,
@@ -66,10 +66,10 @@ resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssoci
       }
     }
     if (problems.length > 0) {
-      return { outcome: 'fail', message: `Perimeter configuration problems: ${problems.join('; ')}.`, evidence };
+      return { outcome: 'fail', code: 'perimeter-configuration-problems', message: `Perimeter configuration problems: ${problems.join('; ')}.`, evidence };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'perimeter-configurations-healthy',
       message: `${configs.value.length} perimeter configuration(s), all Succeeded without provisioning issues.`,
       evidence,
     };

@@ -34,16 +34,16 @@ export default defineRule({
     const configs = account.perimeterConfigurations;
     if (configs === undefined) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-configurations-not-inspected',
         message: 'Perimeter configurations were not read (deep inspection did not run for this account).',
       };
     }
     if (!configs.ok) {
-      return { outcome: 'unknown', message: `Perimeter configurations could not be read: ${configs.reason}` };
+      return { outcome: 'unknown', code: 'perimeter-configurations-unread', message: `Perimeter configurations could not be read: ${configs.reason}` };
     }
     if (configs.value.length === 0) {
       return {
-        outcome: 'unknown',
+        outcome: 'unknown', code: 'perimeter-configuration-missing',
         message:
           'The account returned no perimeter configuration, so its log categories cannot be read (NSP-05 reports the drift).',
       };
@@ -54,13 +54,13 @@ export default defineRule({
     const silent = configs.value.filter((c) => c.enabledLogCategories.length === 0);
     if (silent.length > 0) {
       return {
-        outcome: 'fail',
+        outcome: 'fail', code: 'access-logs-disabled',
         message: `No access log category is enabled for configuration ${silent.map((c) => `'${c.name}'`).join(', ')}; enable the allLogs diagnostic setting on the perimeter.`,
         evidence,
       };
     }
     return {
-      outcome: 'pass',
+      outcome: 'pass', code: 'access-logs-enabled',
       message: `Access logs enabled: ${[...new Set(configs.value.flatMap((c) => c.enabledLogCategories))].join(', ')}.`,
       evidence,
     };

@@ -6,6 +6,7 @@ import { finished } from 'node:stream/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { type Artifact, type FindingSource, fileFindings, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
+import { faultPoint } from '../testing/faults.js';
 
 /** A scan already stored: its document and a way to read its findings again. */
 export interface StoredScan {
@@ -111,10 +112,16 @@ export class BlobStore implements ScanStore {
   async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
     if (!isScanId(scan.scanId)) throw new Error(`refusing to store a scan with a malformed scanId: ${scan.scanId}`);
     await this.container.createIfNotExists();
-    for (const artifact of artifacts) await this.upload(`scans/${scan.scanId}/${artifact.name}`, artifact);
+    for (const artifact of artifacts) {
+      await this.upload(`scans/${scan.scanId}/${artifact.name}`, artifact);
+      faultPoint('upload');
+    }
     await this.put(`scans/${scan.scanId}/scan.json`, JSON.stringify(scan, null, 2), 'application/json');
+    faultPoint('upload');
     const latest: LatestPointer = { scanId: scan.scanId, finishedAt: scan.finishedAt };
+    faultPoint('before-latest');
     await this.put('latest.json', JSON.stringify(latest), 'application/json');
+    faultPoint('after-latest');
   }
 
   /** Streams an artifact into a block blob (4 MiB blocks, 2 in flight). */

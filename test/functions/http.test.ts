@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import type { Readable } from 'node:stream';
 import { text as readText } from 'node:stream/consumers';
-import { after, before, describe, it } from 'node:test';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import functions, { type HttpResponseInit } from '@azure/functions';
-import { BlobServiceClient } from '@azure/storage-blob';
 import { reports } from '../../functions/reports.js';
 import { rules } from '../../functions/rules.js';
 import { scanRequested } from '../../functions/scanRequested.js';
@@ -11,7 +10,7 @@ import { scanRequests, scans } from '../../functions/scans.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { scanSimulator, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 // @azure/functions is CommonJS; its classes are on the default export under ESM.
 const { HttpRequest, InvocationContext } = functions;
@@ -34,29 +33,28 @@ function header(r: HttpResponseInit, name: string): string | undefined {
 }
 
 describe('reports API (HTTP handlers over Azurite)', () => {
-  let azurite: Azurite;
+  const azurite = useAzurite();
   let scanIds: string[] = [];
   const container = 'api';
 
-  before(async () => {
-    azurite = await startAzurite();
+  beforeAll(async () => {
     process.env.AUDIT_STORAGE_CONNECTION_STRING = azurite.connectionString;
     process.env.AUDIT_CONTAINER = container;
-    const store = new BlobStore(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(container));
+    const store = new BlobStore(azurite.container(container));
     await withSimulator({}, async (sim) => {
       for (let i = 0; i < 3; i++) {
-        const { scan } = await scanSimulator(sim, { stores: [store] });
+        // Scan IDs have one-second resolution: each scan gets its own second on a fixed clock.
+        const at = new Date(Date.UTC(2026, 10, 21, 3, 0, i));
+        const { scan } = await scanSimulator(sim, { stores: [store], now: () => at });
         scanIds.push(scan.scanId);
-        await new Promise((r) => setTimeout(r, 1100)); // scanIds have one-second resolution
       }
     });
     scanIds = scanIds.sort().reverse();
   });
 
-  after(async () => {
+  afterAll(async () => {
     delete process.env.AUDIT_STORAGE_CONNECTION_STRING;
     delete process.env.AUDIT_CONTAINER;
-    await azurite.stop();
   });
 
   it('GET /api/scans lists scans newest first, in pages', async () => {

@@ -1,24 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { describe, it } from 'vitest';
 import { loadSettings, SettingsError } from '../../src/config/settings.js';
 import { ScanLock } from '../../src/store/scanLock.js';
 import { Webhook } from 'standardwebhooks';
 import { invokeFunction } from '../helpers/invoke.js';
 import { startReceiver } from '../simulator/receiver.js';
 import { SUB_DEV, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 const invoke = (env: Record<string, string>) => invokeFunction('scheduledScan', env);
 
 describe('scheduledScan function', () => {
-  let azurite: Azurite;
-  before(async () => {
-    azurite = await startAzurite();
-  });
-  after(async () => {
-    await azurite.stop();
-  });
+  const azurite = useAzurite();
 
   it('scans with the configured settings and commits the scan to Blob', async () => {
     await withSimulator({}, async (sim) => {
@@ -32,8 +25,7 @@ describe('scheduledScan function', () => {
       assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
       const summary = run.logs.find((l) => /^scan \S+ partial: 16 account\(s\)/.test(l.message));
       assert.ok(summary, JSON.stringify(run.logs));
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-        'scheduled',
+      const container = azurite.container('scheduled',
       );
       const latest = JSON.parse((await container.getBlobClient('latest.json').downloadToBuffer()).toString()) as {
         scanId: string;
@@ -97,7 +89,7 @@ describe('scheduledScan function', () => {
   });
 
   it('takes its policy from the POLICY setting, or from the blob POLICY_BLOB names', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('policies');
+    const container = azurite.container('policies');
     await container.createIfNotExists();
     const text = `scope:\n  include:\n    subscriptions: [${SUB_DEV}]\n`;
     await container.getBlockBlobClient('config/policy.yaml').upload(text, text.length);
@@ -156,42 +148,33 @@ describe('scheduledScan function', () => {
 });
 
 describe('scheduledScan and the scan lock', () => {
+  const azurite = useAzurite();
   it('skips, with a logged reason, while another scan holds the lock', async () => {
-    const azurite = await startAzurite();
-    try {
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('locked');
-      const lock = new ScanLock(container);
-      assert.equal((await lock.acquire('2026-11-21T03-00-00Z-runnin', 'http')).acquired, true);
-      const run = await invokeFunction('scheduledScan', {
-        ARM_ENDPOINT: 'https://127.0.0.1:9',
-        AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
-        AUDIT_CONTAINER: 'locked',
-      });
-      assert.equal(run.code, 0, JSON.stringify(run.logs));
-      assert.ok(run.logs.some((l) => /skipped: scan 2026-11-21T03-00-00Z-runnin \(http\)/.test(l.message)), JSON.stringify(run.logs));
-      assert.equal(await container.getBlobClient('latest.json').exists(), false);
-    } finally {
-      await azurite.stop();
-    }
+    const container = azurite.container('locked');
+    const lock = new ScanLock(container);
+    assert.equal((await lock.acquire('2026-11-21T03-00-00Z-runnin', 'http')).acquired, true);
+    const run = await invokeFunction('scheduledScan', {
+      ARM_ENDPOINT: 'https://127.0.0.1:9',
+      AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString,
+      AUDIT_CONTAINER: 'locked',
+    });
+    assert.equal(run.code, 0, JSON.stringify(run.logs));
+    assert.ok(run.logs.some((l) => /skipped: scan 2026-11-21T03-00-00Z-runnin \(http\)/.test(l.message)), JSON.stringify(run.logs));
+    assert.equal(await container.getBlobClient('latest.json').exists(), false);
   });
 
   it('replaces a holder whose lease of time has expired, and never two live holders', async () => {
-    const azurite = await startAzurite();
-    try {
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('expiry');
-      let now = new Date('2026-11-21T03:00:00Z');
-      const lock = new ScanLock(container, 60_000, () => now);
-      assert.equal((await lock.acquire('2026-11-21T03-00-00Z-aaaaaa', 'scheduled')).acquired, true);
-      const [a, b] = await Promise.all([lock.acquire('2026-11-21T03-00-10Z-bbbbbb', 'http'), lock.acquire('2026-11-21T03-00-10Z-cccccc', 'http')]);
-      assert.equal(a.acquired || b.acquired, false, 'a live holder keeps the lock');
-      now = new Date('2026-11-21T03:02:00Z');
-      const [c, d] = await Promise.all([lock.acquire('2026-11-21T03-02-00Z-dddddd', 'http'), lock.acquire('2026-11-21T03-02-00Z-eeeeee', 'http')]);
-      assert.equal(Number(c.acquired) + Number(d.acquired), 1, 'exactly one replaces the expired holder');
-      const holder = await lock.holder();
-      await lock.release('2026-11-21T03-00-00Z-aaaaaa');
-      assert.deepEqual(await lock.holder(), holder, 'a former holder cannot release the new one');
-    } finally {
-      await azurite.stop();
-    }
+    const container = azurite.container('expiry');
+    let now = new Date('2026-11-21T03:00:00Z');
+    const lock = new ScanLock(container, 60_000, () => now);
+    assert.equal((await lock.acquire('2026-11-21T03-00-00Z-aaaaaa', 'scheduled')).acquired, true);
+    const [a, b] = await Promise.all([lock.acquire('2026-11-21T03-00-10Z-bbbbbb', 'http'), lock.acquire('2026-11-21T03-00-10Z-cccccc', 'http')]);
+    assert.equal(a.acquired || b.acquired, false, 'a live holder keeps the lock');
+    now = new Date('2026-11-21T03:02:00Z');
+    const [c, d] = await Promise.all([lock.acquire('2026-11-21T03-02-00Z-dddddd', 'http'), lock.acquire('2026-11-21T03-02-00Z-eeeeee', 'http')]);
+    assert.equal(Number(c.acquired) + Number(d.acquired), 1, 'exactly one replaces the expired holder');
+    const holder = await lock.holder();
+    await lock.release('2026-11-21T03-00-00Z-aaaaaa');
+    assert.deepEqual(await lock.holder(), holder, 'a former holder cannot release the new one');
   });
 });

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { type ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import { defaultPolicy } from '../../src/config/policy.js';
@@ -14,16 +10,18 @@ import { readFindings } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { BlobStore } from '../../src/store/stores.js';
 import type { Finding } from '../../src/domain/rule.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
 import { generateTenant } from '../simulator/generate.js';
 import { type ArmSimulator, startArmSimulator } from '../simulator/server.js';
+import { FAULT_VARIABLE } from '../../src/testing/faults.js';
+import { useAzurite } from '../helpers/azurite.js';
+import { ENTRY } from '../helpers/paths.js';
+import { runNode } from '../helpers/spawn.js';
 
 /**
  * Fan-out for real: Azurite's Blob and Queue services, the HTTPS ARM simulator, and the queue
  * worker run as a child process per delivery (as the Functions host would run it), one of them
- * SIGKILLed mid-shard. 700 subscriptions make three shards (300, 300, 100).
+ * SIGKILLed mid-shard by the test-only fault hook. 700 subscriptions make three shards (300, 300, 100).
  */
-const ENTRY = join(dirname(fileURLToPath(import.meta.url)), 'invoke.js');
 const tenant = generateTenant({ accounts: 90, subscriptions: 700, seed: 7 });
 const policy = () => {
   const p = defaultPolicy();
@@ -34,14 +32,7 @@ const verdicts = (findings: Iterable<Finding>) => [...findings].map((f) => `${f.
 const simClients = (sim: ArmSimulator) =>
   createAzureClients({ armEndpoint: sim.url, credential: developmentCredential(sim.url), caCertificates: sim.caCertificate, throttle: { baseDelayMs: 5 } });
 
-function worker(env: Record<string, string>, message: string) {
-  const child = spawn(process.execPath, [ENTRY, 'scanShard', message], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as string | null, out }));
-  return { child, exited };
-}
+const worker = (env: Record<string, string>, message: string) => runNode(ENTRY.functionInvoker, ['scanShard', message], { env });
 
 async function readAll(container: ContainerClient, name: string): Promise<Finding[]> {
   const response = await container.getBlobClient(name).download();
@@ -51,31 +42,13 @@ async function readAll(container: ContainerClient, name: string): Promise<Findin
 }
 
 describe('fanned-out scan (scan-shards queue)', () => {
-  let azurite: Azurite;
+  const azurite = useAzurite({ queue: true });
   let sim: ArmSimulator;
-  // The account query of the second shard hangs the first time it is asked, so its worker can be killed mid-shard.
-  let hangOnce = true;
-  let hung: () => void = () => {};
-  const hanging = new Promise<void>((resolve) => (hung = resolve));
-  const secondShard = new Set(tenant.resourcecontainers.slice(300, 600).map((r) => String(r.subscriptionId).toLowerCase()));
-  before(async () => {
-    azurite = await startAzurite(30_000, { queue: true });
-    sim = await startArmSimulator({
-      tenant,
-      fault: (r) => {
-        const subs = (r.body?.subscriptions ?? []) as string[];
-        if (r.kind === 'graph' && hangOnce && String(r.body?.query).includes('cognitiveservices/accounts') && subs.some((s) => secondShard.has(s.toLowerCase()))) {
-          hangOnce = false;
-          hung();
-          return { status: 200, delayMs: 15_000, body: { data: [] } };
-        }
-        return undefined;
-      },
-    });
+  beforeAll(async () => {
+    sim = await startArmSimulator({ tenant });
   });
-  after(async () => {
+  afterAll(async () => {
     await sim.close();
-    await azurite.stop();
   });
 
   it('commits once, with the single-process verdicts, after a worker is killed mid-shard and a message is delivered twice', async () => {
@@ -87,43 +60,41 @@ describe('fanned-out scan (scan-shards queue)', () => {
       DEEP_INSPECTION: 'false',
       SHARD_ABOVE_SUBSCRIPTIONS: '500',
     };
-    const planned = spawn(process.execPath, [ENTRY, 'scheduledScan'], { env: { ...process.env, ...env }, stdio: 'ignore' });
-    const [planCode] = await once(planned, 'exit');
-    assert.equal(planCode, 0);
+    const planned = await runNode(ENTRY.functionInvoker, ['scheduledScan'], { env });
+    assert.equal(planned.code, 0, planned.output);
     const queue = new QueueClient(azurite.connectionString, SHARD_QUEUE);
     const seen: string[] = [];
     let killed = 0;
-    // The host's loop: receive with a short visibility timeout, run, delete on success only.
-    for (let round = 0; round < 40; round++) {
-      const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 3, visibilityTimeout: 2 });
-      if (items.length === 0) {
-        const { approximateMessagesCount = 0 } = await queue.getProperties();
-        if (approximateMessagesCount === 0) break;
-        await new Promise((r) => setTimeout(r, 500));
-        continue;
-      }
+    // The host's loop: receive, run, delete on success only. The visibility timeout is longer than
+    // any run, so a message comes back only when the test makes it visible again: what the host's
+    // timeout does for a worker that died, without waiting for a clock.
+    for (let round = 0; round < 10; round++) {
+      const { receivedMessageItems: items } = await queue.receiveMessages({ numberOfMessages: 3, visibilityTimeout: 600 });
+      if (items.length === 0) break;
       const runs = items.map((item) => {
         const text = item.messageText;
         const decoded = JSON.parse(Buffer.from(text, 'base64').toString('utf8')) as { shard: number };
         seen.push(`shard ${decoded.shard}`);
-        return { item, decoded, run: worker(env, text) };
+        // The first delivery of shard 0 (the shard holding the accounts) dies mid-shard: SIGKILL
+        // after its first account's findings were written.
+        const fault: Record<string, string> = killed === 0 && decoded.shard === 0 ? { [FAULT_VARIABLE]: 'evaluation' } : {};
+        if (decoded.shard === 0 && killed === 0) killed += 1;
+        return { item, decoded, run: worker({ ...env, ...fault }, text) };
       });
-      if (killed === 0 && runs.some((r) => r.decoded.shard === 1)) {
-        await hanging;
-        const victim = runs.find((r) => r.decoded.shard === 1);
-        victim?.run.child.kill('SIGKILL');
-        killed += 1;
-      }
       for (const r of runs) {
-        const result = await r.run.exited;
+        const result = await r.run;
         if (result.code === 0) await queue.deleteMessage(r.item.messageId, r.item.popReceipt);
-        else assert.equal(result.signal, 'SIGKILL', result.out);
+        else {
+          assert.equal(result.signal, 'SIGKILL', result.output);
+          await queue.updateMessage(r.item.messageId, r.item.popReceipt, undefined, 0);
+        }
       }
     }
+    assert.equal((await queue.getProperties()).approximateMessagesCount, 0, 'every message handled');
     assert.equal(killed, 1);
-    assert.equal(seen.filter((s) => s === 'shard 1').length, 2, `shard 1 was delivered again after its worker died: ${seen.join(', ')}`);
+    assert.equal(seen.filter((s) => s === 'shard 0').length, 2, `shard 0 was delivered again after its worker died: ${seen.join(', ')}`);
 
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('fanout');
+    const container = azurite.container('fanout');
     const store = new BlobStore(container);
     const latest = await store.latest();
     assert.ok(latest);
@@ -134,9 +105,9 @@ describe('fanned-out scan (scan-shards queue)', () => {
     assert.equal(stored.scan.coverage.subscriptions.length, 700);
 
     // Redelivery of a finished shard changes nothing.
-    const again = await worker(env, Buffer.from(JSON.stringify({ scanId: latest.scanId, shard: 0 })).toString('base64')).exited;
-    assert.equal(again.code, 0, again.out);
-    assert.match(again.out, /already-committed/);
+    const again = await worker(env, Buffer.from(JSON.stringify({ scanId: latest.scanId, shard: 0 })).toString('base64'));
+    assert.equal(again.code, 0, again.output);
+    assert.match(again.output, /already-committed/);
     assert.equal((await store.latest())?.scanId, latest.scanId);
 
     // The same verdicts as one process scanning the whole tenant.
@@ -149,8 +120,8 @@ describe('fanned-out scan (scan-shards queue)', () => {
 
   it('moves a malformed message to the poison queue with the reason', async () => {
     const env = { AUDIT_STORAGE_CONNECTION_STRING: azurite.connectionString, AUDIT_CONTAINER: 'fanout' };
-    const run = await worker(env, JSON.stringify({ scanId: 'not-a-scan', shard: -1 })).exited;
-    assert.equal(run.code, 0, run.out);
+    const run = await worker(env, JSON.stringify({ scanId: 'not-a-scan', shard: -1 }));
+    assert.equal(run.code, 0, run.output);
     const poison = new QueueClient(azurite.connectionString, SHARD_POISON_QUEUE);
     const { receivedMessageItems: items } = await poison.receiveMessages({ numberOfMessages: 5 });
     const records = items.map((i) => JSON.parse(Buffer.from(i.messageText, 'base64').toString('utf8')) as { reason: string; message: string });
@@ -160,7 +131,7 @@ describe('fanned-out scan (scan-shards queue)', () => {
   });
 
   it('commits a scan whose shard never reported as partial once the timeout has passed', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('overdue');
+    const container = azurite.container('overdue');
     const queue = new QueueClient(azurite.connectionString, 'overdue-shards');
     const clients = simClients(sim);
     const t0 = new Date('2026-11-21T00:00:00Z');

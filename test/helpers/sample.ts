@@ -1,5 +1,3 @@
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { ArmReader } from '../../src/collect/armReads.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { ScanScope } from '../../src/collect/collector.js';
@@ -9,6 +7,7 @@ import type { Finding } from '../../src/domain/rule.js';
 import type { ReportFormat } from '../../src/reports/index.js';
 import { runScan, type ScanOptions, type ScanResult } from '../../src/scan.js';
 import type { ScanStore } from '../../src/store/stores.js';
+import { SAMPLE_TENANT_DIR } from './paths.js';
 import {
   type ArmSimulator,
   loadTenant,
@@ -17,22 +16,12 @@ import {
   startArmSimulator,
 } from '../simulator/server.js';
 
-export const SAMPLE_DIR = join(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  '..',
-  '..',
-  'test',
-  'simulator',
-  'tenants',
-  'sample',
-);
 export const SUB_PROD = '6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f';
 export const SUB_DEV = '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d';
 export const SUB_FORBIDDEN = 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f';
 
 export function sampleTenant(): Promise<SimulatorTenant> {
-  return loadTenant(SAMPLE_DIR);
+  return loadTenant(SAMPLE_TENANT_DIR);
 }
 
 /** A quota too large to matter, for tests that are not about pacing. */
@@ -69,6 +58,8 @@ export async function scanSimulator(
     throttle?: ThrottleOptions;
     formats?: readonly ReportFormat[];
     afterCommit?: ScanOptions['afterCommit'];
+    /** The scan's clock (its ID and times); default the real one. */
+    now?: () => Date;
   } = {},
 ): Promise<ScanResult> {
   const clients = createAzureClients({
@@ -85,6 +76,7 @@ export async function scanSimulator(
     stores: o.stores ?? [],
     ...(o.formats ? { formats: o.formats } : {}),
     ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
+    ...(o.now ? { now: o.now } : {}),
     retainFindings: true,
   });
 }

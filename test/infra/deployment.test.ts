@@ -3,11 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
 import { bodyObject, evaluate, BicepEvaluationError, parseBicep, property } from '../../scripts/infra/bicep.js';
 import { loadWebhooks } from '../../src/config/alerts.js';
 import { loadSettings } from '../../src/config/settings.js';
+import { ROOT as root } from '../helpers/paths.js';
 
 /**
  * What a deployment of infra/main.bicep would give the app, computed from the Bicep text with
@@ -15,7 +15,6 @@ import { loadSettings } from '../../src/config/settings.js';
  * compiler runs here (docs/deploy.md); module outputs are stand-ins of the shapes Azure returns.
  */
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const main = parseBicep(readFileSync(join(root, 'infra', 'main.bicep'), 'utf8'), 'infra/main.bicep');
 const THIS_SUBSCRIPTION = '00000000-0000-0000-0000-0000000000aa';
 const CLIENT_ID = '11111111-2222-3333-4444-555555555555';

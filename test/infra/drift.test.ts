@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, it } from 'vitest';
 import { ALLOWED_ROLES, checkInfra, readInfraSources } from '../../scripts/infra/check.js';
 import { BicepSyntaxError, parseBicep } from '../../scripts/infra/bicep.js';
 import { SETTINGS_NOT_DEPLOYED } from '../../src/config/settings.js';
+import { ENTRY, ROOT as root } from '../helpers/paths.js';
+import { runNode } from '../helpers/spawn.js';
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
 const real = readInfraSources(root);
 
 /** The real sources with one file's text changed; fails if `from` is not in the file (a stale mutation). */
@@ -123,9 +122,10 @@ describe('infrastructure drift (infra/ against the code)', () => {
     });
   });
 
-  it('npm run infra:check prints the problems and exits 1 on drift', () => {
-    const script = join(root, 'dist', 'scripts', 'infra-check.js');
-    assert.match(execFileSync(process.execPath, [script], { encoding: 'utf8' }), /infra\/ agrees with the code/);
+  it('npm run infra:check prints the problems and exits 1 on drift', async () => {
+    const clean = await runNode(ENTRY.infraCheck, []);
+    assert.equal(clean.code, 0, clean.output);
+    assert.match(clean.stdout, /infra\/ agrees with the code/);
     const dir = mkdtempSync(join(tmpdir(), 'infra-'));
     try {
       cpSync(join(root, 'infra'), join(dir, 'infra'), { recursive: true });
@@ -133,8 +133,8 @@ describe('infrastructure drift (infra/ against the code)', () => {
       cpSync(join(root, 'functions'), join(dir, 'functions'), { recursive: true });
       const main = join(dir, 'infra', 'main.bicep');
       writeFileSync(main, readFileSync(main, 'utf8').replace(/\n {2}POLICY_BLOB: policyBlob/, ''));
-      const run = spawnSync(process.execPath, [script, '--root', dir], { encoding: 'utf8' });
-      assert.equal(run.status, 1);
+      const run = await runNode(ENTRY.infraCheck, ['--root', dir]);
+      assert.equal(run.code, 1);
       assert.match(run.stderr, /infra drift: setting POLICY_BLOB: read by the code/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

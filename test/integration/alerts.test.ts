@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient } from '@azure/storage-blob';
+import { describe, it } from 'vitest';
 import { Webhook } from 'standardwebhooks';
 import { deliver, isPublicAddress } from '../../src/alerts/delivery.js';
 import { dispatchAlert, replayDeadLetters } from '../../src/alerts/dispatch.js';
@@ -16,8 +15,9 @@ import { checkWebhookUrl, loadWebhooks, type WebhookConfig } from '../../src/con
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE } from '../helpers/hostile.js';
 import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
 import { type ReceiverAnswer, startReceiver } from '../simulator/receiver.js';
+import { useAzurite } from '../helpers/azurite.js';
+import { fakeClock } from '../helpers/clock.js';
 
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
 
@@ -43,13 +43,6 @@ function transition(o: Partial<Transition> = {}): Transition {
 
 function message(o: Partial<AlertMessage> = {}): AlertMessage {
   return { sourceId: `2026-11-21T03-00-00Z-${randomBytes(3).toString('hex')}`, kind: 'digest', scanId: 'scan', time: '2026-11-21T03:00:00.000Z', transitions: [transition()], ...o };
-}
-
-/** A fake clock: records each wait instead of sleeping. */
-function fakeClock() {
-  const waits: number[] = [];
-  let t = Date.parse('2026-11-21T03:00:00Z');
-  return { sleep: async (ms: number) => void (waits.push(ms), (t += ms)), now: () => t, random: () => 0.5, waits };
 }
 
 async function withReceiver<T>(respond: (index: number) => ReceiverAnswer, fn: (url: string, requests: () => number) => Promise<T>): Promise<T> {
@@ -139,8 +132,10 @@ describe('webhook delivery', () => {
   });
 
   it('times out a slow receiver per attempt and gives up after the last attempt', async () => {
+    // The receiver never answers, so each attempt can only end at its deadline, however fast or
+    // slow the machine is.
     await withReceiver(
-      () => ({ status: 200, delayMs: 2000 }),
+      () => ({ hang: true }),
       async (url, count) => {
         const clock = fakeClock();
         const result = await deliver(webhook(url), { deliveryId: 'd4', contentType: 'application/json', body: '{}' }, { ...clock, timeoutMs: 150, maxAttempts: 3 });
@@ -253,15 +248,9 @@ describe('payload formats', () => {
 });
 
 describe('dispatch, dead letters and replay (ledger on Azurite)', () => {
-  let azurite: Azurite;
-  before(async () => {
-    azurite = await startAzurite();
-  });
-  after(async () => {
-    await azurite.stop();
-  });
+  const azurite = useAzurite();
   const ledgerOn = (name: string) =>
-    new AlertLedger(new BlobKeyValueStore(BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(name)));
+    new AlertLedger(new BlobKeyValueStore(azurite.container(name)));
 
   it('never sends the same message twice, and skips webhooks with nothing at their severity', async () => {
     const r = await startReceiver();
@@ -283,7 +272,7 @@ describe('dispatch, dead letters and replay (ledger on Azurite)', () => {
     let up = false;
     const r = await startReceiver(() => (up ? { status: 200 } : { status: 500 }));
     try {
-      const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('deadletters');
+      const container = azurite.container('deadletters');
       const ledger = new AlertLedger(new BlobKeyValueStore(container));
       const hook = webhook(`${r.url}/hook?token=URLSECRET`);
       const clock = fakeClock();
@@ -339,15 +328,17 @@ describe('alerts on scans', () => {
       const outcomes: string[][] = [];
       await withSimulator({ tenant }, async (sim) => {
         for (let i = 0; i < 2; i++) {
+          // Scan IDs have one-second resolution: each scan gets its own second on a fixed clock.
+          const at = new Date(Date.UTC(2026, 10, 21, 3, 0, i));
           const result = await scanSimulator(sim, {
             stores: [new DirectoryStore(dir)],
+            now: () => at,
             afterCommit: async ({ scan, previous, current }) => {
               const o = await alertOnScan({ scan, previous, current, webhooks: hooks, ledger, dispatch: { delivery: { maxAttempts: 2, baseDelayMs: 1 } } });
               outcomes.push(o.map((x) => `${x.webhook}:${x.status}`));
             },
           });
           assert.equal(result.scan.coverage.accounts, 16, 'the scan completed');
-          await new Promise((res) => setTimeout(res, 1050));
         }
       });
       assert.deepEqual(outcomes, [['LIVE:delivered', 'DEAD:dead-lettered'], ['LIVE:skipped-nothing-to-send', 'DEAD:skipped-nothing-to-send']]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { ArmReadError, ARM_API_VERSIONS } from '../../src/collect/armReads.js';
 import { simulatorArm, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
 

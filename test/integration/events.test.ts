@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { type ContainerClient } from '@azure/storage-blob';
 import { AlertLedger, BlobKeyValueStore } from '../../src/alerts/ledger.js';
 import type { WebhookConfig } from '../../src/config/alerts.js';
 import { defaultPolicy } from '../../src/config/policy.js';
@@ -12,9 +12,9 @@ import { StateStore } from '../../src/events/state.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
 import { type Receiver, startReceiver } from '../simulator/receiver.js';
 import type { ArmSimulator, Row, SimulatorTenant } from '../simulator/server.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 const RG = `/subscriptions/${SUB_PROD}/resourceGroups`;
 const CHAT = `${RG}/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/oai-chat-prod`;
@@ -52,22 +52,20 @@ const row = (t: SimulatorTenant, id: string): Row => {
 };
 
 describe('change-event evaluation (simulator + Azurite)', () => {
-  let azurite: Azurite;
+  const azurite = useAzurite();
   let receiver: Receiver;
-  before(async () => {
-    azurite = await startAzurite();
+  beforeAll(async () => {
     receiver = await startReceiver();
   });
-  after(async () => {
+  afterAll(async () => {
     await receiver.close();
-    await azurite.stop();
   });
 
   /** A tenant, a simulator and a container whose state a scan has seeded; `deps` evaluates events. */
   type Setup = { tenant: SimulatorTenant; sim: ArmSimulator; deps: ChangeDeps; container: ContainerClient; hook: WebhookConfig };
   async function setup(fn: (o: Setup) => Promise<void>) {
     const tenant = await sampleTenant();
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`events-${randomBytes(4).toString('hex')}`);
+    const container = azurite.container(`events-${randomBytes(4).toString('hex')}`);
     const hook: WebhookConfig = { name: 'EVENTS', format: 'slack', url: new URL(`${receiver.url}/${container.containerName}`), minSeverity: 'low', allowPrivateDestinations: true };
     const ledger = new AlertLedger(new BlobKeyValueStore(container));
     const state = new StateStore(container);
@@ -130,15 +128,23 @@ describe('change-event evaluation (simulator + Azurite)', () => {
 
   it('an old event after a new one cannot bring back an old verdict', async () => {
     await setup(async ({ tenant, deps }) => {
+      // The seeding scan saw keys enabled (AUTH-01 fail). The older event is a write while keys were
+      // still enabled; the newer one is the write that disabled them: ARM's state at each event differs.
       const props = row(tenant, LEGACY).properties as Record<string, unknown>;
-      props.disableLocalAuth = true;
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'fail', 'seeded: keys enabled');
       const older = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
-      props.disableLocalAuth = false;
+      props.disableLocalAuth = true;
       const newer = gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY);
-      // Delivered newest first: the state follows ARM now (keys enabled), and the late old event changes nothing.
-      assert.deepEqual(kinds(await evaluateChange(parsed(newer), deps)), []);
-      assert.deepEqual(kinds(await evaluateChange(parsed(older), deps)), []);
-      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'fail');
+      // Delivered newest first: the newer event resolves AUTH-01 (an implementation that drops or
+      // ignores events fails here) ...
+      assert.deepEqual(kinds(await evaluateChange(parsed(newer), deps)), ['resolved AUTH-01 oai-legacy-prod']);
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
+      // ... and the late old event, whose moment had keys enabled, must not reopen it: the verdict
+      // follows ARM now, never the time of the event (one that did would report "new AUTH-01" here).
+      const late = await evaluateChange(parsed(older), deps);
+      assert.equal(late.status, 'evaluated');
+      assert.deepEqual(kinds(late), []);
+      assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
     });
   });
 
@@ -255,7 +261,7 @@ describe('change-event evaluation (simulator + Azurite)', () => {
 
   it('a transient ARM failure throws (Event Grid retries) and stores nothing', async () => {
     const tenant = await sampleTenant();
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(`events-${randomBytes(4).toString('hex')}`);
+    const container = azurite.container(`events-${randomBytes(4).toString('hex')}`);
     await withSimulator({ tenant, fault: (r) => (r.kind === 'arm' && r.path.endsWith('oai-legacy-prod') ? { status: 503, body: { error: { code: 'ServiceUnavailable', message: 'later' } } } : undefined) }, async (sim) => {
       const arm = simulatorArm(sim);
       const ledger = new AlertLedger(new BlobKeyValueStore(container));

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
-import { before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import AjvDraft04 from 'ajv-draft-04';
@@ -21,10 +20,10 @@ import { memoryFindings } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
+import { FIXTURES } from '../helpers/paths.js';
 import { sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 
 const OFFICIAL_SARIF_SCHEMA = createRequire(import.meta.url).resolve('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json');
-const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'test', 'fixtures');
 
 interface Output {
   dir: string;
@@ -43,7 +42,7 @@ async function scanInto(tenantPromise: ReturnType<typeof sampleTenant>, dir?: st
 
 describe('reports of the hostile tenant', () => {
   let o: Output;
-  before(async () => {
+  beforeAll(async () => {
     o = await scanInto(hostileTenant(), undefined, `exemptions:
   - name: legacy-keys
     rules: [AUTH-01]
@@ -150,7 +149,7 @@ describe('reports of the hostile tenant', () => {
 });
 
 describe('report command and changes between scans', () => {
-  it('re-renders the same reports from the saved files', async () => {
+  it('round trip: reports rendered again from scan.json and findings.ndjson are byte-identical to the scan\'s', async () => {
     const o = await scanInto(sampleTenant());
     const again = await mkdtemp(join(tmpdir(), 'pa-rerender-'));
     const files = await rerenderReports({ scanDir: o.dir, formats: ['csv', 'sarif', 'json'], outDir: again });
@@ -158,6 +157,35 @@ describe('report command and changes between scans', () => {
     for (const name of ['report.csv', 'report.sarif', 'report.json']) {
       assert.equal(await readFile(join(again, name), 'utf8'), await o.file(name), name);
     }
+  });
+
+  it('reports rendered from the saved files say what findings.ndjson says, finding by finding', async () => {
+    const o = await scanInto(sampleTenant());
+    const again = await mkdtemp(join(tmpdir(), 'pa-rerender-'));
+    await rerenderReports({ scanDir: o.dir, formats: ['csv', 'sarif', 'json'], outDir: again });
+    const saved = (await o.file('findings.ndjson')).trimEnd().split('\n').map((l) => JSON.parse(l) as Finding);
+    assert.equal(saved.length, o.scan.coverage.accounts * o.scan.rules.length);
+    const key = (resourceId: string, ruleId: string, outcome: string) => `${resourceId.toLowerCase()} ${ruleId} ${outcome}`;
+
+    // CSV: one row per finding, with its account, rule, severity, outcome and message.
+    const [header, ...rows] = parse(await readFile(join(again, 'report.csv'), 'utf8')) as string[][];
+    const col = (name: (typeof CSV_COLUMNS)[number]) => header?.indexOf(name) ?? -1;
+    const csv = rows.map((r) => `${key(r[col('resourceId')] ?? '', r[col('ruleId')] ?? '', r[col('outcome')] ?? '')} ${r[col('severity')]} ${r[col('message')]}`);
+    assert.deepEqual(csv.sort(), saved.map((f) => `${key(f.resourceId, f.ruleId, f.outcome)} ${f.severity} ${f.message}`).sort());
+
+    // SARIF: one result per fail and per unknown, on that account and rule.
+    type Result = { ruleId: string; properties: { outcome: string }; locations: Array<{ logicalLocations: Array<{ fullyQualifiedName: string }> }> };
+    const sarif = JSON.parse(await readFile(join(again, 'report.sarif'), 'utf8')) as { runs: Array<{ results: Result[] }> };
+    const results = (sarif.runs[0]?.results ?? []).map((r) => key(r.locations[0]?.logicalLocations[0]?.fullyQualifiedName ?? '', r.ruleId, r.properties.outcome));
+    const reported = saved.filter((f) => f.outcome === 'fail' || f.outcome === 'unknown');
+    assert.ok(reported.some((f) => f.outcome === 'fail') && reported.some((f) => f.outcome === 'unknown'), 'the sample tenant has both');
+    assert.deepEqual(results.sort(), reported.map((f) => key(f.resourceId, f.ruleId, f.outcome)).sort());
+
+    // JSON: the counts by outcome and by rule are the findings' counts.
+    const summary = JSON.parse(await readFile(join(again, 'report.json'), 'utf8')) as ReportSummary;
+    const count = (pick: (f: Finding) => boolean) => saved.filter(pick).length;
+    for (const outcome of ['pass', 'fail', 'not_applicable', 'unknown'] as const) assert.equal(summary.byOutcome[outcome], count((f) => f.outcome === outcome), outcome);
+    assert.equal(summary.scanId, o.scan.scanId);
   });
 
   it('shows new and resolved fails against a previous scan', async () => {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { policyFrom } from '../../src/config/policy.js';
 import { RULES } from '../../src/rules/index.js';
+import { fakeClock } from '../helpers/clock.js';
 import {
   finding,
   outcomes,
@@ -99,10 +100,15 @@ describe('scan of the sample tenant', () => {
   });
 
   it('paces Resource Graph to the quota the server reports, so it is never throttled', async () => {
-    await withSimulator({ quota: { limit: 4, windowMs: 1000, enforce: true, retryAfter: true } }, async (sim) => {
-      const { scan } = await scanSimulator(sim, { pageSize: 10, throttle: { window: { limit: 15, windowMs: 5000 } } });
+    // The server's quota window and the client's pacing share one fake clock: the client's waits
+    // move the time the server counts in, so the outcome does not depend on the machine's speed.
+    const clock = fakeClock();
+    const start = clock.now();
+    await withSimulator({ quota: { limit: 4, windowMs: 1000, enforce: true, retryAfter: true }, now: clock.now }, async (sim) => {
+      const { scan } = await scanSimulator(sim, { pageSize: 10, throttle: { window: { limit: 15, windowMs: 5000 }, now: clock.now, sleep: clock.sleep } });
       assert.equal(sim.stats.throttled, 0);
       assert.ok(sim.stats.graphRequests > 8, `${sim.stats.graphRequests} queries, over two quota windows`);
+      assert.ok(clock.now() - start >= 2000, `the client waited for the quota to reset (${clock.waits.join(', ')} ms)`);
       assert.equal(scan.coverage.accounts, 16);
     });
   });

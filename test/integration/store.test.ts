@@ -2,13 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { describe, it } from 'vitest';
+import { type ContainerClient } from '@azure/storage-blob';
 import type { Artifact } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { BlobStore, DirectoryStore } from '../../src/store/stores.js';
 import { scanSimulator, withSimulator } from '../helpers/sample.js';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { useAzurite } from '../helpers/azurite.js';
 
 function fakeScan(scanId: string): ScanDocument {
   return {
@@ -41,17 +41,10 @@ async function text(container: ContainerClient, name: string): Promise<string> {
 }
 
 describe('Blob store (Azurite)', () => {
-  let azurite: Azurite;
-  before(async () => {
-    azurite = await startAzurite();
-  });
-  after(async () => {
-    await azurite.stop();
-  });
+  const azurite = useAzurite();
 
   it('writes the scan with the documented layout, latest.json pointing at it', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      'audit-layout',
+    const container = azurite.container('audit-layout',
     );
     await withSimulator({}, async (sim) => {
       const { scan, findings } = await scanSimulator(sim, { stores: [new BlobStore(container)] });
@@ -75,6 +68,7 @@ describe('Blob store (Azurite)', () => {
         Object.keys(first).sort(),
         [
           'accountName',
+          'code',
           'evidence',
           'kind',
           'location',
@@ -94,8 +88,7 @@ describe('Blob store (Azurite)', () => {
   });
 
   it('a commit that fails leaves latest.json on the previous scan', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      'audit-failure',
+    const container = azurite.container('audit-failure',
     );
     const store = new BlobStore(container);
     const good = '2026-11-21T03-00-00Z-aaaaaa';
@@ -109,8 +102,7 @@ describe('Blob store (Azurite)', () => {
   });
 
   it('refuses a scanId that is not of the scanId form, before writing anything', async () => {
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(
-      'audit-badid',
+    const container = azurite.container('audit-badid',
     );
     await assert.rejects(new BlobStore(container).save(fakeScan('../../latest'), findingsText('')), /malformed scanId/);
     assert.equal(await container.exists(), false);

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
 import { buildPayload } from '../../src/alerts/payloads.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { ThrottleOptions } from '../../src/collect/throttle.js';
@@ -16,6 +14,7 @@ import type { ReportSummary } from '../../src/reports/summary.js';
 import { runScan } from '../../src/scan.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { runCli } from '../helpers/spawn.js';
 import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simulator/server.js';
 
 /**
@@ -24,29 +23,7 @@ import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simul
  * `pass` or `fail` was given for data that was not read.
  */
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'bin.js');
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = runCli;
 
 const isAccountsQuery = (r: SimulatorRequest) => r.kind === 'graph' && String(r.body?.query).includes('microsoft.cognitiveservices/accounts');
 const isConfigurations = (r: SimulatorRequest) => r.kind === 'arm' && /networkSecurityPerimeterConfigurations/i.test(r.path);

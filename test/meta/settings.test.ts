@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { describe, it } from 'vitest';
 import { loadSettings, SettingsSchema } from '../../src/config/settings.js';
-
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+import { ROOT as root } from '../helpers/paths.js';
 
 describe('settings documentation', () => {
   const keys = Object.keys(SettingsSchema.shape);

@@ -23,6 +23,8 @@ export interface ReceiverAnswer {
   readonly delayMs?: number;
   /** Destroy the socket without answering. */
   readonly drop?: boolean;
+  /** Never answer: the request stays open until the sender gives up or the receiver closes. */
+  readonly hang?: boolean;
 }
 
 export interface Receiver {
@@ -43,6 +45,7 @@ export async function startReceiver(respond: (r: ReceivedRequest, index: number)
       requests.push(r);
       const answer = respond(r, index);
       const send = () => {
+        if (answer.hang) return;
         if (answer.drop) {
           req.socket.destroy();
           return;

@@ -56,10 +56,10 @@ export interface SimulatorResponse {
   readonly body?: unknown;
   /** Destroy the connection instead of answering. */
   readonly reset?: boolean;
-  /** Never answer (a silent server); the connection stays open until the client gives up or the simulator closes. */
-  readonly hang?: boolean;
   /** Wait this long (ms) before answering. */
   readonly delayMs?: number;
+  /** Never answer: the request stays open until the client gives up or the simulator closes. */
+  readonly hang?: boolean;
 }
 
 export interface SimulatorOptions {
@@ -77,6 +77,11 @@ export interface SimulatorOptions {
    * Default: not enforced.
    */
   readonly armBucket?: { readonly size: number; readonly refillPerSecond: number };
+  /**
+   * The clock of the quota window and the ARM token buckets (ms since the epoch). Default the real
+   * one; a test that shares a fake clock with the client's pacing gets the same answers on any machine.
+   */
+  readonly now?: () => number;
   /** Resource Graph quota per user: `limit` queries per `windowMs`; beyond it, 429 when `enforce`. */
   readonly quota?: {
     readonly limit: number;
@@ -284,12 +289,13 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   }
   // The last query's filtered rows, for its following pages.
   let lastResult: { fingerprint: string; rows: Row[] } | undefined;
+  const clock = options.now ?? Date.now;
   const buckets = new Map<string, { tokens: number; at: number }>();
   /** Takes one token from a subscription's read bucket; returns the wait (ms) when it is empty. */
   function takeArmToken(sub: string): number | undefined {
     const b = options.armBucket;
     if (!b) return undefined;
-    const now = Date.now();
+    const now = clock();
     const state = buckets.get(sub) ?? { tokens: b.size, at: now };
     state.tokens = Math.min(b.size, state.tokens + ((now - state.at) / 1000) * b.refillPerSecond);
     state.at = now;
@@ -301,11 +307,11 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     return Math.ceil(((1 - state.tokens) / b.refillPerSecond) * 1000);
   }
   const quota = options.quota ?? { limit: 15, windowMs: 5000, enforce: false, retryAfter: true };
-  let windowStart = Date.now();
+  let windowStart = clock();
   let used = 0;
 
   function quotaHeaders(): { headers: Record<string, string>; exceeded: boolean; resetsInMs: number } {
-    const now = Date.now();
+    const now = clock();
     if (now - windowStart >= quota.windowMs) {
       windowStart = now;
       used = 0;

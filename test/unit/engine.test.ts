@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { developmentCredential, isLoopbackHttps } from '../../src/collect/clients.js';
 import { defaultPolicy, PolicyError, policyFrom } from '../../src/config/policy.js';
 import { fact } from '../../src/domain/observed.js';
 import { defineRule } from '../../src/domain/rule.js';
-import { activeRules, evaluateAccount } from '../../src/engine/evaluate.js';
+import { activeRules, ENGINE_CODES, evaluateAccount } from '../../src/engine/evaluate.js';
 import { hasFailAtOrAbove, SummaryBuilder } from '../../src/engine/summary.js';
 import { RULES } from '../../src/rules/index.js';
 import { isScanId, newScanId } from '../../src/store/scanDocument.js';
@@ -28,6 +28,7 @@ describe('engine', () => {
       errors.push(`${ruleId}:${(e as Error).message}`),
     );
     assert.equal(f?.outcome, 'unknown');
+    assert.equal(f?.code, ENGINE_CODES.ruleError);
     assert.match(f?.message ?? '', /kaput/);
     assert.deepEqual(errors, ['X-01:kaput']);
   });

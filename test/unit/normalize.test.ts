@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import type { RawInventory, TableRead } from '../../src/collect/inventory.js';
 import { normalize, withPerimeterConfigurations } from '../../src/collect/normalize.js';
 import { read, unread } from '../../src/domain/observed.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { computeTransitions } from '../../src/alerts/transitions.js';
 import { describePolicy, parsePolicyText, PolicyError } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';

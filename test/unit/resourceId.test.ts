@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { isBroadScope, isSubnetId, parseResourceId, storageAccountOfScope } from '../../src/domain/resourceId.js';
 
 const sub = '/subscriptions/0000';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import type { ResourceEvent } from '../../src/events/parse.js';
 import { ROUTED_OPERATIONS, routeEvent } from '../../src/events/route.js';
 

@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse, RestError } from '@azure/core-rest-pipeline';
 import { newStats, parseResetsAfter, throttlingPolicy } from '../../src/collect/throttle.js';
-
-/** A fake clock: sleep advances time and records each wait (ms). */
-function fakeClock() {
-  let t = 1_000_000;
-  const waits: number[] = [];
-  return {
-    now: () => t,
-    sleep: async (ms: number) => {
-      waits.push(ms);
-      t += ms;
-    },
-    waits,
-  };
-}
+import { fakeClock } from '../helpers/clock.js';
 
 function response(status: number, headers: Record<string, string> = {}): PipelineResponse {
   const request = createPipelineRequest({ url: 'https://127.0.0.1/x' });

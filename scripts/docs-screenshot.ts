@@ -1,0 +1,33 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { DirectoryStore } from '../src/store/stores.js';
+import { CHROMIUM, chromiumMissing, launchChromium } from '../test/helpers/chromium.js';
+import { ROOT } from '../test/helpers/paths.js';
+import { sampleTenant, scanSimulator, withSimulator } from '../test/helpers/sample.js';
+
+/**
+ * `npm run docs:screenshot`: scans the sample tenant on the simulator, opens its HTML report in
+ * headless Chromium with one account expanded, and writes the README's image, docs/report.png.
+ * A documentation step, not a test: it asserts nothing about the report (the browser test does).
+ */
+
+if (chromiumMissing()) {
+  process.stderr.write(`no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)\n`);
+  process.exit(2);
+}
+const dir = await mkdtemp(join(tmpdir(), 'pa-screenshot-'));
+const tenant = await sampleTenant();
+await withSimulator({ tenant }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(dir)], formats: ['html'] }));
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await page.goto(pathToFileURL(join(dir, 'report.html')).href);
+  await page.locator('details.account summary', { hasText: 'oai-batch-prod' }).click();
+  const shot = join(ROOT, 'docs', 'report.png');
+  await page.screenshot({ path: shot, fullPage: true });
+  process.stdout.write(`written ${shot}\n`);
+} finally {
+  await browser.close();
+}
