@@ -5,7 +5,7 @@ import { ScanLock } from '../../src/store/scanLock.js';
 import { Webhook } from 'standardwebhooks';
 import { invokeFunction } from '../helpers/invoke.js';
 import { startReceiver } from '../simulator/receiver.js';
-import { SUB_DEV, withSimulator } from '../helpers/sample.js';
+import { SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 const invoke = (env: Record<string, string>) => invokeFunction('scheduledScan', env);
@@ -23,7 +23,7 @@ describe('scheduledScan function', () => {
         DEEP_INSPECTION: 'false',
       });
       assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
-      const summary = run.logs.find((l) => /^scan \S+ partial: 16 account\(s\)/.test(l.message));
+      const summary = run.logs.find((l) => /^scan \S+ partial: [\d.]+% compliant \(\d+ of 16 accounts read\); coverage: 16 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/.test(l.message));
       assert.ok(summary, JSON.stringify(run.logs));
       const container = azurite.container('scheduled',
       );
@@ -98,7 +98,7 @@ describe('scheduledScan function', () => {
       for (const env of [{ ...base, POLICY: text }, { ...base, POLICY_BLOB: 'config/policy.yaml' }]) {
         const run = await invoke(env);
         assert.equal(run.code, 0, JSON.stringify(run.logs));
-        assert.ok(run.logs.some((l) => /: 7 account\(s\)/.test(l.message)), 'only the dev subscription was scanned');
+        assert.ok(run.logs.some((l) => /coverage: 7 accounts read in 1 of 1 subscription in scope/.test(l.message)), 'only the dev subscription was scanned');
       }
       const bad = await invoke({ ...base, POLICY: 'rules:\n  NET-07: { enabled: sometimes }\n' });
       assert.equal(bad.code, 1);
@@ -138,9 +138,14 @@ describe('scheduledScan function', () => {
     );
     const s = loadSettings({
       AUDIT_STORAGE_ACCOUNT_URL: 'https://st.blob.core.windows.net',
-      SCAN_SUBSCRIPTIONS: 'a, b,,',
+      SCAN_SUBSCRIPTIONS: `${SUB_DEV}, /subscriptions/${SUB_PROD},,`,
     });
-    assert.deepEqual(s.SCAN_SUBSCRIPTIONS, ['a', 'b']);
+    assert.deepEqual(s.SCAN_SUBSCRIPTIONS, [SUB_DEV, SUB_PROD], 'GUIDs, with or without /subscriptions/');
+    assert.throws(() => loadSettings({ AUDIT_STORAGE_ACCOUNT_URL: 'https://st.blob.core.windows.net', SCAN_SUBSCRIPTIONS: 'sub-a' }), /SCAN_SUBSCRIPTIONS\.0: not a subscription ID/);
+    assert.throws(
+      () => loadSettings({ AUDIT_STORAGE_ACCOUNT_URL: 'https://st.blob.core.windows.net', ARM_ENDPOINT: 'https://user:s3cr3t@127.0.0.1:9' }),
+      (e: Error) => /ARM_ENDPOINT: must not carry credentials/.test(e.message) && !e.message.includes('s3cr3t'),
+    );
     assert.equal(s.SCAN_SCHEDULE, '0 0 */6 * * *');
     assert.equal(s.DEEP_INSPECTION, true);
     assert.equal(s.AUDIT_CONTAINER, 'audit');
