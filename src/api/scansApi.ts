@@ -6,6 +6,7 @@ import { REPORT_CSP } from '../reports/html.js';
 import { RULES } from '../rules/index.js';
 import { isScanId, newScanId, type ScanDocument } from '../store/scanDocument.js';
 import type { ScanLock } from '../store/scanLock.js';
+import { coverageOf, scanHeadline } from '../reports/coverage.js';
 import type { BlobStore } from '../store/stores.js';
 
 /**
@@ -46,6 +47,10 @@ export interface ScanListItem {
   readonly finishedAt?: string;
   readonly accounts?: number;
   readonly byOutcome?: ScanDocument['summary']['byOutcome'];
+  /** The compliance headline over the accounts read (src/reports/coverage.ts). */
+  readonly headline?: string;
+  /** What the scan read, in words: accounts read, subscriptions read of those in scope, gaps. */
+  readonly coverage?: string;
   /** Relative links to the reports. */
   readonly reports: Record<ReportFormat, string>;
 }
@@ -95,6 +100,8 @@ export async function listScans(deps: ApiDeps, query: URLSearchParams): Promise<
       finishedAt: s.finishedAt,
       accounts: s.coverage.accounts,
       byOutcome: s.summary.byOutcome,
+      headline: scanHeadline(s).text,
+      coverage: coverageOf(s).text,
       reports: reportLinks(id),
     });
   }

@@ -60,11 +60,14 @@ describe('reports API (HTTP handlers over Azurite)', () => {
   it('GET /api/scans lists scans newest first, in pages', async () => {
     const first = await scans(get('/api/scans?limit=2'), context('scans'));
     assert.equal(first.status, 200);
-    type Page = { latest: string; scans: Array<{ scanId: string; accounts: number; reports: Record<string, string> }>; next?: string };
+    type Item = { scanId: string; accounts: number; headline: string; coverage: string; reports: Record<string, string> };
+    type Page = { latest: string; scans: Item[]; next?: string };
     const page = JSON.parse(await bodyText(first)) as Page;
     assert.deepEqual(page.scans.map((s) => s.scanId), scanIds.slice(0, 2));
     assert.equal(page.latest, scanIds[0]);
     assert.equal(page.scans[0]?.accounts, 16);
+    assert.match(page.scans[0]?.headline ?? '', /^[\d.]+% compliant \(\d+ of 16 accounts read\)$/);
+    assert.equal(page.scans[0]?.coverage, '16 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable (its accounts are not counted)');
     assert.equal(page.scans[0]?.reports.csv, `/api/scans/${scanIds[0]}/report?format=csv`);
     assert.ok(page.next);
     const second = JSON.parse(await bodyText(await scans(get(page.next), context('scans')))) as { scans: Array<{ scanId: string }>; next?: string };
