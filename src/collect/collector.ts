@@ -241,7 +241,9 @@ export async function collectInventory(
     return collectTenantWide(reader);
   }
   if (subscriptions.length === 0)
-    throw new ScanSetupError(`no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
+    throw new ScanSetupError(
+      discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`,
+    );
   requireReadable(subscriptions);
   let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
 
@@ -283,8 +285,10 @@ async function readContextTables(
       const result = await readBySubscriptions(reader, query, readable, { limit });
       let failure = failureText(result.failures);
       // Role assignments at management-group or tenant-root scope are not returned by a
-      // subscription-scoped query; read them once at the scope's own level too.
-      if (name === 'roleAssignments' && scope.subscriptions.length === 0) {
+      // subscription-scoped query; read them once at the scope's own level too: at each named
+      // management group (also when subscriptions are named beside it), or the tenant when none is named.
+      const tenantScope = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
+      if (name === 'roleAssignments' && (scope.managementGroups.length > 0 || tenantScope)) {
         try {
           const atScope = await limit(() => reader.readAll(query, scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {}));
           for (const row of atScope) result.rows.push(row);
