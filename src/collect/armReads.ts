@@ -23,6 +23,9 @@ export const ARM_API_VERSIONS = {
 } as const;
 
 /** An ARM read that failed with an answer (status) or without one (network). */
+/** Resource Manager's error codes for a resource, group, parent or subscription that does not exist. */
+const NOT_FOUND_CODES = new Set(['ResourceNotFound', 'ResourceGroupNotFound', 'ParentResourceNotFound', 'SubscriptionNotFound', 'NotFound']);
+
 export class ArmReadError extends Error {
   constructor(
     message: string,
@@ -86,6 +89,22 @@ export class ArmReader {
     return { status: response.status, body };
   }
 
+  /**
+   * True for Resource Manager's own "not found" answer: JSON with one of its not-found error codes.
+   * Any other 404 (a proxy's page, a wrong path on another server) is not evidence that a resource is gone.
+   */
+  private static isNotFound(status: number, body: unknown): boolean {
+    const code = (body as { error?: { code?: unknown } } | undefined)?.error?.code;
+    return status === 404 && typeof code === 'string' && NOT_FOUND_CODES.has(code);
+  }
+
+  /** @throws ArmReadError (502) for a 404 that is not Resource Manager's not-found answer. */
+  private notFound(status: number, body: unknown): boolean {
+    if (status !== 404) return false;
+    if (ArmReader.isNotFound(status, body)) return true;
+    throw new ArmReadError('HTTP 404: answer was not Resource Manager\'s not-found error (no ResourceNotFound code); not taken as "gone"', 502);
+  }
+
   private fail(status: number, body: unknown): never {
     const error = (body as { error?: { code?: string; message?: string } } | undefined)?.error;
     throw new ArmReadError(`HTTP ${status}${error?.code ? ` ${error.code}` : ''}${error?.message ? `: ${error.message.slice(0, 200)}` : ''}`, status);
@@ -97,7 +116,7 @@ export class ArmReader {
    */
   async get(path: string, apiVersion: string): Promise<unknown> {
     const { status, body } = await this.send(this.url(path, apiVersion), ArmResourceSchema);
-    if (status === 404) return undefined;
+    if (this.notFound(status, body)) return undefined;
     if (status < 200 || status >= 300) this.fail(status, body);
     return body;
   }
@@ -112,11 +131,13 @@ export class ArmReader {
     let url: string | undefined = this.url(path, apiVersion, query);
     while (url) {
       const { status, body } = await this.send(url, ArmPageSchema);
-      if (status === 404) return items;
+      if (this.notFound(status, body)) return items;
       if (status < 200 || status >= 300) this.fail(status, body);
       const page = body as z.infer<typeof ArmPageSchema>;
       items.push(...page.value);
       const next = typeof page.nextLink === 'string' && page.nextLink ? page.nextLink : undefined;
+      // The bearer token goes wherever nextLink points: only to the endpoint it came from.
+      if (next && new URL(next).origin !== new URL(this.endpoint).origin) throw new ArmReadError('nextLink points to another host than the endpoint (refused)', 502);
       if (next && seen.has(next)) throw new ArmReadError('the service repeated a nextLink (loop guard)', 502);
       if (next) seen.add(next);
       url = next;

@@ -3,7 +3,7 @@ import pLimit from 'p-limit';
 import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey } from '../domain/resourceId.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
-import { ArmPageSchema, checkAnswer } from './answers.js';
+import { AnswerShapeError, ArmPageSchema, checkAnswer } from './answers.js';
 import { describeError } from './resourceGraph.js';
 
 /**
@@ -74,7 +74,11 @@ export async function readPerimeterConfigurations(
           const client = clientFor(account.subscriptionId);
           for await (const config of client.networkSecurityPerimeterConfigurations.list(account.resourceGroup, account.name, {
             onResponse: (raw) => {
-              if (raw.status >= 200 && raw.status < 300) checkAnswer(raw, ArmPageSchema);
+              if (raw.status < 200 || raw.status >= 300) return;
+              const page = checkAnswer(raw, ArmPageSchema);
+              // The pager sends the bearer token wherever nextLink points: only to the endpoint it came from.
+              if (page.nextLink && new URL(page.nextLink).origin !== new URL(raw.request.url).origin)
+                throw new AnswerShapeError('nextLink points to another host than the endpoint (refused)');
             },
           })) {
             list.push(config);
