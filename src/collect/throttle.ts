@@ -216,18 +216,32 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
       for (let attempt = 1; ; attempt++) {
         await pace();
         stats.requests += 1;
-        // Every attempt gets a deadline: a server that stops answering must not hang a scan.
+        // Every attempt gets a deadline that covers the whole answer, body included: a server that
+        // stops answering — before its headers or in the middle of its body — must not hang a scan.
+        // (The HTTP client's own `timeout` stops counting once the headers have arrived.)
         if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
+        const callerSignal = request.abortSignal;
+        const deadline = new AbortController();
+        const abort = () => deadline.abort();
+        callerSignal?.addEventListener('abort', abort, { once: true });
+        const timer = setTimeout(abort, timeoutMs);
+        request.abortSignal = deadline.signal;
+        const settle = () => {
+          clearTimeout(timer);
+          callerSignal?.removeEventListener('abort', abort);
+          request.abortSignal = callerSignal;
+        };
         let response: PipelineResponse;
         inFlight += 1;
         try {
           response = await next(request);
         } catch (error) {
+          settle();
           inFlight -= 1;
           // Network failures (reset, refused, timeout) come as thrown errors without a response.
-          const status = isRestError(error) ? error.statusCode : undefined;
-          if (status !== undefined || request.abortSignal?.aborted) throw error;
-          const timedOut = (error as Error).name === 'AbortError';
+          const timedOut = deadline.signal.aborted && !callerSignal?.aborted;
+          const status = isRestError(error) && !timedOut ? error.statusCode : undefined;
+          if (status !== undefined || callerSignal?.aborted) throw error;
           const reason = timedOut ? `no answer in ${seconds(timeoutMs)}` : `no answer (${(error as Error).message})`;
           if (attempt >= maxAttempts) throw timedOut ? new NoAnswerError(`${reason}, ${attempt} attempt(s)`) : error;
           stats.retries += 1;
@@ -236,6 +250,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           await wait(waitMs, `network error: ${(error as Error).message}`);
           continue;
         }
+        settle();
         inFlight -= 1;
         if (response.status === 429) serial = true;
         observeQuota(response);

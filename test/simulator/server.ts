@@ -58,6 +58,8 @@ export interface SimulatorResponse {
   readonly reset?: boolean;
   /** Wait this long (ms) before answering. */
   readonly delayMs?: number;
+  /** Send the status, the headers and the first half of the body, then nothing more (a stalled body). */
+  readonly stallBody?: boolean;
   /** Never answer: the request stays open until the client gives up or the simulator closes. */
   readonly hang?: boolean;
 }
@@ -571,6 +573,10 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       'x-ms-request-id': `sim-${Date.now()}`,
       ...r.headers,
     });
+    if (r.stallBody) {
+      res.write(text.slice(0, Math.floor(text.length / 2)));
+      return;
+    }
     res.end(text);
   }
 
