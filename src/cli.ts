@@ -107,7 +107,8 @@ export function summaryTable(result: ScanResult): string {
     `subscriptions: ${scan.coverage.subscriptions.length} in scope, ${unreadable.length} unreadable${unreadable.length ? ` (${unreadable.map((s) => s.id).join(', ')})` : ''}`,
   );
   lines.push(`accounts: ${scan.coverage.accounts}; findings: ${t.pass + t.fail + t.unknown + t.not_applicable}`);
-  lines.push(`outcomes: pass ${t.pass}, fail ${t.fail}, unknown ${t.unknown}, not_applicable ${t.not_applicable}`);
+  const exemptedFails = scan.summary.exempted?.byOutcome.fail ?? 0;
+  lines.push(`outcomes: pass ${t.pass}, fail ${t.fail}${exemptedFails ? ` (${exemptedFails} exempted)` : ''}, unknown ${t.unknown}, not_applicable ${t.not_applicable}`);
   lines.push(`fails by severity: ${fails.join(', ')}`);
   lines.push(
     `resource graph pages ${scan.stats.resourceGraphPages}, ARM calls ${scan.stats.armRequests}, throttled ${scan.stats.throttledResponses}, wall ${scan.stats.durationMs} ms`,
@@ -163,6 +164,8 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   const scope = scopeFromFlags(flags);
   const armEndpoint = checkEndpoint('--arm-endpoint', flags.armEndpoint ?? CLOUDS[flags.cloud], { https: true }).toString().replace(/\/$/, '');
   if (flags.blobAccountUrl) checkEndpoint('--blob-account-url', flags.blobAccountUrl, { https: true });
+  if (!SettingsSchema.shape.AUDIT_CONTAINER.safeParse(flags.container).success)
+    throw new UsageError(`--container '${flags.container}' is not a Blob container name (3–63 lower-case letters, digits and single hyphens)`);
   const policy = await loadPolicy(flags.policy, flags.deep);
   const webhooks = loadWebhooks(process.env, minSeverityFromEnv());
   const stores: ScanStore[] = [new DirectoryStore(resolve(flags.output))];
@@ -202,6 +205,7 @@ function minSeverityFromEnv(): Severity {
 }
 
 async function replayCommand(flags: { output?: string; blobAccountUrl?: string; blobConnectionString?: string; container: string }): Promise<number> {
+  if (flags.blobAccountUrl) checkEndpoint('--blob-account-url', flags.blobAccountUrl, { https: true });
   const webhooks = loadWebhooks(process.env, minSeverityFromEnv());
   const kv: KeyValueStore
     = flags.blobAccountUrl || flags.blobConnectionString

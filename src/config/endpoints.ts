@@ -18,7 +18,7 @@ export function printableUrl(url: URL): string {
  * Checks one endpoint.
  * @param name the flag or setting, e.g. `--arm-endpoint`, used in the message
  * @returns the parsed URL
- * @throws EndpointError when `value` is not a URL, carries credentials (user info or a SAS `sig`), or is
+ * @throws EndpointError when `value` is not a URL, carries credentials (user info, or a query or fragment), or is
  *   not https when `https` is asked
  */
 export function checkEndpoint(name: string, value: string, o: { readonly https: boolean }): URL {
@@ -31,17 +31,21 @@ export function checkEndpoint(name: string, value: string, o: { readonly https: 
   }
   if (url.username !== '' || url.password !== '')
     throw new EndpointError(`${name} must not carry credentials (user:password@ in the URL); the credential comes from az login, a managed identity or the environment`);
-  if (url.searchParams.has('sig'))
-    throw new EndpointError(`${name} must not carry a SAS token (sig= in the URL); use Entra ID, or --blob-connection-string for Azurite`);
+  // A query or fragment is where tokens travel (a SAS `sig=`, `access_token=`); these endpoints take neither.
+  if (url.search !== '' || url.hash !== '')
+    throw new EndpointError(`${name} must not carry a query or fragment (where tokens such as a SAS sig= travel); use Entra ID, or --blob-connection-string for Azurite`);
   if (o.https && url.protocol !== 'https:') throw new EndpointError(`${name} must be an https URL (got ${printableUrl(url)})`);
   return url;
 }
 
-/** True when `value` parses as a URL without user name or password (for settings schemas). */
+/**
+ * True when `value` parses as a URL without user name, password, query or fragment (for settings
+ * schemas): the same test as `checkEndpoint`, without the scheme rule, which each setting states itself.
+ */
 export function hasNoCredentials(value: string): boolean {
   try {
-    const url = new URL(value);
-    return url.username === '' && url.password === '';
+    checkEndpoint('', value, { https: false });
+    return true;
   } catch {
     return false;
   }

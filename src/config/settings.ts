@@ -3,7 +3,7 @@ import { CLOUDS } from '../collect/clients.js';
 import { hasNoCredentials } from './endpoints.js';
 import { ManagementGroupIdSchema, SubscriptionIdSchema } from './scopeIds.js';
 
-const NO_CREDENTIALS = 'must not carry credentials (user:password@ in the URL)';
+const NO_CREDENTIALS = 'must not carry credentials (user:password@, a query such as a SAS sig=, or a fragment)';
 
 /**
  * Function App settings (environment variables), validated at the edge. Every setting the code

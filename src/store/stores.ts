@@ -6,6 +6,7 @@ import { finished } from 'node:stream/promises';
 import type { ContainerClient } from '@azure/storage-blob';
 import { type Artifact, type FindingSource, fileFindings, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
+import { printableUrl } from '../config/endpoints.js';
 import { faultPoint } from '../testing/faults.js';
 
 /** A scan already stored: its document and a way to read its findings again. */
@@ -105,8 +106,9 @@ export class DirectoryStore implements ScanStore {
 export class BlobStore implements ScanStore {
   constructor(readonly container: ContainerClient) {}
 
+  /** The container URL without its query (a SAS from a connection string) or user info: safe to print. */
   get location(): string {
-    return this.container.url;
+    return printableUrl(new URL(this.container.url));
   }
 
   async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
