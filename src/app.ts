@@ -140,11 +140,18 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
     const scope = { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS };
     // Invalid webhook settings stop the invocation before any request, naming the setting.
     loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
+    // The size of the scope decides the fan-out: the named subscriptions plus those under the named
+    // management groups (the union, as the scan reads them), or the tenant's when neither is named.
     let inScope = scope.subscriptions.length;
-    if (inScope === 0) {
+    if (scope.managementGroups.length > 0 || inScope === 0) {
       try {
         const where = scope.managementGroups.length ? { managementGroups: scope.managementGroups } : {};
-        inScope = (await clients.graph.readAll(tableQuery(TABLES.subscriptions), where)).length;
+        const ids = new Set(scope.subscriptions.map((s) => s.toLowerCase()));
+        for (const row of await clients.graph.readAll(tableQuery(TABLES.subscriptions), where)) {
+          const id = (row as { subscriptionId?: unknown } | null)?.subscriptionId;
+          if (typeof id === 'string') ids.add(id.toLowerCase());
+        }
+        inScope = ids.size;
       } catch (error) {
         throw new ScanSetupError(`cannot list subscriptions: ${error instanceof Error ? error.message : String(error)}`);
       }

@@ -14,6 +14,7 @@ import { REPORT_FORMATS, reportArtifacts } from './reports/index.js';
 import { evaluateInventory } from './scan.js';
 import { type Artifact, type FindingSource, readFindings, writeChunk } from './store/artifact.js';
 import { isScanId, type ScanDocument } from './store/scanDocument.js';
+import { scanOutcomeLine } from './reports/coverage.js';
 import { BlobStore } from './store/stores.js';
 
 /**
@@ -250,7 +251,10 @@ const COMMIT_LOCK_MS = 15 * 60_000;
  * One worker commits: the others see the lock and return.
  * @returns what happened; never commits twice.
  */
-export async function commitShardedScan(scanId: string, o: { container: ContainerClient; log: ProgressLog; now?: () => Date; force?: boolean }): Promise<'committed' | 'waiting' | 'elsewhere'> {
+export async function commitShardedScan(
+  scanId: string,
+  o: { container: ContainerClient; log: ProgressLog; now?: () => Date; force?: boolean },
+): Promise<'committed' | 'waiting' | 'elsewhere' | 'nothing-read'> {
   const now = o.now ?? (() => new Date());
   const plan = await readJson<ShardPlan>(o.container, `${base(scanId)}/plan.json`);
   if (!plan) throw new UnknownShardError(`no plan for scan ${scanId}`);
@@ -296,6 +300,14 @@ export async function commitShardedScan(scanId: string, o: { container: Containe
     ...parts.flatMap((p) => p.subscriptions),
     ...missing.flatMap((s) => s.subscriptions.map((id) => ({ id, status: 'unreadable' as const, reason: `shard ${s.index} did not report within ${minutes} minutes` }))),
   ];
+  // A fanned-out scan that read no subscription is not committed, as a single-process one is not
+  // (collector.ts `requireReadable`): latest.json stays on the previous scan.
+  if (!subscriptions.some((s) => s.status === 'read')) {
+    await o.container.getBlobClient(openPointer(scanId)).deleteIfExists();
+    const first = subscriptions[0];
+    o.log(`scan ${scanId} not committed: no subscription could be read (0 of ${subscriptions.length} in scope${first ? `; ${first.id}: ${first.reason ?? 'unreadable'}` : ''})`);
+    return 'nothing-read';
+  }
   const problems = parts.flatMap((p) => p.problems);
   const deepFailed = parts.reduce((n, p) => n + p.deepFailed, 0);
   const contextTables = Object.values(TABLES).filter((t) => t !== TABLES.subscriptions && t !== TABLES.accounts);
@@ -344,7 +356,7 @@ export async function commitShardedScan(scanId: string, o: { container: Containe
   };
   await new BlobStore(o.container).save(scan, [findingsArtifact, ...reportArtifacts(scan, source, REPORT_FORMATS)]);
   await o.container.getBlobClient(openPointer(scanId)).deleteIfExists();
-  o.log(`scan ${scanId} committed from ${parts.length} of ${plan.shards.length} shard(s): ${scan.status}`);
+  o.log(`scan ${scanId} committed from ${parts.length} of ${plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
   return 'committed';
 }
 
