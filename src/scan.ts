@@ -236,7 +236,13 @@ export async function evaluateInventory(o: {
   const rgKey = (a: { subscriptionId: string; resourceGroup: string }) => `/subscriptions/${a.subscriptionId}/resourcegroups/${a.resourceGroup}`.toLowerCase();
   const rgIn = new Set(include.resourceGroups.map((r) => r.toLowerCase()));
   const rgOut = new Set(policy.scope.exclude.resourceGroups.map((r) => r.toLowerCase()));
-  const inScope = (a: AccountSnapshot) => (rgIn.size === 0 || rgIn.has(rgKey(a))) && !rgOut.has(rgKey(a));
+  const rgSeen = new Set<string>();
+  const inScope = (a: AccountSnapshot) => {
+    const key = rgKey(a);
+    if (rgIn.size > 0 && !rgIn.has(key)) return false;
+    rgSeen.add(key);
+    return !rgOut.has(key);
+  };
   // Accounts are normalized lazily, one at a time, from the rows kept as text (sorted by ID so the
   // findings' order does not depend on paging); a second pass re-normalizes them after deep inspection.
   const accountRows = sortedById(raw.tables.accounts.rows);
@@ -304,6 +310,8 @@ export async function evaluateInventory(o: {
     out.end();
     await closed;
     log(`evaluated ${accountCount} account(s)`);
+    // A resource group the policy includes and no account was found in may be a typo: say so.
+    for (const rg of rgIn) if (!rgSeen.has(rg)) log(`warning: the policy includes resource group ${rg}, but no AI account was found in it (a typo?)`);
   } catch (error) {
     out.destroy();
     await rm(spill, { force: true });

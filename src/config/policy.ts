@@ -76,7 +76,7 @@ export interface Policy {
 
 const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID');
 const subscriptionId = z.string().regex(/^(\/subscriptions\/)?[0-9a-fA-F-]{36}$/i, 'a subscription ID');
-const resourceGroupId = z.string().regex(/^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+$/i, 'a resource group ID (/subscriptions/{id}/resourceGroups/{name})');
+const resourceGroupId = z.string().regex(/^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}$/i, 'a resource group ID (/subscriptions/{guid}/resourceGroups/{name})');
 const date = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T.+)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'an ISO 8601 date (2026-12-31) or date-time');
 
 const ScopeListSchema = z
@@ -214,6 +214,7 @@ export function policyFrom(document: unknown, source: string, where: (path: Prop
       ...(e.expiresOn ? { expiresOn: e.expiresOn } : {}),
     });
   }
+  if (enabled.size === 0) errors.push(`rules${where(['rules'])}: every rule is disabled, so a scan would judge nothing`);
   if (errors.length) throw new PolicyError(`${source}: ${errors.join('; ')}`);
   const params = p.parameters ?? {};
   const lower = (ids: string[] | undefined) => ids?.map((id) => id.toLowerCase());

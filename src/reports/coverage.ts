@@ -67,7 +67,8 @@ export function complianceHeadline(coverage: CoverageSummary, compliant: number)
       text: coverage.status === 'complete' ? 'No AI accounts in scope' : 'No accounts could be read',
     };
   }
-  const percent = Math.round((compliant / n) * 1000) / 10;
+  // Rounded down, so that 1,999 of 2,000 reads 99.9 %, never 100 %.
+  const percent = Math.floor((compliant * 1000) / n) / 10;
   return { percent, compliant, text: `${percent}% compliant (${compliant} of ${plural(n, 'account')} read)` };
 }
 

@@ -26,19 +26,23 @@ async function readScan(dir: string): Promise<ScanDocument> {
   }
 }
 
-/** Lines of a file (count of `\n`, plus one for a last line without it), read as a stream. */
+/** Non-empty lines of a file (count), read as a stream; blank lines are not findings. */
 async function countLines(path: string): Promise<number> {
   let lines = 0;
-  let last = 10;
+  let inLine = false;
   try {
     for await (const chunk of createReadStream(path) as AsyncIterable<Buffer>) {
-      for (const byte of chunk) if (byte === 10) lines += 1;
-      if (chunk.length > 0) last = chunk[chunk.length - 1] ?? 10;
+      for (const byte of chunk) {
+        if (byte === 10) {
+          if (inLine) lines += 1;
+          inLine = false;
+        } else if (byte !== 13 && byte !== 32) inLine = true;
+      }
     }
   } catch (error) {
     throw new ScanDirectoryError(`${path}: not readable (${(error as Error).message})`);
   }
-  return last === 10 ? lines : lines + 1;
+  return inLine ? lines + 1 : lines;
 }
 
 /**

@@ -5,15 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { buildPayload } from '../../src/alerts/payloads.js';
+import { ContainerClient } from '@azure/storage-blob';
+import type { ArmReadError } from '../../src/collect/armReads.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { ThrottleOptions } from '../../src/collect/throttle.js';
 import { defaultPolicy } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';
-import { coverageOf } from '../../src/reports/coverage.js';
+import { complianceHeadline, coverageOf } from '../../src/reports/coverage.js';
 import type { ReportSummary } from '../../src/reports/summary.js';
 import { runScan } from '../../src/scan.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
-import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { BlobStore } from '../../src/store/stores.js';
+import { finding, sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { runCli } from '../helpers/spawn.js';
 import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simulator/server.js';
 
@@ -69,7 +72,7 @@ describe('never a verdict on data that was not read (issue 14)', () => {
       assert.equal(run.code, 2, run.stderr);
       assert.match(run.stderr, /error: no subscription could be read: 0 of 3 in scope, so no account was read/);
       assert.match(run.stderr, /answer was not the expected JSON \(application\/json, \d+ bytes: the body is not JSON\)/);
-      assert.doesNotMatch(run.stdout, /compliant/);
+      assert.equal(run.stdout, '', 'no summary, no headline, no percentage on stdout');
       assert.equal(existsSync(join(out, 'scan.json')), false, 'no scan is committed on nothing read');
       assert.equal(existsSync(join(out, 'findings.ndjson')), false);
     });
@@ -204,6 +207,8 @@ describe('never a verdict on data that was not read (issue 14)', () => {
       const run = await cli(['scan', '--arm-endpoint', sim.url, '--output', out], { NODE_EXTRA_CA_CERTS: sim.caFile });
       assert.equal(run.code, 1, run.stderr);
       const { scan } = await output(out);
+      const whole = await cli(['report', '--scan', out, '--output', join(out, 'whole')]);
+      assert.equal(whole.code, 0, `an intact scan directory renders: ${whole.stderr}`);
       const lines = (await readFile(join(out, 'findings.ndjson'), 'utf8')).split('\n').filter(Boolean);
       const keep = 6 * scan.rules.length;
       await writeFile(join(out, 'findings.ndjson'), `${lines.slice(0, keep).join('\n')}\n`);
@@ -245,16 +250,65 @@ describe('never a verdict on data that was not read (issue 14)', () => {
       ['--arm-endpoint', 'https://user:s3cr3t-value@127.0.0.1:9'],
       ['--blob-account-url', 'https://user:s3cr3t-value@account.blob.core.windows.net'],
       ['--blob-account-url', 'https://account.blob.core.windows.net/?sv=2024-01-01&sig=s3cr3t-value'],
+      ['--blob-account-url', 'https://account.blob.core.windows.net/?SIG=s3cr3t-value'],
+      ['--arm-endpoint', 'https://127.0.0.1:9/?access_token=s3cr3t-value'],
     ] as const) {
       const args = flag === '--arm-endpoint' ? ['scan', flag, url, '--output', out] : ['scan', '--arm-endpoint', 'https://127.0.0.1:9', flag, url, '--output', out];
       const run = await cli(args);
       assert.equal(run.code, 2, `${flag} ${run.stderr}`);
-      assert.match(run.stderr, new RegExp(`error: ${flag} must not carry (credentials|a SAS token)`));
+      assert.match(run.stderr, new RegExp(`error: ${flag} must not carry (credentials|a query or fragment)`));
       assert.doesNotMatch(run.stderr + run.stdout, /s3cr3t/, 'the credential is never printed');
     }
   });
 
-  it('the digest carries coverage in every format', async () => {
+  it('1d. a server that sends its headers and then stalls its body: the deadline covers the body too', async () => {
+    const fault = (r: SimulatorRequest): SimulatorResponse | undefined =>
+      isAccountsQuery(r) ? { status: 200, stallBody: true, body: { totalRecords: 1, count: 1, resultTruncated: 'false', data: [{ id: 'x'.repeat(200) }] } } : undefined;
+    await withSimulator({ fault }, async (sim) => {
+      const { error, lines } = await scanWithLog(sim, { maxAttempts: 2, baseDelayMs: 1, timeoutMs: 200 });
+      assert.match(String(error), /no subscription could be read: 0 of 3 in scope.*no answer in 0\.2 s, 2 attempt\(s\)/);
+      assert.ok(lines.some((l) => /accounts\): no answer in 0\.2 s, attempt 2 of 2/.test(l)), lines.join('\n'));
+    });
+  });
+
+  it('2. a 404 that is not Resource Manager\'s not-found answer (a proxy page) is not taken for "gone"', async () => {
+    await withSimulator({ fault: (r) => (r.kind === 'arm' ? { ...HTML_PAGE, status: 404 } : undefined) }, async (sim) => {
+      const arm = simulatorArm(sim);
+      const id = `/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/oai-chat-prod`;
+      await assert.rejects(arm.get(id, '2024-10-01'), (e: ArmReadError) => e.statusCode === 502 && /not Resource Manager's not-found error/.test(e.message));
+      await assert.rejects(arm.list(`${id}/networkSecurityPerimeterConfigurations`, '2024-10-01'), /not Resource Manager's not-found error/);
+    });
+    await withSimulator({}, async (sim) => {
+      // Resource Manager's own not-found answer still means "gone".
+      assert.equal(await simulatorArm(sim).get(`/subscriptions/${SUB_PROD}/resourceGroups/rg-ai-prod/providers/Microsoft.CognitiveServices/accounts/nope`, '2024-10-01'), undefined);
+    });
+  });
+
+  it('3. with subscriptions and a management group named together, role assignments at the management group are read too', async () => {
+    const tenant = await sampleTenant();
+    tenant.managementGroups['mg-dev'] = [SUB_DEV];
+    const scopes: unknown[] = [];
+    const fault = (r: SimulatorRequest) => {
+      if (r.kind === 'graph' && String(r.body?.query).includes('roleassignments')) scopes.push(r.body?.managementGroups ?? r.body?.subscriptions ?? 'tenant');
+      return undefined;
+    };
+    await withSimulator({ tenant, fault }, async (sim) => {
+      const { scan } = await scanSimulator(sim, { scope: { subscriptions: [SUB_PROD], managementGroups: ['mg-dev'] } });
+      assert.deepEqual(scan.coverage.subscriptions.map((s) => s.id).sort(), [SUB_DEV, SUB_PROD].sort());
+      assert.ok(scopes.some((s) => JSON.stringify(s) === JSON.stringify(['mg-dev'])), `role assignments read at the management group: ${JSON.stringify(scopes)}`);
+    });
+  });
+
+  it('the percentage is over accounts read and never rounds up to 100 %; a SAS never reaches a printed location', () => {
+    const coverage = { status: 'complete' as const, subscriptions: { inScope: 1, read: 1, unreadable: 0 }, accountsRead: 2000, tablesNotRead: 0, deepReadsFailed: 0, problems: 0, text: '' };
+    assert.equal(complianceHeadline(coverage, 1999).text, '99.9% compliant (1999 of 2000 accounts read)');
+    assert.equal(complianceHeadline(coverage, 2000).percent, 100);
+    assert.equal(complianceHeadline({ ...coverage, accountsRead: 3 }, 1).percent, 33.3);
+    const store = new BlobStore(new ContainerClient('https://acct.blob.core.windows.net/audit?sv=2024-01-01&sig=s3cr3t-value'));
+    assert.equal(store.location, 'https://acct.blob.core.windows.net/audit');
+  });
+
+  it('the digest carries coverage in the CloudEvents and Teams formats (Slack: alerts.test.ts)', async () => {
     await withSimulator({}, async (sim) => {
       const { scan } = await scanSimulator(sim);
       const message = { sourceId: scan.scanId, kind: 'digest' as const, scanId: scan.scanId, time: scan.finishedAt, transitions: [], coverage: coverageOf(scan) };
