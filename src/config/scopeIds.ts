@@ -26,22 +26,20 @@ export function managementGroupIdOf(value: string): string | undefined {
   return MANAGEMENT_GROUP.test(bare) ? bare : undefined;
 }
 
+/** zod: a string checked and normalized by `of`, with `message` (which never repeats the value) when it fails. */
+function idSchema(of: (value: string) => string | undefined, message: string) {
+  return z.string().transform((v, ctx) => {
+    const id = of(v);
+    if (id === undefined) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return id;
+  });
+}
+
 /** zod: a subscription ID, normalized to its bare GUID. The message does not repeat the value (settings never echo values). */
-export const SubscriptionIdSchema = z.string().transform((v, ctx) => {
-  const id = subscriptionIdOf(v);
-  if (id === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'not a subscription ID (a GUID such as 6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f)' });
-    return z.NEVER;
-  }
-  return id;
-});
+export const SubscriptionIdSchema = idSchema(subscriptionIdOf, 'not a subscription ID (a GUID such as 6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f)');
 
 /** zod: a management group ID, normalized to its bare name. */
-export const ManagementGroupIdSchema = z.string().transform((v, ctx) => {
-  const id = managementGroupIdOf(v);
-  if (id === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'not a management group ID (1–90 letters, digits, - _ . ( ), not ending with .)' });
-    return z.NEVER;
-  }
-  return id;
-});
+export const ManagementGroupIdSchema = idSchema(managementGroupIdOf, 'not a management group ID (1–90 letters, digits, - _ . ( ), not ending with .)');
