@@ -148,4 +148,17 @@ describe('fanned-out scan (scan-shards queue)', () => {
     assert.match(missing[0]?.reason ?? '', /shard 2 did not report within 1 minutes/);
     assert.equal((await new BlobStore(container).latest())?.scanId, plan.scanId);
   });
+
+  it('does not commit a fanned-out scan in which no shard reported: nothing was read', async () => {
+    const container = azurite.container('nothingread');
+    const queue = new QueueClient(azurite.connectionString, 'nothingread-shards');
+    const t0 = new Date('2026-11-21T00:00:00Z');
+    const plan = await planShardedScan({ scanId: '2026-11-21T00-00-00Z-nothin', scope: { subscriptions: [], managementGroups: [] }, policy: policy(), clients: simClients(sim), container, queue, timeoutMs: 60_000, log: () => {}, now: () => t0 });
+    const lines: string[] = [];
+    assert.deepEqual(await finalizeOverdueScans({ container, log: (m) => lines.push(m), now: () => new Date(t0.getTime() + 61_000) }), []);
+    assert.equal(await new BlobStore(container).latest(), undefined, 'latest.json does not move to a scan of nothing');
+    assert.equal(await container.getBlobClient(`scans/${plan.scanId}/scan.json`).exists(), false);
+    assert.ok(lines.some((l) => l.startsWith(`scan ${plan.scanId} not committed: no subscription could be read (0 of 700 in scope;`)), lines.join('\n'));
+    assert.deepEqual(await finalizeOverdueScans({ container, log: () => {}, now: () => new Date(t0.getTime() + 120_000) }), [], 'and it is not retried for ever');
+  });
 });
