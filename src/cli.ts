@@ -12,7 +12,7 @@ import { hasFailAtOrAbove } from './engine/summary.js';
 import { coverageOf, scanHeadline } from './reports/coverage.js';
 import type { ScanDocument } from './store/scanDocument.js';
 import { checkEndpoint } from './config/endpoints.js';
-import { managementGroupIdOf, subscriptionIdOf } from './config/scopeIds.js';
+import { ManagementGroupIdSchema, SubscriptionIdSchema } from './config/scopeIds.js';
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
 import { rerenderReports } from './reports/rerender.js';
 import { RULES } from './rules/index.js';
@@ -146,16 +146,15 @@ async function loadPolicy(path: string | undefined, deep: boolean): Promise<Poli
  * @throws UsageError naming the first bad value
  */
 export function scopeFromFlags(flags: { subscription: readonly string[]; managementGroup: readonly string[] }): ScanScope {
-  const subscriptions = flags.subscription.map((v) => {
-    const id = subscriptionIdOf(v);
-    if (id === undefined) throw new UsageError(`--subscription '${v}' is not a subscription ID (a GUID such as 6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f)`);
-    return id;
-  });
-  const managementGroups = flags.managementGroup.map((v) => {
-    const id = managementGroupIdOf(v);
-    if (id === undefined) throw new UsageError(`--management-group '${v}' is not a management group ID (1–90 letters, digits, - _ . ( ), not ending with .)`);
-    return id;
-  });
+  // The same schemas as the settings and the policy; their message names what is expected.
+  const ids = (flag: string, values: readonly string[], schema: typeof SubscriptionIdSchema) =>
+    values.map((v) => {
+      const parsed = schema.safeParse(v);
+      if (!parsed.success) throw new UsageError(`${flag} '${v}' is ${parsed.error.issues[0]?.message ?? 'not valid'}`);
+      return parsed.data;
+    });
+  const subscriptions = ids('--subscription', flags.subscription, SubscriptionIdSchema);
+  const managementGroups = ids('--management-group', flags.managementGroup, ManagementGroupIdSchema);
   return { subscriptions: [...new Set(subscriptions)], managementGroups: [...new Set(managementGroups)] };
 }
 

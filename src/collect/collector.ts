@@ -1,6 +1,6 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
-import { GraphQueryError, type GraphScope, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
+import { GraphQueryError, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
 import { faultPoint } from '../testing/faults.js';
 
 /**
@@ -157,22 +157,21 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
         });
     }
   }
-  const listAt = async (graphScope: GraphScope, what: string): Promise<unknown[]> => {
+  const setup = async <T>(what: string, list: () => Promise<T>): Promise<T> => {
     try {
-      return await reader.readAll(query, graphScope);
+      return await list();
     } catch (error) {
       throw new ScanSetupError(`cannot list subscriptions${what}: ${error instanceof Error ? error.message : String(error)}`);
     }
   };
-  // One listing per management group, so that one that lists nothing can be named.
   for (const group of scope.managementGroups) {
-    const rows = (await listAt({ managementGroups: [group] }, ` of management group '${group}'`)).map(subscriptionIdOf).filter((s) => s !== undefined);
+    const rows = await setup(` of management group '${group}'`, () => subscriptionsUnder(reader, group));
     if (rows.length === 0)
       throw new ScanSetupError(`management group '${group}' not found or not visible (no subscription under it is visible to the caller)`);
     for (const s of rows) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
   }
   if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0) {
-    for (const row of await listAt({}, '')) {
+    for (const row of await setup('', () => reader.readAll(query, {}))) {
       const s = subscriptionIdOf(row);
       if (s) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
     }
@@ -203,17 +202,18 @@ function failureText(failures: Map<string, string>): string | undefined {
 }
 
 /** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
+/** The subscriptions visible under one management group (one listing each, so an empty one can be named). */
+async function subscriptionsUnder(reader: ResourceGraphReader, group: string): Promise<Array<{ id: string; name?: string }>> {
+  return (await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: [group] })).map(subscriptionIdOf).filter((s) => s !== undefined);
+}
+
 async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope, log: ProgressLog): Promise<Set<string>> {
   const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
   for (const group of exclude.managementGroups) {
-    let n = 0;
-    for (const row of await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: [group] })) {
-      const s = subscriptionIdOf(row);
-      if (s) excluded.add(s.id.toLowerCase());
-      if (s) n += 1;
-    }
+    const under = await subscriptionsUnder(reader, group);
+    for (const s of under) excluded.add(s.id.toLowerCase());
     // Excluding nothing scans more than asked, never less: a warning, not a stop.
-    if (n === 0) log(`warning: the policy excludes management group '${group}', but no subscription under it is visible (a typo?)`);
+    if (under.length === 0) log(`warning: the policy excludes management group '${group}', but no subscription under it is visible (a typo?)`);
   }
   return excluded;
 }

@@ -218,8 +218,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         stats.requests += 1;
         // Every attempt gets a deadline that covers the whole answer, body included: a server that
         // stops answering — before its headers or in the middle of its body — must not hang a scan.
-        // (The HTTP client's own `timeout` stops counting once the headers have arrived.)
-        if (!request.timeout || request.timeout > timeoutMs) request.timeout = timeoutMs;
+        // (The HTTP client's own `timeout` stops counting once the headers have arrived, so it is not used.)
         const callerSignal = request.abortSignal;
         const deadline = new AbortController();
         const abort = () => deadline.abort();
@@ -239,7 +238,8 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           settle();
           inFlight -= 1;
           // Network failures (reset, refused, timeout) come as thrown errors without a response.
-          const timedOut = deadline.signal.aborted && !callerSignal?.aborted;
+          // Our deadline, or an HTTP client timeout a caller set: either way no answer came in time.
+          const timedOut = (deadline.signal.aborted || (error as Error).name === 'AbortError') && !callerSignal?.aborted;
           const status = isRestError(error) && !timedOut ? error.statusCode : undefined;
           if (status !== undefined || callerSignal?.aborted) throw error;
           const reason = timedOut ? `no answer in ${seconds(timeoutMs)}` : `no answer (${(error as Error).message})`;
