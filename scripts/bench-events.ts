@@ -8,7 +8,7 @@ import { defaultPolicy } from '../src/config/policy.js';
 import { evaluateChange } from '../src/events/evaluateChange.js';
 import { parseEvent } from '../src/events/parse.js';
 import { afterScanCommit } from '../src/events/scanState.js';
-import { StateStore } from '../src/events/state.js';
+import { StateStore } from '../src/store/accountState.js';
 import { runScan } from '../src/scan.js';
 import { BlobStore } from '../src/store/stores.js';
 import { startAzurite } from '../test/simulator/azurite.js';

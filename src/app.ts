@@ -1,16 +1,16 @@
 import { app } from '@azure/functions';
 import { QueueClient } from '@azure/storage-queue';
-import { commitShardedScan, finalizeOverdueScans, planShardedScan, runShard, type ShardMessage, SHARD_QUEUE, type ShardPlan } from './shards.js';
-import { tableQuery } from './collect/resourceGraph.js';
-import { TABLES } from './collect/inventory.js';
+import { commitShardedScan, enqueueShards, finalizeOverdueScans, runShard, type ShardMessage, SHARD_QUEUE, type StoredPlan } from './shards.js';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
 import type { ApiDeps } from './api/scansApi.js';
 import { type AzureClients, azureCredential, createAzureClients, credentialFor } from './collect/clients.js';
-import { type ProgressLog, ScanSetupError } from './collect/collector.js';
-import { loadWebhooks } from './config/alerts.js';
+import type { ProgressLog, ScanScope } from './collect/collector.js';
+import { loadWebhooks, type WebhookConfig } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
 import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
-import { runScan, type ScanResult } from './scan.js';
+import type { AfterCommit } from './pipeline/commit.js';
+import type { PlannedScan } from './pipeline/plan.js';
+import { planOf, runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
 import { newScanId } from './store/scanDocument.js';
 import { ScanLock } from './store/scanLock.js';
@@ -18,7 +18,7 @@ import { BlobStore } from './store/stores.js';
 import { type ChangeResult, evaluateChange } from './events/evaluateChange.js';
 import type { ResourceEvent } from './events/parse.js';
 import { afterScanCommit } from './events/scanState.js';
-import { StateStore } from './events/state.js';
+import { StateStore } from './store/accountState.js';
 
 /**
  * The Function App's composition root: settings → SDK clients, stores and the lock → use-cases.
@@ -81,54 +81,96 @@ function clientsFor(settings: Settings, log: ProgressLog): AzureClients {
   return createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID), throttle: { onRetry: log } });
 }
 
-async function scanWithSettings(settings: Settings, scanId: string, log: ProgressLog, policy: Policy): Promise<ScanResult> {
-  // Invalid webhook settings stop the invocation before the scan, naming the setting.
+/**
+ * What every entry point of the Function App shares, built once per invocation from the settings:
+ * clients, the audit store, the alert ledger, the webhooks, the account states and the after-commit
+ * step (the digest, then the states) that every scan — in one process or fanned out — runs.
+ */
+export interface Composition {
+  readonly clients: AzureClients;
+  readonly store: BlobStore;
+  readonly state: StateStore;
+  readonly ledger: AlertLedger;
+  readonly webhooks: readonly WebhookConfig[];
+  readonly afterCommit: AfterCommit;
+  /** The scope the settings name (`SCAN_SUBSCRIPTIONS`, `SCAN_MANAGEMENT_GROUPS`). */
+  readonly scope: ScanScope;
+}
+
+/**
+ * The composition of the settings (docs/architecture.md, "Where each entry point joins").
+ * @throws SettingsError naming the setting when webhooks are misconfigured; Error when no audit storage is set
+ */
+export function compose(settings: Settings, log: ProgressLog): Composition {
+  // Invalid webhook settings stop the invocation before any request, naming the setting.
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
+  const state = new StateStore(store.container);
   const ledger = new AlertLedger(new BlobKeyValueStore(store.container));
-  return runScan({
-    scanId,
-    scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
-    policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
+  return {
     clients: clientsFor(settings, log),
-    stores: [store],
+    store,
+    state,
+    ledger,
+    webhooks,
+    afterCommit: (committed) => afterScanCommit(committed, { state, webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
+    scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
+  };
+}
+
+/** A scan in this process with the composition's parts. */
+async function scanHere(
+  settings: Settings,
+  c: Composition,
+  log: ProgressLog,
+  policy: Policy,
+  run: { scanId: string } | { planned: PlannedScan },
+): Promise<ScanResult> {
+  return runScan({
+    ...run,
+    scope: c.scope,
+    policy,
+    deepInspection: settings.DEEP_INSPECTION,
+    clients: c.clients,
+    stores: [c.store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
-    afterCommit: (committed) =>
-      afterScanCommit(committed, { state: new StateStore(store.container), webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
+    afterCommit: c.afterCommit,
   });
 }
 
 /**
- * A change event's evaluation with the settings' clients, store, policy and webhooks.
+ * A change event's evaluation with the settings' clients, store, scope, policy and webhooks.
  * @throws for transient failures (Event Grid retries) and invalid settings.
  */
 export async function runChangeEvaluation(settings: Settings, event: ResourceEvent, log: ProgressLog, given?: Policy): Promise<ChangeResult> {
   const policy = given ?? (await policyOf(settings));
-  const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
-  const store = auditStore(settings);
-  const clients = clientsFor(settings, log);
+  const c = compose(settings, log);
   return evaluateChange(event, {
-    arm: clients.arm,
-    state: new StateStore(store.container),
-    container: store.container,
-    policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
-    webhooks,
-    ledger: new AlertLedger(new BlobKeyValueStore(store.container)),
+    arm: c.clients.arm,
+    graph: c.clients.graph,
+    state: c.state,
+    container: c.store.container,
+    policy,
+    scope: c.scope,
+    deepInspection: settings.DEEP_INSPECTION,
+    webhooks: c.webhooks,
+    ledger: c.ledger,
     log,
   });
 }
 
 /**
- * The scheduled scan: takes the scan lock, scans, releases it. Returns undefined (and logs why)
- * when another scan holds the lock.
+ * The scheduled scan: takes the scan lock, plans the scan, then runs its shards here or, above
+ * `SHARD_ABOVE_SUBSCRIPTIONS` subscriptions in scope, queues them; releases the lock. Returns
+ * undefined (and logs why) when another scan holds the lock.
  */
-export async function runScheduledScan(settings: Settings, log: ProgressLog, given?: Policy): Promise<ScanResult | ShardPlan | undefined> {
+export async function runScheduledScan(settings: Settings, log: ProgressLog, given?: Policy): Promise<ScanResult | StoredPlan | undefined> {
   const policy = given ?? (await policyOf(settings));
-  const store = auditStore(settings);
+  const c = compose(settings, log);
   // Fanned-out scans whose shards did not all report in time are committed as partial first.
-  for (const scanId of await finalizeOverdueScans({ container: store.container, log })) log(`overdue scan ${scanId} committed as partial`);
-  const lock = new ScanLock(store.container);
+  for (const scanId of await finalizeOverdueScans({ container: c.store.container, log, afterCommit: c.afterCommit })) log(`overdue scan ${scanId} committed as partial`);
+  const lock = new ScanLock(c.store.container);
   const scanId = newScanId(new Date());
   const taken = await lock.acquire(scanId, 'scheduled');
   if (!taken.acquired) {
@@ -136,40 +178,21 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
     return undefined;
   }
   try {
-    const clients = clientsFor(settings, log);
-    const scope = { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS };
-    // Invalid webhook settings stop the invocation before any request, naming the setting.
-    loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
-    // The size of the scope decides the fan-out: the named subscriptions plus those under the named
-    // management groups (the union, as the scan reads them), or the tenant's when neither is named.
-    let inScope = scope.subscriptions.length;
-    if (scope.managementGroups.length > 0 || inScope === 0) {
-      try {
-        const where = scope.managementGroups.length ? { managementGroups: scope.managementGroups } : {};
-        const ids = new Set(scope.subscriptions.map((s) => s.toLowerCase()));
-        for (const row of await clients.graph.readAll(tableQuery(TABLES.subscriptions), where)) {
-          const id = (row as { subscriptionId?: unknown } | null)?.subscriptionId;
-          if (typeof id === 'string') ids.add(id.toLowerCase());
-        }
-        inScope = ids.size;
-      } catch (error) {
-        throw new ScanSetupError(`cannot list subscriptions: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
+    // One plan decides the fan-out: the subscriptions in scope (the union of those named and those
+    // under the named management groups, less exclusions), listed once.
+    const planned = await planOf({ scanId, scope: c.scope, policy, deepInspection: settings.DEEP_INSPECTION, clients: c.clients }, new Date(), log);
+    const inScope = planned.plan.subscriptions.length;
     if (inScope > settings.SHARD_ABOVE_SUBSCRIPTIONS) {
       log(`${inScope} subscription(s) in scope, above SHARD_ABOVE_SUBSCRIPTIONS (${settings.SHARD_ABOVE_SUBSCRIPTIONS}): fanning out`);
-      return await planShardedScan({
-        scanId,
-        scope,
-        policy: { ...policy, parameters: { ...policy.parameters, deepInspection: settings.DEEP_INSPECTION } },
-        clients,
-        container: store.container,
+      return await enqueueShards({
+        planned,
+        container: c.store.container,
         queue: auditQueue(settings, SHARD_QUEUE),
         timeoutMs: settings.SHARD_TIMEOUT_MINUTES * 60_000,
         log,
       });
     }
-    return await scanWithSettings(settings, scanId, log, policy);
+    return await scanHere(settings, c, log, policy, { planned });
   } finally {
     await lock.release(scanId);
   }
@@ -177,15 +200,16 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
 
 /**
  * One shard of a fanned-out scan (queue trigger `scanShard`), then the commit when it is the last.
+ * The shard runs under the policy its plan fixed, not the current `POLICY_BLOB`.
  * @throws UnknownShardError (poison it) or a transient error (the queue retries).
  */
-export async function runScanShard(settings: Settings, message: ShardMessage, log: ProgressLog, given?: Policy): ReturnType<typeof runShard> {
-  const policy = given ?? (await policyOf(settings));
+export async function runScanShard(settings: Settings, message: ShardMessage, log: ProgressLog): ReturnType<typeof runShard> {
+  const c = compose(settings, log);
   return runShard(message, {
-    container: auditStore(settings).container,
-    clients: clientsFor(settings, log),
-    policy,
+    container: c.store.container,
+    clients: c.clients,
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
+    afterCommit: c.afterCommit,
     log,
   });
 }
@@ -212,7 +236,7 @@ export async function runRequestedScan(settings: Settings, scanId: string, log: 
     if (!taken.acquired) throw new Error(`scan ${taken.holder.scanId} is running; ${scanId} will be retried`);
   }
   try {
-    return await scanWithSettings(settings, scanId, log, policy);
+    return await scanHere(settings, compose(settings, log), log, policy, { scanId });
   } finally {
     await lock.release(scanId);
   }

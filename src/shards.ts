@@ -1,32 +1,28 @@
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueClient } from '@azure/storage-queue';
 import { z } from 'zod';
 import type { AzureClients } from './collect/clients.js';
-import { collectAccounts, collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog, type ScanScope } from './collect/collector.js';
-import { type SubscriptionCoverage, TABLES } from './collect/inventory.js';
-import type { Policy } from './config/policy.js';
-import { catalogEntry } from './domain/rule.js';
-import { SummaryBuilder } from './engine/summary.js';
-import { REPORT_FORMATS, reportArtifacts } from './reports/index.js';
-import { evaluateInventory } from './scan.js';
-import { type Artifact, type FindingSource, readFindings, writeChunk } from './store/artifact.js';
-import { isScanId, type ScanDocument } from './store/scanDocument.js';
-import { scanOutcomeLine } from './reports/coverage.js';
+import { type ContextTables, type ProgressLog, ScanSetupError } from './collect/collector.js';
+import { type AfterCommit, commitScan, type PartToCommit } from './pipeline/commit.js';
+import { type PlannedScan, planPolicy, type ScanPlan, sumRequests } from './pipeline/plan.js';
+import { evaluateShard, type ShardPart } from './pipeline/shard.js';
+import type { AccountState } from './store/accountState.js';
+import { readFindings, writeChunk } from './store/artifact.js';
+import { BlobLease, JsonBlobs } from './store/json.js';
+import { isScanId } from './store/scanDocument.js';
 import { BlobStore } from './store/stores.js';
 
 /**
- * Fan-out beyond one invocation (ARCHITECTURE.md, "Scale path"). A planner reads the subscriptions
- * in scope and the context tables once (what account rows are joined with: associations, access
- * rules, role assignments, storage accounts, wherever they live), stores them beside a plan, and
- * puts one message per shard (at most 300 subscriptions) on the `scan-shards` Storage queue. A
- * queue-triggered worker reads its shard's accounts, evaluates them against the stored context and
- * writes its part; the worker that finds every part present commits the scan (merged findings,
- * summary, reports, `latest.json` last). Blob layout under `scans/{scanId}/shards/`:
- * `plan.json`, `context.json`, `parts/{n}.ndjson` then `parts/{n}.json` (the part's commit point),
- * `commit.lock`. Open plans are listed under `shards/open/{scanId}.json` until committed.
+ * Fan-out beyond one invocation (docs/architecture.md): the pipeline's steps run in queue workers.
+ * The timer plans the scan (pipeline/plan.ts) and, above `SHARD_ABOVE_SUBSCRIPTIONS`, stores the plan
+ * and its context and puts one message per shard on the `scan-shards` Storage queue. A
+ * queue-triggered worker evaluates its shard (pipeline/shard.ts) under the plan's policy and writes
+ * its part; the worker that finds every part present runs the one commit (pipeline/commit.ts).
+ * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `parts/{n}.ndjson`,
+ * `parts/{n}.states.json`, then `parts/{n}.json` (the part's commit point), `commit.lock`. Open
+ * plans are listed under `shards/open/{scanId}.json` until committed.
  */
 
 /** The queue shard messages go to (connection: AzureWebJobsStorage, the Function App's storage). */
@@ -38,111 +34,43 @@ export const SHARD_POISON_QUEUE = `${SHARD_QUEUE}-poison`;
 export const ShardMessageSchema = z.object({ scanId: z.string().refine(isScanId, 'a scanId'), shard: z.number().int().min(0).max(100_000) }).strict();
 export type ShardMessage = z.infer<typeof ShardMessageSchema>;
 
-/** The plan of a fanned-out scan. */
-export interface ShardPlan {
-  readonly schemaVersion: 1;
-  readonly scanId: string;
-  readonly startedAt: string;
+/** A stored plan: the scan's plan and when its missing shards are given up on. */
+export type StoredPlan = ScanPlan & {
   /** After this time (ISO 8601) a scan with missing parts is committed as `partial`. */
   readonly deadline: string;
-  readonly scope: ScanScope;
-  readonly deepInspection: boolean;
-  /** Subscriptions the planner could not read (not sharded). */
-  readonly unreadable: readonly SubscriptionCoverage[];
-  readonly shards: ReadonlyArray<{ readonly index: number; readonly subscriptions: readonly string[] }>;
-  /** Context tables' read status: table type → failure, when a table was not fully read. */
-  readonly contextFailures: Readonly<Record<string, string>>;
-  readonly graphRequests: number;
-}
-
-/** A shard's result summary, written after its findings. */
-export interface ShardPart {
-  readonly index: number;
-  readonly subscriptions: readonly SubscriptionCoverage[];
-  readonly accounts: number;
-  readonly accountRows: number;
-  readonly problems: readonly string[];
-  readonly deepRead: number;
-  readonly deepFailed: number;
-  readonly rules: ScanDocument['rules'];
-  readonly graphRequests: number;
-  readonly armRequests: number;
-  readonly throttled: number;
-}
+};
 
 const base = (scanId: string) => `scans/${scanId}/shards`;
 const openPointer = (scanId: string) => `shards/open/${scanId}.json`;
-
-async function readJson<T>(container: ContainerClient, name: string): Promise<T | undefined> {
-  try {
-    return JSON.parse((await container.getBlobClient(name).downloadToBuffer()).toString('utf8')) as T;
-  } catch (error) {
-    if ((error as RestError).statusCode === 404) return undefined;
-    throw error;
-  }
-}
-
-async function putJson(container: ContainerClient, name: string, value: unknown, conditions?: { ifNoneMatch?: string; ifMatch?: string }): Promise<void> {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
-  await container.getBlockBlobClient(name).upload(body, body.length, {
-    blobHTTPHeaders: { blobContentType: 'application/json' },
-    ...(conditions ? { conditions } : {}),
-  });
-}
+const partName = (scanId: string, index: number) => `${base(scanId)}/parts/${index}`;
 
 /**
- * Plans a fanned-out scan: reads the scope and context, writes plan and context, enqueues one
- * message per shard (base64 JSON, the Functions host's default message encoding).
- * @throws ScanSetupError when the subscriptions cannot be listed; storage or queue errors.
+ * Stores a plan and its context, and enqueues one message per shard (base64 JSON, the Functions
+ * host's default message encoding).
+ * @throws storage or queue errors
  */
-export async function planShardedScan(o: {
-  scanId: string;
-  scope: ScanScope;
-  policy: Policy;
-  clients: AzureClients;
+export async function enqueueShards(o: {
+  planned: PlannedScan;
   container: ContainerClient;
   queue: QueueClient;
   /** How long shards may take before the scan is committed as partial (ms). */
   timeoutMs: number;
   log: ProgressLog;
-  now?: () => Date;
-}): Promise<ShardPlan> {
-  const now = o.now ?? (() => new Date());
-  const started = now();
-  const before = o.clients.graphStats.requests;
-  const { subscriptions, tables } = await collectContext(o.clients.graph, o.scope, o.log, {
-    subscriptions: o.policy.scope.exclude.subscriptions,
-    managementGroups: o.policy.scope.exclude.managementGroups,
-  });
-  const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
-  const shards = [];
-  for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
-    shards.push({ index: shards.length, subscriptions: readable.slice(i, i + MAX_SUBSCRIPTIONS_PER_QUERY) });
-  const contextFailures: Record<string, string> = {};
-  for (const [name, t] of Object.entries(tables)) if (t.failure !== undefined) contextFailures[TABLES[name as keyof ContextTables].type] = t.failure;
-  const plan: ShardPlan = {
-    schemaVersion: 1,
-    scanId: o.scanId,
-    startedAt: started.toISOString(),
-    deadline: new Date(started.getTime() + o.timeoutMs).toISOString(),
-    scope: o.scope,
-    deepInspection: o.policy.parameters.deepInspection,
-    unreadable: subscriptions.filter((s) => s.status !== 'read'),
-    shards,
-    contextFailures,
-    graphRequests: o.clients.graphStats.requests - before,
-  };
+}): Promise<StoredPlan> {
+  const { plan, context } = o.planned;
+  const stored: StoredPlan = { ...plan, deadline: new Date(Date.parse(plan.startedAt) + o.timeoutMs).toISOString() };
+  const blobs = new JsonBlobs(o.container);
   await o.container.createIfNotExists();
-  await putJson(o.container, `${base(o.scanId)}/context.json`, tables);
-  await putJson(o.container, `${base(o.scanId)}/plan.json`, plan);
-  await putJson(o.container, openPointer(o.scanId), { scanId: o.scanId, deadline: plan.deadline });
+  await blobs.write(`${base(plan.scanId)}/context.json`, context);
+  await blobs.write(`${base(plan.scanId)}/plan.json`, stored);
+  await blobs.write(openPointer(plan.scanId), { scanId: plan.scanId, deadline: stored.deadline });
   await o.queue.createIfNotExists();
-  for (const shard of shards) {
-    const message: ShardMessage = { scanId: o.scanId, shard: shard.index };
+  for (const shard of plan.shards) {
+    const message: ShardMessage = { scanId: plan.scanId, shard: shard.index };
     await o.queue.sendMessage(Buffer.from(JSON.stringify(message), 'utf8').toString('base64'));
   }
-  o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
-  return plan;
+  o.log(`scan ${plan.scanId}: ${plan.shards.length} shard message(s) queued`);
+  return stored;
 }
 
 /**
@@ -174,70 +102,59 @@ export async function poisonShardMessage(poison: QueueClient, raw: unknown, reas
 /** Thrown for a message about a scan whose plan does not exist (never succeeds: poison it). */
 export class UnknownShardError extends Error {}
 
+/** What a queue worker and the fan-in commit need besides the message. */
+export interface ShardWorkerOptions {
+  readonly container: ContainerClient;
+  readonly log: ProgressLog;
+  /** The digest and account states, as a single-process scan's (pipeline/commit.ts). */
+  readonly afterCommit?: AfterCommit | undefined;
+  readonly now?: () => Date;
+}
+
 /**
- * Scans one shard and writes its part, then commits the scan when every part is present.
+ * Scans one shard and writes its part, then commits the scan when every part is present. The shard
+ * is evaluated under the plan's policy and deep-inspection switch, not the worker's settings.
  * Idempotent: a shard whose part exists is not scanned again; a committed scan is left alone.
  * @throws UnknownShardError for a scan or shard not in any plan; other errors are transient (the
  *   queue delivers the message again, and after its retries moves it to the poison queue).
  */
-export async function runShard(message: ShardMessage, o: {
-  container: ContainerClient;
-  clients: AzureClients;
-  policy: Policy;
-  log: ProgressLog;
-  deepConcurrency?: number;
-  workDir?: string;
-  now?: () => Date;
-}): Promise<'scanned' | 'already-scanned' | 'already-committed'> {
+export async function runShard(
+  message: ShardMessage,
+  o: ShardWorkerOptions & { clients: AzureClients; deepConcurrency?: number; workDir?: string },
+): Promise<'scanned' | 'already-scanned' | 'already-committed'> {
   const now = o.now ?? (() => new Date());
-  const plan = await readJson<ShardPlan>(o.container, `${base(message.scanId)}/plan.json`);
-  const shard = plan?.shards.find((s) => s.index === message.shard);
-  if (!plan || !shard) throw new UnknownShardError(`no plan for scan ${message.scanId} shard ${message.shard}`);
-  if (await o.container.getBlobClient(`scans/${message.scanId}/scan.json`).exists()) return 'already-committed';
-  const partName = `${base(message.scanId)}/parts/${shard.index}`;
-  if (await o.container.getBlobClient(`${partName}.json`).exists()) {
-    o.log(`shard ${shard.index} of ${message.scanId} was already scanned`);
+  const blobs = new JsonBlobs(o.container);
+  const plan = await blobs.value<StoredPlan>(`${base(message.scanId)}/plan.json`);
+  if (!plan || !plan.shards.some((s) => s.index === message.shard)) throw new UnknownShardError(`no plan for scan ${message.scanId} shard ${message.shard}`);
+  if (await blobs.exists(`scans/${message.scanId}/scan.json`)) return 'already-committed';
+  const name = partName(message.scanId, message.shard);
+  if (await blobs.exists(`${name}.json`)) {
+    o.log(`shard ${message.shard} of ${message.scanId} was already scanned`);
     await commitShardedScan(message.scanId, o);
     return 'already-scanned';
   }
-  const context = await readJson<ContextTables>(o.container, `${base(message.scanId)}/context.json`);
+  const context = await blobs.value<ContextTables>(`${base(message.scanId)}/context.json`);
   if (!context) throw new UnknownShardError(`scan ${message.scanId} has no context`);
-  const stats = o.clients;
-  const before = { graph: stats.graphStats.requests, arm: stats.armStats.requests, throttled: stats.graphStats.throttled + stats.armStats.throttled };
-  const read = await collectAccounts(o.clients.graph, shard.subscriptions, o.log);
-  const policy = { ...o.policy, parameters: { ...o.policy.parameters, deepInspection: plan.deepInspection } };
-  const evaluated = await evaluateInventory({
-    raw: { subscriptions: read.subscriptions, tables: { ...context, accounts: read.accounts } },
-    policy,
+  const shard = await evaluateShard({
+    plan,
+    index: message.shard,
+    context,
+    policy: planPolicy(plan),
     clients: o.clients,
-    scanId: message.scanId,
     log: o.log,
     now,
     deepConcurrency: o.deepConcurrency ?? 8,
     ...(o.workDir ? { workDir: o.workDir } : {}),
-    retainFindings: false,
-    keepStates: false,
   });
   try {
-    await o.container.getBlockBlobClient(`${partName}.ndjson`).uploadFile(evaluated.spill, { blockSize: 4 * 1024 * 1024, concurrency: 2 });
+    await o.container.getBlockBlobClient(`${name}.ndjson`).uploadFile(shard.findingsFile, { blockSize: 4 * 1024 * 1024, concurrency: 2 });
   } finally {
-    await rm(evaluated.spill, { force: true });
+    await rm(shard.findingsFile, { force: true });
   }
-  const part: ShardPart = {
-    index: shard.index,
-    subscriptions: read.subscriptions,
-    accounts: evaluated.accountCount,
-    accountRows: read.accounts.rows.length,
-    problems: evaluated.problems,
-    deepRead: evaluated.deepRead,
-    deepFailed: evaluated.deepFailed,
-    rules: evaluated.rules.map(catalogEntry),
-    graphRequests: o.clients.graphStats.requests - before.graph,
-    armRequests: o.clients.armStats.requests - before.arm,
-    throttled: o.clients.graphStats.throttled + o.clients.armStats.throttled - before.throttled,
-  };
-  await putJson(o.container, `${partName}.json`, part);
-  o.log(`shard ${shard.index} of ${message.scanId}: ${part.accounts} account(s)`);
+  await blobs.write(`${name}.states.json`, shard.states);
+  // The part's summary is written last: its presence says the part is complete.
+  await blobs.write(`${name}.json`, shard.part);
+  o.log(`shard ${message.shard} of ${message.scanId}: ${shard.part.accounts} account(s)`);
   await commitShardedScan(message.scanId, o);
   return 'scanned';
 }
@@ -248,115 +165,68 @@ const COMMIT_LOCK_MS = 15 * 60_000;
 /**
  * Commits a fanned-out scan when every part is present, or (with `force`, after the plan's deadline)
  * with the parts there are: the missing shards' subscriptions are `unreadable` and the scan `partial`.
- * One worker commits: the others see the lock and return.
+ * The commit is the single-process scan's (pipeline/commit.ts): the same scan.json, reports,
+ * baseline, digest and account states. One worker commits: the others see the lock and return.
  * @returns what happened; never commits twice.
  */
-export async function commitShardedScan(
-  scanId: string,
-  o: { container: ContainerClient; log: ProgressLog; now?: () => Date; force?: boolean },
-): Promise<'committed' | 'waiting' | 'elsewhere' | 'nothing-read'> {
+export async function commitShardedScan(scanId: string, o: ShardWorkerOptions & { force?: boolean }): Promise<'committed' | 'waiting' | 'elsewhere' | 'nothing-read'> {
   const now = o.now ?? (() => new Date());
-  const plan = await readJson<ShardPlan>(o.container, `${base(scanId)}/plan.json`);
+  const blobs = new JsonBlobs(o.container);
+  const plan = await blobs.value<StoredPlan>(`${base(scanId)}/plan.json`);
   if (!plan) throw new UnknownShardError(`no plan for scan ${scanId}`);
-  const parts: ShardPart[] = [];
-  for (const shard of plan.shards) {
-    const part = await readJson<ShardPart>(o.container, `${base(scanId)}/parts/${shard.index}.json`);
-    if (part) parts.push(part);
-  }
-  const missing = plan.shards.filter((s) => !parts.some((p) => p.index === s.index));
+  const present = await Promise.all(plan.shards.map(async (s) => ((await blobs.exists(`${partName(scanId, s.index)}.json`)) ? s.index : undefined)));
+  const missing = plan.shards.filter((s) => !present.includes(s.index));
   if (missing.length > 0 && !o.force) return 'waiting';
-  // The commit lock: created once; a lock older than COMMIT_LOCK_MS (a worker that died committing) is taken over.
-  const lockName = `${base(scanId)}/commit.lock`;
-  try {
-    await putJson(o.container, lockName, { at: now().toISOString() }, { ifNoneMatch: '*' });
-  } catch (error) {
-    const status = (error as RestError).statusCode;
-    if (status !== 409 && status !== 412) throw error;
-    if (await o.container.getBlobClient(`scans/${scanId}/scan.json`).exists()) return 'elsewhere';
-    const props = await o.container.getBlobClient(lockName).getProperties();
-    const held = await readJson<{ at: string }>(o.container, lockName);
-    if (!held || now().getTime() - Date.parse(held.at) < COMMIT_LOCK_MS) return 'elsewhere';
-    try {
-      await putJson(o.container, lockName, { at: now().toISOString() }, { ifMatch: props.etag ?? '' });
-    } catch {
-      return 'elsewhere';
-    }
+  const lease = new BlobLease<{ expiresAt: string }>(blobs, `${base(scanId)}/commit.lock`, now);
+  if (!(await lease.acquire({ expiresAt: new Date(now().getTime() + COMMIT_LOCK_MS).toISOString() })).acquired) return 'elsewhere';
+  if (await blobs.exists(`scans/${scanId}/scan.json`)) return 'elsewhere';
+  const parts: PartToCommit[] = [];
+  for (const shard of plan.shards) {
+    const name = partName(scanId, shard.index);
+    const part = await blobs.value<ShardPart>(`${name}.json`);
+    if (!part) continue;
+    const download = async () => {
+      const response = await o.container.getBlobClient(`${name}.ndjson`).download();
+      if (!response.readableStreamBody) throw new Error(`part ${shard.index} of scan ${scanId} has no body`);
+      return response.readableStreamBody as unknown as Readable;
+    };
+    parts.push({
+      part,
+      findings: async function* () {
+        yield* readFindings(await download());
+      },
+      copyFindings: async (out) => {
+        for await (const chunk of await download()) await writeChunk(out, chunk as Buffer);
+      },
+      states: async () => (await blobs.value<AccountState[]>(`${name}.states.json`)) ?? [],
+    });
   }
-  parts.sort((a, b) => a.index - b.index);
-  const partFindings = (index: number) => o.container.getBlobClient(`${base(scanId)}/parts/${index}.ndjson`);
-  const source: FindingSource = async function* () {
-    for (const p of parts) {
-      const response = await partFindings(p.index).download();
-      if (!response.readableStreamBody) throw new Error(`part ${p.index} has no body`);
-      yield* readFindings(response.readableStreamBody as unknown as Readable);
-    }
-  };
-  const rules = parts[0]?.rules ?? [];
-  const summary = new SummaryBuilder(rules.map((r) => r.id));
-  for await (const f of source()) summary.add(f);
   const minutes = Math.round((Date.parse(plan.deadline) - Date.parse(plan.startedAt)) / 60_000);
-  const subscriptions: SubscriptionCoverage[] = [
-    ...plan.unreadable,
-    ...parts.flatMap((p) => p.subscriptions),
-    ...missing.flatMap((s) => s.subscriptions.map((id) => ({ id, status: 'unreadable' as const, reason: `shard ${s.index} did not report within ${minutes} minutes` }))),
-  ];
-  // A fanned-out scan that read no subscription is not committed, as a single-process one is not
-  // (collector.ts `requireReadable`): latest.json stays on the previous scan.
-  if (!subscriptions.some((s) => s.status === 'read')) {
-    await o.container.getBlobClient(openPointer(scanId)).deleteIfExists();
-    const first = subscriptions[0];
-    o.log(`scan ${scanId} not committed: no subscription could be read (0 of ${subscriptions.length} in scope${first ? `; ${first.id}: ${first.reason ?? 'unreadable'}` : ''})`);
+  let committed = false;
+  try {
+    await commitScan({
+      plan,
+      parts,
+      missing: { shards: missing, reason: (shard) => `shard ${shard} did not report within ${minutes} minutes` },
+      stores: [new BlobStore(o.container)],
+      afterCommit: o.afterCommit,
+      requests: sumRequests([plan.requests, ...parts.map((p) => p.part.requests)]),
+      log: o.log,
+      now,
+    });
+    committed = true;
+  } catch (error) {
+    // A fanned-out scan that read no subscription is not committed, as a single-process one is not:
+    // latest.json stays on the previous scan.
+    if (!(error instanceof ScanSetupError)) throw error;
+    await blobs.delete(openPointer(scanId));
+    o.log(`scan ${scanId} not committed: ${error.message}`);
     return 'nothing-read';
+  } finally {
+    // A commit that failed (a transient storage error) frees the lock for the queue's next delivery.
+    if (!committed) await lease.release(() => true).catch(() => undefined);
   }
-  const problems = parts.flatMap((p) => p.problems);
-  const deepFailed = parts.reduce((n, p) => n + p.deepFailed, 0);
-  const contextTables = Object.values(TABLES).filter((t) => t !== TABLES.subscriptions && t !== TABLES.accounts);
-  const tables = [
-    { type: TABLES.accounts.type, rows: parts.reduce((n, p) => n + p.accountRows, 0), status: 'read' as const },
-    ...contextTables.map((t) => {
-      const failure = plan.contextFailures[t.type];
-      return failure === undefined ? { type: t.type, rows: 0, status: 'read' as const } : { type: t.type, rows: 0, status: 'failed' as const, reason: failure };
-    }),
-  ];
-  const partial = subscriptions.some((s) => s.status !== 'read') || tables.some((t) => t.status === 'failed') || problems.length > 0 || deepFailed > 0;
-  const finished = now();
-  const scan: ScanDocument = {
-    schemaVersion: 1,
-    scanId,
-    startedAt: plan.startedAt,
-    finishedAt: finished.toISOString(),
-    status: partial ? 'partial' : 'complete',
-    scope: { subscriptions: [...plan.scope.subscriptions], managementGroups: [...plan.scope.managementGroups], deepInspection: plan.deepInspection },
-    coverage: {
-      subscriptions,
-      accounts: parts.reduce((n, p) => n + p.accounts, 0),
-      tables,
-      deepInspection: { accounts: parts.reduce((n, p) => n + p.deepRead, 0), failed: deepFailed },
-      problems: missing.length ? [`${missing.length} of ${plan.shards.length} shard(s) did not report`, ...problems] : problems,
-    },
-    rules,
-    summary: summary.build(),
-    stats: {
-      durationMs: finished.getTime() - Date.parse(plan.startedAt),
-      resourceGraphPages: plan.graphRequests + parts.reduce((n, p) => n + p.graphRequests, 0),
-      resourceGraphRequests: plan.graphRequests + parts.reduce((n, p) => n + p.graphRequests, 0),
-      armRequests: parts.reduce((n, p) => n + p.armRequests, 0),
-      throttledResponses: parts.reduce((n, p) => n + p.throttled, 0),
-    },
-  };
-  const findingsArtifact: Artifact = {
-    name: 'findings.ndjson',
-    contentType: 'application/x-ndjson',
-    async write(out) {
-      for (const p of parts) {
-        const response = await partFindings(p.index).download();
-        for await (const chunk of response.readableStreamBody ?? []) await writeChunk(out, chunk as Buffer);
-      }
-    },
-  };
-  await new BlobStore(o.container).save(scan, [findingsArtifact, ...reportArtifacts(scan, source, REPORT_FORMATS)]);
-  await o.container.getBlobClient(openPointer(scanId)).deleteIfExists();
-  o.log(`scan ${scanId} committed from ${parts.length} of ${plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
+  await blobs.delete(openPointer(scanId));
   return 'committed';
 }
 
@@ -365,12 +235,13 @@ export async function commitShardedScan(
  * (called by the timer before it plans the next scan). Errors are logged per scan, not thrown.
  * @returns the scanIds committed
  */
-export async function finalizeOverdueScans(o: { container: ContainerClient; log: ProgressLog; now?: () => Date }): Promise<string[]> {
+export async function finalizeOverdueScans(o: ShardWorkerOptions): Promise<string[]> {
   const now = o.now ?? (() => new Date());
   const committed: string[] = [];
   if (!(await o.container.exists())) return committed;
+  const blobs = new JsonBlobs(o.container);
   for await (const blob of o.container.listBlobsFlat({ prefix: 'shards/open/' })) {
-    const pointer = await readJson<{ scanId: string; deadline: string }>(o.container, blob.name);
+    const pointer = await blobs.value<{ scanId: string; deadline: string }>(blob.name);
     if (!pointer || Date.parse(pointer.deadline) > now().getTime()) continue;
     try {
       if ((await commitShardedScan(pointer.scanId, { ...o, force: true })) === 'committed') committed.push(pointer.scanId);

@@ -1,8 +1,8 @@
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { WebhookFormat } from '../config/alerts.js';
+import { JsonBlobs } from '../store/json.js';
 
 /**
  * What alerting remembers: which deliveries were made (so the same transition is never sent twice)
@@ -21,19 +21,18 @@ export interface KeyValueStore {
 }
 
 export class BlobKeyValueStore implements KeyValueStore {
-  constructor(private readonly container: ContainerClient) {}
+  private readonly blobs: JsonBlobs;
+  constructor(private readonly container: ContainerClient) {
+    this.blobs = new JsonBlobs(container);
+  }
+
   async get(key: string): Promise<string | undefined> {
-    try {
-      return (await this.container.getBlobClient(key).downloadToBuffer()).toString('utf8');
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+    return (await this.blobs.readText(key))?.value;
   }
 
   async put(key: string, value: string): Promise<void> {
     await this.container.createIfNotExists();
-    await this.container.getBlockBlobClient(key).upload(value, Buffer.byteLength(value), { blobHTTPHeaders: { blobContentType: 'application/json' } });
+    await this.blobs.writeText(key, value);
   }
 
   async delete(key: string): Promise<void> {

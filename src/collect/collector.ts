@@ -184,7 +184,7 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
  * judge, and "0 accounts" is not "compliant". Nothing is committed; the previous scan stays current.
  * @throws ScanSetupError naming how many subscriptions were in scope and why the first could not be read
  */
-function requireReadable(coverage: readonly SubscriptionCoverage[]): void {
+export function requireReadable(coverage: readonly SubscriptionCoverage[]): void {
   if (coverage.length === 0 || coverage.some((s) => s.status === 'read')) return;
   const first = coverage[0];
   throw new ScanSetupError(
@@ -201,12 +201,12 @@ function failureText(failures: Map<string, string>): string | undefined {
     : `${failures.size} subscriptions, e.g. ${sub}: ${reason}`;
 }
 
-/** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
 /** The subscriptions visible under one management group (one listing each, so an empty one can be named). */
-async function subscriptionsUnder(reader: ResourceGraphReader, group: string): Promise<Array<{ id: string; name?: string }>> {
+export async function subscriptionsUnder(reader: ResourceGraphReader, group: string): Promise<Array<{ id: string; name?: string }>> {
   return (await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: [group] })).map(subscriptionIdOf).filter((s) => s !== undefined);
 }
 
+/** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
 async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope, log: ProgressLog): Promise<Set<string>> {
   const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
   for (const group of exclude.managementGroups) {
@@ -216,54 +216,6 @@ async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanS
     if (under.length === 0) log(`warning: the policy excludes management group '${group}', but no subscription under it is visible (a typo?)`);
   }
   return excluded;
-}
-
-/**
- * Collects the raw inventory for a scope.
- * @throws ScanSetupError when the subscriptions in scope cannot be listed.
- */
-export async function collectInventory(
-  reader: ResourceGraphReader,
-  scope: ScanScope,
-  log: ProgressLog,
-  exclude: ScanScope = { subscriptions: [], managementGroups: [] },
-): Promise<RawInventory> {
-  const excluded = await excludedSubscriptions(reader, exclude, log);
-  const discovered = await discoverSubscriptions(reader, scope);
-  const limit = pLimit(GRAPH_CONCURRENCY);
-  const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
-  if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
-  log(`scope: ${subscriptions.length} subscription(s)`);
-  const tenantScan = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
-  if (tenantScan && discovered.length === 0 && excluded.size === 0) {
-    // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
-    log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
-    return collectTenantWide(reader);
-  }
-  if (subscriptions.length === 0)
-    throw new ScanSetupError(
-      discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`,
-    );
-  requireReadable(subscriptions);
-  let readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
-
-  // Accounts first: a subscription refused here is unreadable for the rest of the scan.
-  // Account rows are kept as JSON text: a 100,000-account scan holds them all until the other
-  // tables are read, and text is a fraction of the objects' size (normalize.ts parses them one by one).
-  const accounts = await readBySubscriptions(reader, tableQuery(TABLES.accounts), readable, { limit, mapRow: (row) => JSON.stringify(row) });
-  const coverage = subscriptions.map((s) => {
-    const reason = accounts.failures.get(s.id.toLowerCase());
-    return reason === undefined ? s : { ...s, status: 'unreadable' as const, reason };
-  });
-  requireReadable(coverage);
-  readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
-  const unreadable = coverage.length - readable.length;
-  log(`accounts: ${accounts.rows.length} row(s); ${unreadable} subscription(s) unreadable`);
-  faultPoint('collection');
-
-  const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accounts.rows } };
-  Object.assign(tables, await readContextTables(reader, scope, readable, limit, log));
-  return { subscriptions: coverage, tables: tables as RawInventory['tables'] };
 }
 
 /** The tables other than accounts: what account rows are joined with (inventory.ts). */
@@ -278,6 +230,8 @@ async function readContextTables(
   log: ProgressLog,
 ): Promise<ContextTables> {
   const tables: Partial<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>> = {};
+  // Assigned in a fixed order (not as queries finish) so coverage lists the tables the same way every time.
+  for (const name of OTHER_TABLES) tables[name] = { rows: [] };
   await Promise.all(
     OTHER_TABLES.map(async (name) => {
       const spec = TABLES[name];
@@ -314,10 +268,24 @@ export async function collectContext(
   scope: ScanScope,
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
-): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables }> {
+): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean }> {
   const excluded = await excludedSubscriptions(reader, exclude, log);
   const discovered = await discoverSubscriptions(reader, scope);
+  if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0 && discovered.length === 0 && excluded.size === 0) {
+    // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
+    log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
+    const tables: Partial<Record<keyof ContextTables, TableRead>> = {};
+    for (const name of OTHER_TABLES) {
+      try {
+        tables[name] = { rows: await reader.readAll(tableQuery(TABLES[name]), {}) };
+      } catch (error) {
+        tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
+      }
+    }
+    return { subscriptions: [], tables: tables as ContextTables, tenantWide: true };
+  }
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
+  if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
   log(`scope: ${subscriptions.length} subscription(s)`);
   if (subscriptions.length === 0)
     throw new ScanSetupError(discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
@@ -330,7 +298,7 @@ export async function collectContext(
   requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
   const tables = await readContextTables(reader, scope, readable, limit, log);
-  return { subscriptions: coverage, tables };
+  return { subscriptions: coverage, tables, tenantWide: false };
 }
 
 /**
@@ -341,7 +309,9 @@ export async function collectAccounts(
   reader: ResourceGraphReader,
   subscriptions: readonly string[],
   log: ProgressLog,
+  tenantWide = false,
 ): Promise<{ subscriptions: SubscriptionCoverage[]; accounts: TableRead }> {
+  if (tenantWide) return collectAccountsTenantWide(reader);
   const result = await readBySubscriptions(reader, tableQuery(TABLES.accounts), subscriptions, {
     limit: pLimit(GRAPH_CONCURRENCY),
     mapRow: (row) => JSON.stringify(row),
@@ -351,6 +321,7 @@ export async function collectAccounts(
     return reason === undefined ? { id, status: 'read' } : { id, status: 'unreadable', reason };
   });
   log(`accounts: ${result.rows.length} row(s); ${result.failures.size} subscription(s) unreadable`);
+  faultPoint('collection');
   return { subscriptions: coverage, accounts: { rows: result.rows } };
 }
 
@@ -362,10 +333,11 @@ const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts
 ];
 
 /**
- * Reads every table at tenant scope. Coverage lists the subscriptions the account rows come from.
- * @throws ScanSetupError when the accounts themselves cannot be read.
+ * The accounts at tenant scope (a source that lists no subscription); coverage lists the
+ * subscriptions the account rows come from.
+ * @throws ScanSetupError when the accounts cannot be read or there are none
  */
-async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInventory> {
+async function collectAccountsTenantWide(reader: ResourceGraphReader): Promise<{ subscriptions: SubscriptionCoverage[]; accounts: TableRead }> {
   let accountRows: unknown[];
   try {
     accountRows = await reader.readAll(tableQuery(TABLES.accounts), {}, (row) => JSON.stringify(row));
@@ -374,14 +346,7 @@ async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInvent
   }
   if (accountRows.length === 0)
     throw new ScanSetupError('no subscription is visible to the caller and no account was found at tenant scope: give the identity Reader on the tenant root group, a management group or the subscriptions to scan');
-  const tables: Partial<Record<Exclude<TableName, 'subscriptions'>, TableRead>> = { accounts: { rows: accountRows } };
-  for (const name of OTHER_TABLES) {
-    try {
-      tables[name] = { rows: await reader.readAll(tableQuery(TABLES[name]), {}) };
-    } catch (error) {
-      tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
-    }
-  }
+  faultPoint('collection');
   const seen = new Map<string, string>();
   for (const text of accountRows) {
     const row = JSON.parse(text as string) as unknown;
@@ -389,8 +354,5 @@ async function collectTenantWide(reader: ResourceGraphReader): Promise<RawInvent
     const sub = typeof id === 'string' ? /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1] : undefined;
     if (sub && !seen.has(sub.toLowerCase())) seen.set(sub.toLowerCase(), sub);
   }
-  return {
-    subscriptions: [...seen.values()].map((id) => ({ id, status: 'read' as const })),
-    tables: tables as RawInventory['tables'],
-  };
+  return { subscriptions: [...seen.values()].map((id) => ({ id, status: 'read' as const })), accounts: { rows: accountRows } };
 }

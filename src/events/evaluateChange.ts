@@ -1,4 +1,3 @@
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DispatchOptions, DispatchOutcome } from '../alerts/dispatch.js';
 import { dispatchAlert } from '../alerts/dispatch.js';
@@ -6,38 +5,47 @@ import type { AlertLedger } from '../alerts/ledger.js';
 import { computeTransitions, knownOutcomes, type Transition, worstFirst } from '../alerts/transitions.js';
 import { memoryFindings } from '../store/artifact.js';
 import { ARM_API_VERSIONS, ArmReadError, type ArmReader } from '../collect/armReads.js';
-import type { ProgressLog } from '../collect/collector.js';
+import type { ProgressLog, ScanScope } from '../collect/collector.js';
 import type { RawInventory, TableRead } from '../collect/inventory.js';
-import { normalize, withPerimeterConfigurations } from '../collect/normalize.js';
+import { normalizeAccounts, prepareTenant } from '../collect/normalize.js';
+import type { ResourceGraphReader } from '../collect/resourceGraph.js';
 import type { WebhookConfig } from '../config/alerts.js';
 import type { Policy } from '../config/policy.js';
 import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey, parseResourceId, sameId, storageAccountOfScope } from '../domain/resourceId.js';
 import type { Finding } from '../domain/rule.js';
-import { activeRules, evaluateAccount } from '../engine/evaluate.js';
-import { applyExemptions } from '../engine/exemptions.js';
-import { perimeterCapable } from '../rules/facts.js';
-import { RULES } from '../rules/index.js';
+import { evaluateAccounts } from '../pipeline/evaluate.js';
+import { accountScope, scopeSpec } from '../pipeline/scope.js';
+import { type AccountState, perimeterOf, type StateStore } from '../store/accountState.js';
+import { JsonBlobs } from '../store/json.js';
 import type { ResourceEvent } from './parse.js';
 import { type ChangeTarget, routeEvent } from './route.js';
-import { type AccountState, perimeterOf, type StateStore, stateOf } from './state.js';
 
 /**
- * Re-evaluates the accounts a change event affects (issue: change events), with the same
- * normalizer, engine and rules as the scan, from fresh ARM reads (Resource Graph lags writes).
+ * Re-evaluates the accounts a change event affects: a one-account run of the pipeline
+ * (docs/architecture.md) whose raw rows come from fresh ARM reads (Resource Graph lags writes),
+ * through the same scope filter, normalizer and evaluation (pipeline/evaluate.ts) as a scan.
  *
  * Correct under at-least-once, unordered delivery: an event already stored is not evaluated again;
  * verdicts come from current reads, never from event payloads, so an old event cannot bring back an
- * old verdict; state writes are conditional on ETags, so concurrent evaluations of one account never
- * lose an update nor send a transition twice. A transient ARM failure throws (Event Grid retries).
+ * old verdict; state writes are conditional on ETags and refused when the stored state was read
+ * later (store/accountState.ts `supersedes`), so concurrent or delayed evaluations of one account
+ * never lose an update, overwrite a newer state, or send a transition twice. A transient ARM
+ * failure throws (Event Grid retries).
  */
 
 export interface ChangeDeps {
   readonly arm: ArmReader;
+  /** Resource Graph, to list the subscriptions under management groups the scope names (only then). */
+  readonly graph?: ResourceGraphReader;
   readonly state: StateStore;
   /** The audit container, for `events/{date}/{eventId}.json`. */
   readonly container: ContainerClient;
   readonly policy: Policy;
+  /** The scope the Function App scans (`SCAN_SUBSCRIPTIONS`, `SCAN_MANAGEMENT_GROUPS`); default the policy's. */
+  readonly scope?: ScanScope;
+  /** Whether perimeter configurations are read. Default the policy's parameter. */
+  readonly deepInspection?: boolean;
   readonly webhooks: readonly WebhookConfig[];
   readonly ledger: AlertLedger;
   readonly log?: ProgressLog;
@@ -47,6 +55,8 @@ export interface ChangeDeps {
 
 export interface ChangeResult {
   readonly status: 'evaluated' | 'duplicate' | 'ignored';
+  /** Accounts left alone: outside the scope (policy, settings), or whose stored state was read later (counts by reason). */
+  readonly skipped?: { readonly outOfScope: readonly string[]; readonly stale: readonly string[] };
   readonly reason?: string;
   readonly accounts: readonly string[];
   readonly transitions: readonly Transition[];
@@ -106,6 +116,8 @@ interface FreshEvaluation {
   readonly states: Map<string, AccountState>;
   /** Accounts ARM says no longer exist (lower-case IDs). */
   readonly gone: Set<string>;
+  /** Unusable rows and rule failures, in words. */
+  readonly problems: readonly string[];
 }
 
 /** Reads the accounts from ARM and evaluates them. @throws ArmReadError when a read failed transiently. */
@@ -113,7 +125,6 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
   const eventId = event.id;
   const eventSub = /^\/subscriptions\/([^/]+)/i.exec(event.subject)?.[1];
   const { arm, policy } = deps;
-  const params = policy.parameters;
   const accounts: unknown[] = [];
   const gone = new Set<string>();
   const configs = new Map<string, Observed<readonly unknown[]>>();
@@ -218,54 +229,49 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     subscriptions,
     tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments },
   };
-  const normalized = normalize(raw);
-  const rules = activeRules(RULES, policy.enabledRules, params.deepInspection, policy.severities);
-  const evaluatedAt = new Date(at);
-  const ctx = { params, tenant: normalized.tenant };
+  const prepared = prepareTenant(raw);
   const findings = new Map<string, Finding[]>();
   const states = new Map<string, AccountState>();
-  for (let account of normalized.accounts) {
-    const c = configs.get(idKey(account.id));
-    const capable = perimeterCapable(account, params);
-    if (c && params.deepInspection && capable.ok && capable.value && account.associations.ok && account.associations.value.length > 0) {
-      account = withPerimeterConfigurations(account, c);
-    }
-    const fs = evaluateAccount(account, rules, ctx).map((f) => applyExemptions(f, policy, evaluatedAt));
-    findings.set(idKey(account.id), fs);
-    states.set(idKey(account.id), stateOf(account, fs, { kind: 'event', id: eventId, at }));
+  const problems = prepared.problems;
+  const evaluations = evaluateAccounts(normalizeAccounts(raw.tables.accounts, prepared), {
+    policy,
+    deepInspection: deps.deepInspection ?? policy.parameters.deepInspection,
+    prepared,
+    configurations: configs,
+    evaluatedAt: new Date(at),
+    source: { kind: 'event', id: eventId, at },
+    problems,
+  });
+  for (const e of evaluations) {
+    findings.set(idKey(e.account.id), e.findings);
+    states.set(idKey(e.account.id), e.state);
   }
-  return { findings, states, gone };
+  return { findings, states, gone, problems };
 }
 
-/** Transitions of one account from its last known state: the same logic as a scan's (alerts/transitions.ts). */
-async function transitionsFor(before: AccountState | undefined, findings: readonly Finding[]): Promise<Transition[]> {
-  return computeTransitions(before ? knownOutcomes(before) : new Map(), memoryFindings(findings));
-}
-
-/** Stores the new state of one account and returns its transitions, retrying on concurrent writes. */
-async function commitAccount(accountId: string, fresh: FreshEvaluation, deps: ChangeDeps, source: AccountState['source']): Promise<Transition[]> {
+/**
+ * Stores the new state of one account and returns its transitions (the one diff, engine/diff.ts),
+ * retrying on concurrent writes. Nothing is stored or returned when the stored state was read later
+ * than this evaluation's reads began (`stale`).
+ */
+async function commitAccount(
+  accountId: string,
+  fresh: FreshEvaluation,
+  deps: ChangeDeps,
+  source: AccountState['source'],
+): Promise<{ transitions: Transition[]; stale: boolean }> {
   const key = idKey(accountId);
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const current = await deps.state.read(accountId);
-    let next: AccountState | undefined = fresh.states.get(key);
-    if (!next) {
-      if (!fresh.gone.has(key)) return []; // not evaluated (no row) and not gone: nothing to commit
-      if (!current || current.state.deleted) return [];
-      next = { ...current.state, deleted: true, findings: {}, source };
-      const transitions = await transitionsFor(current.state, []); // the account is gone: its fails resolve
-      if (await deps.state.write(next, current.etag)) {
-        await deps.state.updateIndex(accountId, undefined);
-        return transitions;
-      }
-      continue;
-    }
-    const transitions = await transitionsFor(current?.state, fresh.findings.get(key) ?? []);
-    if (await deps.state.write(next, current?.etag)) {
-      await deps.state.updateIndex(accountId, next);
-      return transitions;
-    }
-  }
-  throw new Error(`state of ${accountId}: too many concurrent updates`);
+  const outcome = await deps.state.commit(accountId, async (current) => {
+    const next = fresh.states.get(key);
+    const before = current ? knownOutcomes(current) : new Map();
+    if (next) return { state: next, result: await computeTransitions(before, memoryFindings(fresh.findings.get(key) ?? [])) };
+    // Not evaluated (no row) and not gone, or gone and already known as deleted: nothing to commit.
+    if (!fresh.gone.has(key) || !current || current.deleted) return undefined;
+    // The account is gone: its fails resolve.
+    return { state: { ...current, deleted: true, findings: {}, source }, result: await computeTransitions(knownOutcomes(current), memoryFindings([])) };
+  });
+  if (outcome.status === 'stale') deps.log?.(`state of ${accountId} was read after this event's reads began: kept, nothing alerted`);
+  return { transitions: outcome.status === 'written' ? outcome.result : [], stale: outcome.status === 'stale' };
 }
 
 /**
@@ -275,8 +281,9 @@ async function commitAccount(accountId: string, fresh: FreshEvaluation, deps: Ch
 export async function evaluateChange(event: ResourceEvent, deps: ChangeDeps): Promise<ChangeResult> {
   const log = deps.log ?? (() => {});
   const now = (deps.now ?? (() => new Date()))();
-  const record = deps.container.getBlockBlobClient(eventBlob(event, now));
-  if (await record.exists()) {
+  const records = new JsonBlobs(deps.container);
+  const recordName = eventBlob(event, now);
+  if (await records.exists(recordName)) {
     log(`event ${event.id}: already evaluated`);
     return { status: 'duplicate', accounts: [], transitions: [], alerts: [] };
   }
@@ -285,23 +292,33 @@ export async function evaluateChange(event: ResourceEvent, deps: ChangeDeps): Pr
     log(`event ${event.id} ignored: ${target.reason}`);
     return { status: 'ignored', reason: target.reason, accounts: [], transitions: [], alerts: [] };
   }
-  const accounts = await affectedAccounts(target, deps);
+  const affected = await affectedAccounts(target, deps);
+  // The scan's scope, applied the same way: an account outside it gets no finding, no state, no alert.
+  const inScope = await accountScope(deps.graph, scopeSpec(deps.scope ?? { subscriptions: [], managementGroups: [] }, deps.policy));
+  const accounts: string[] = [];
+  const outOfScope: string[] = [];
+  for (const a of affected) {
+    const parsed = parseResourceId(a);
+    (parsed && inScope({ subscriptionId: parsed.subscriptionId, resourceGroup: parsed.resourceGroup }) ? accounts : outOfScope).push(a);
+  }
+  if (outOfScope.length) log(`event ${event.id}: ${outOfScope.length} account(s) outside the scope left alone`);
   const source = { kind: 'event' as const, id: event.id, at: now.toISOString() };
   const fresh = await evaluateFresh(accounts, deps, event, source.at);
   const transitions: Transition[] = [];
-  for (const a of accounts) transitions.push(...(await commitAccount(a, fresh, deps, source)));
+  const stale: string[] = [];
+  for (const a of accounts) {
+    const committed = await commitAccount(a, fresh, deps, source);
+    transitions.push(...committed.transitions);
+    if (committed.stale) stale.push(a);
+  }
+  for (const p of fresh.problems) log(`event ${event.id}: ${p}`);
 
   const findings = [...fresh.findings.values()].flat();
-  const body = JSON.stringify({ event, target, accounts, gone: [...fresh.gone], transitions, findings, evaluatedAt: source.at }, null, 2);
-  try {
-    await record.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
-  } catch (error) {
-    const status = (error as RestError).statusCode;
-    if (status !== 409 && status !== 412) throw error;
-  }
+  const skipped = { outOfScope, stale };
+  await records.write(recordName, { event, target, accounts, skipped, gone: [...fresh.gone], transitions, findings, problems: fresh.problems, evaluatedAt: source.at }, 'absent', true);
   const alerts = transitions.length
     ? await dispatchAlert({ sourceId: event.id, kind: 'change', time: source.at, transitions: worstFirst(transitions) }, deps.webhooks, deps.ledger, { ...deps.dispatch, log })
     : [];
   log(`event ${event.id} (${event.operationName}): ${accounts.length} account(s), ${transitions.length} transition(s)`);
-  return { status: 'evaluated', accounts, transitions, alerts };
+  return { status: 'evaluated', accounts, skipped, transitions, alerts };
 }

@@ -6,7 +6,7 @@ import type { WebhookConfig } from '../config/alerts.js';
 import type { FindingSource } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import type { StoredScan } from '../store/stores.js';
-import type { AccountState, StateStore } from './state.js';
+import type { AccountState, StateStore } from '../store/accountState.js';
 
 /**
  * What follows a committed scan in the Function App: alerts against the last known state (the
@@ -26,6 +26,6 @@ export async function afterScanCommit(
   const eventStates = await deps.state.all();
   const { state: _state, ...alerting } = deps;
   await alertOnScan({ ...o, ...alerting, eventStates });
-  const written = await deps.state.syncFromScan(o.states, o.scan.startedAt);
+  const written = await deps.state.syncFromScan(o.states);
   deps.log(`state: ${written} account state(s) written`);
 }

@@ -1,10 +1,10 @@
-import { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
+import { BlobLease, JsonBlobs } from './json.js';
 
 /**
- * "A scan is running": one blob, `locks/scan.json`, created with a conditional write
- * (If-None-Match: *), so two triggers can never both believe they hold it. A holder that died is
- * replaced once its `expiresAt` has passed (the replacement is conditional on the old ETag).
+ * "A scan is running": one blob, `locks/scan.json`, held through `BlobLease` (created with
+ * If-None-Match: *, so two triggers can never both believe they hold it; a holder that died is
+ * replaced once its `expiresAt` has passed).
  */
 
 export interface LockHolder {
@@ -19,80 +19,34 @@ export type AcquireResult = { readonly acquired: true } | { readonly acquired: f
 
 const LOCK_BLOB = 'locks/scan.json';
 
-function isConditionFailure(error: unknown): boolean {
-  const status = (error as RestError | undefined)?.statusCode;
-  return status === 409 || status === 412;
-}
-
 export class ScanLock {
+  private readonly lease: BlobLease<LockHolder>;
+
   /**
    * @param ttlMs how long a holder keeps the lock without releasing it (ms); default 2 hours, beyond
    *   any scan's function timeout.
    */
   constructor(
-    private readonly container: ContainerClient,
+    container: ContainerClient,
     private readonly ttlMs = 2 * 60 * 60 * 1000,
     private readonly now: () => Date = () => new Date(),
-  ) {}
-
-  private async read(): Promise<{ holder: LockHolder; etag: string } | undefined> {
-    const blob = this.container.getBlobClient(LOCK_BLOB);
-    try {
-      const response = await blob.download();
-      const chunks: Buffer[] = [];
-      for await (const c of response.readableStreamBody ?? []) chunks.push(Buffer.from(c as Buffer));
-      return { holder: JSON.parse(Buffer.concat(chunks).toString('utf8')) as LockHolder, etag: response.etag ?? '' };
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
+  ) {
+    this.lease = new BlobLease(new JsonBlobs(container), LOCK_BLOB, now);
   }
 
   /** The live holder, if any (an expired holder is not live). */
   async holder(): Promise<LockHolder | undefined> {
-    const current = await this.read();
-    if (!current) return undefined;
-    return Date.parse(current.holder.expiresAt) > this.now().getTime() ? current.holder : undefined;
+    return this.lease.holder();
   }
 
   /** Tries to take the lock for `scanId`. @throws on storage errors other than a lost race. */
   async acquire(scanId: string, trigger: string): Promise<AcquireResult> {
-    await this.container.createIfNotExists();
     const now = this.now();
-    const holder: LockHolder = {
-      scanId,
-      trigger,
-      startedAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + this.ttlMs).toISOString(),
-    };
-    const body = JSON.stringify(holder);
-    const blob = this.container.getBlockBlobClient(LOCK_BLOB);
-    try {
-      await blob.upload(body, Buffer.byteLength(body), { conditions: { ifNoneMatch: '*' } });
-      return { acquired: true };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-    }
-    const current = await this.read();
-    if (current && Date.parse(current.holder.expiresAt) > now.getTime()) return { acquired: false, holder: current.holder };
-    try {
-      await blob.upload(body, Buffer.byteLength(body), current ? { conditions: { ifMatch: current.etag } } : { conditions: { ifNoneMatch: '*' } });
-      return { acquired: true };
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const winner = await this.read();
-      return winner ? { acquired: false, holder: winner.holder } : this.acquire(scanId, trigger);
-    }
+    return this.lease.acquire({ scanId, trigger, startedAt: now.toISOString(), expiresAt: new Date(now.getTime() + this.ttlMs).toISOString() });
   }
 
   /** Releases the lock if `scanId` still holds it. */
   async release(scanId: string): Promise<void> {
-    const current = await this.read();
-    if (!current || current.holder.scanId !== scanId) return;
-    try {
-      await this.container.getBlobClient(LOCK_BLOB).delete({ conditions: { ifMatch: current.etag } });
-    } catch (error) {
-      if (!isConditionFailure(error) && (error as RestError).statusCode !== 404) throw error;
-    }
+    await this.lease.release((h) => h.scanId === scanId);
   }
 }

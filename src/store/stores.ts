@@ -8,6 +8,7 @@ import { type Artifact, type FindingSource, fileFindings, readFindings } from '.
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
 import { printableUrl } from '../config/endpoints.js';
 import { faultPoint } from '../testing/faults.js';
+import { JsonBlobs } from './json.js';
 
 /** A scan already stored: its document and a way to read its findings again. */
 export interface StoredScan {
@@ -143,23 +144,19 @@ export class BlobStore implements ScanStore {
   }
 
   private async put(name: string, content: string, contentType: string): Promise<void> {
-    const body = Buffer.from(content, 'utf8');
-    await this.container.getBlockBlobClient(name).upload(body, body.length, { blobHTTPHeaders: { blobContentType: contentType } });
+    await new JsonBlobs(this.container).writeText(name, content, 'any', contentType);
   }
 
   /** Reads `latest.json`; undefined when no scan was committed yet. */
   async latest(): Promise<LatestPointer | undefined> {
-    const blob = this.container.getBlobClient('latest.json');
-    if (!(await blob.exists())) return undefined;
-    return JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as LatestPointer;
+    return new JsonBlobs(this.container).value<LatestPointer>('latest.json');
   }
 
   /** Reads a stored scan by ID; undefined when it does not exist. @throws Error for a malformed scanId. */
   async scan(scanId: string): Promise<StoredScan | undefined> {
     if (!isScanId(scanId)) throw new Error(`malformed scanId: ${scanId}`);
-    const blob = this.container.getBlobClient(`scans/${scanId}/scan.json`);
-    if (!(await blob.exists())) return undefined;
-    const scan = JSON.parse((await blob.downloadToBuffer()).toString('utf8')) as ScanDocument;
+    const scan = await new JsonBlobs(this.container).value<ScanDocument>(`scans/${scanId}/scan.json`);
+    if (!scan) return undefined;
     const findingsBlob = this.container.getBlobClient(`scans/${scanId}/findings.ndjson`);
     return {
       scan,

@@ -8,8 +8,8 @@
  * SIGKILL: no `finally`, no flush, no exit handler runs, as when the host or the OOM killer ends
  * it. Phases, in the order a scan passes them:
  *
- * - `collection`: accounts read from Resource Graph, the context tables not yet (collect/collector.ts)
- * - `evaluation`: after the Nth account's findings reached the temporary findings file (scan.ts)
+ * - `collection`: a shard's accounts read from Resource Graph, none evaluated yet (collect/collector.ts)
+ * - `evaluation`: after the Nth account's findings reached the shard's findings file (pipeline/shard.ts)
  * - `upload`: after the Nth file of `scans/{scanId}/` was written to Blob: the artifacts
  *   (findings.ndjson, the reports) in order, then scan.json (store/stores.ts)
  * - `before-latest`: every scan file written, `latest.json` not yet

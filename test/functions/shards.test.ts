@@ -5,7 +5,9 @@ import { QueueClient } from '@azure/storage-queue';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import { defaultPolicy } from '../../src/config/policy.js';
 import { runScan } from '../../src/scan.js';
-import { finalizeOverdueScans, planShardedScan, runShard, SHARD_POISON_QUEUE, SHARD_QUEUE } from '../../src/shards.js';
+import type { AzureClients } from '../../src/collect/clients.js';
+import { enqueueShards, finalizeOverdueScans, runShard, SHARD_POISON_QUEUE, SHARD_QUEUE } from '../../src/shards.js';
+import { planOf } from '../../src/scan.js';
 import { readFindings } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { BlobStore } from '../../src/store/stores.js';
@@ -31,6 +33,12 @@ const verdicts = (findings: Iterable<Finding>) => [...findings].map((f) => `${f.
 
 const simClients = (sim: ArmSimulator) =>
   createAzureClients({ armEndpoint: sim.url, credential: developmentCredential(sim.url), caCertificates: sim.caCertificate, throttle: { baseDelayMs: 5 } });
+
+/** Plans a scan of the whole tenant at `now` and queues its shards (the timer's fan-out path). */
+async function planShardedScan(o: { scanId: string; clients: AzureClients; container: ContainerClient; queue: QueueClient; timeoutMs: number; now: Date }) {
+  const planned = await planOf({ scanId: o.scanId, scope: { subscriptions: [], managementGroups: [] }, policy: policy(), clients: o.clients }, o.now, () => {});
+  return enqueueShards({ planned, container: o.container, queue: o.queue, timeoutMs: o.timeoutMs, log: () => {} });
+}
 
 const worker = (env: Record<string, string>, message: string) => runNode(ENTRY.functionInvoker, ['scanShard', message], { env });
 
@@ -135,9 +143,9 @@ describe('fanned-out scan (scan-shards queue)', () => {
     const queue = new QueueClient(azurite.connectionString, 'overdue-shards');
     const clients = simClients(sim);
     const t0 = new Date('2026-11-21T00:00:00Z');
-    const plan = await planShardedScan({ scanId: '2026-11-21T00-00-00Z-abcdef', scope: { subscriptions: [], managementGroups: [] }, policy: policy(), clients, container, queue, timeoutMs: 60_000, log: () => {}, now: () => t0 });
+    const plan = await planShardedScan({ scanId: '2026-11-21T00-00-00Z-abcdef', clients, container, queue, timeoutMs: 60_000, now: t0 });
     assert.equal(plan.shards.length, 3);
-    for (const shard of [0, 1]) assert.equal(await runShard({ scanId: plan.scanId, shard }, { container, clients, policy: policy(), log: () => {} }), 'scanned');
+    for (const shard of [0, 1]) assert.equal(await runShard({ scanId: plan.scanId, shard }, { container, clients, log: () => {} }), 'scanned');
     assert.equal(await new BlobStore(container).latest(), undefined, 'not committed while a shard is missing');
     assert.deepEqual(await finalizeOverdueScans({ container, log: () => {}, now: () => new Date(t0.getTime() + 30_000) }), [], 'not before the deadline');
     assert.deepEqual(await finalizeOverdueScans({ container, log: () => {}, now: () => new Date(t0.getTime() + 61_000) }), [plan.scanId]);
@@ -153,12 +161,12 @@ describe('fanned-out scan (scan-shards queue)', () => {
     const container = azurite.container('nothingread');
     const queue = new QueueClient(azurite.connectionString, 'nothingread-shards');
     const t0 = new Date('2026-11-21T00:00:00Z');
-    const plan = await planShardedScan({ scanId: '2026-11-21T00-00-00Z-nothin', scope: { subscriptions: [], managementGroups: [] }, policy: policy(), clients: simClients(sim), container, queue, timeoutMs: 60_000, log: () => {}, now: () => t0 });
+    const plan = await planShardedScan({ scanId: '2026-11-21T00-00-00Z-nothin', clients: simClients(sim), container, queue, timeoutMs: 60_000, now: t0 });
     const lines: string[] = [];
     assert.deepEqual(await finalizeOverdueScans({ container, log: (m) => lines.push(m), now: () => new Date(t0.getTime() + 61_000) }), []);
     assert.equal(await new BlobStore(container).latest(), undefined, 'latest.json does not move to a scan of nothing');
     assert.equal(await container.getBlobClient(`scans/${plan.scanId}/scan.json`).exists(), false);
-    assert.ok(lines.some((l) => l.startsWith(`scan ${plan.scanId} not committed: no subscription could be read (0 of 700 in scope;`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.startsWith(`scan ${plan.scanId} not committed: no subscription could be read: 0 of 700 in scope,`)), lines.join('\n'));
     assert.deepEqual(await finalizeOverdueScans({ container, log: () => {}, now: () => new Date(t0.getTime() + 120_000) }), [], 'and it is not retried for ever');
   });
 });

@@ -8,7 +8,7 @@ import { defaultPolicy } from '../../src/config/policy.js';
 import { type ChangeDeps, evaluateChange } from '../../src/events/evaluateChange.js';
 import { parseEvent, type ResourceEvent } from '../../src/events/parse.js';
 import { afterScanCommit } from '../../src/events/scanState.js';
-import { StateStore } from '../../src/events/state.js';
+import { StateStore } from '../../src/store/accountState.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';

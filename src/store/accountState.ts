@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
 import pLimit from 'p-limit';
 import type { Finding, Outcome, Severity } from '../domain/rule.js';
 import { idKey, parentId, storageAccountOfScope } from '../domain/resourceId.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
 import { STORAGE_DATA_ROLE_IDS } from '../rules/facts.js';
+import { JsonBlobs } from './json.js';
 
 /**
  * The last known state of each account, kept by scans and change events (issue: change events):
@@ -42,7 +42,10 @@ export interface AccountState {
   readonly roleAssignments: readonly string[];
   /** Storage accounts its principals hold a storage data role on. */
   readonly dataSources: readonly string[];
-  /** What wrote this state: a scan or an event, and when (ISO 8601). */
+  /**
+   * What wrote this state: a scan or an event, and when its reads started (ISO 8601): a scan's
+   * start, an event's first ARM read. A newer `at` wins (`supersedes`).
+   */
   readonly source: { readonly kind: 'scan' | 'event'; readonly id: string; readonly at: string };
 }
 
@@ -86,72 +89,75 @@ export function stateOf(account: AccountSnapshot, findings: readonly Finding[], 
   };
 }
 
-function isConflict(error: unknown): boolean {
-  const status = (error as RestError).statusCode;
-  return status === 409 || status === 412;
-}
-
 /** Blob name of an account's state. */
 export function stateBlobName(accountId: string): string {
   return `state/accounts/${createHash('sha256').update(idKey(accountId)).digest('hex')}.json`;
 }
 
+const INDEX_BLOB = 'state/index.json';
+
+/**
+ * The one rule for replacing an account's state: a state is replaced only by one read at the same
+ * time or later (`source.at`, the time its reads started). A scan's states carry the scan's start;
+ * an event's, the time it began reading ARM. So an evaluation that read earlier and commits later
+ * (a slow event, a scan that ran while an event was evaluated) never overwrites a newer one.
+ */
+export function supersedes(next: AccountState, current: AccountState | undefined): boolean {
+  return current === undefined || current.source.at <= next.source.at;
+}
+
+/** What `commit` did: written, or kept the stored state because it was read later (`stale`). */
+export type CommitOutcome<T> = { readonly status: 'written'; readonly previous: AccountState | undefined; readonly result: T } | { readonly status: 'stale' | 'unchanged' };
+
 export class StateStore {
-  constructor(private readonly container: ContainerClient) {}
-
-  private async readJson<T>(name: string): Promise<{ value: T; etag: string } | undefined> {
-    try {
-      const r = await this.container.getBlobClient(name).download();
-      const chunks: Buffer[] = [];
-      for await (const c of r.readableStreamBody ?? []) chunks.push(Buffer.from(c as Buffer));
-      return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as T, etag: r.etag ?? '' };
-    } catch (error) {
-      if ((error as RestError).statusCode === 404) return undefined;
-      throw error;
-    }
-  }
-
-  /** Writes conditionally: on `etag`, or only if absent. @returns false when someone else wrote first. */
-  private async writeJson(name: string, value: unknown, etag: string | undefined): Promise<boolean> {
-    const body = JSON.stringify(value);
-    try {
-      await this.container
-        .getBlockBlobClient(name)
-        .upload(body, Buffer.byteLength(body), { conditions: etag ? { ifMatch: etag } : { ifNoneMatch: '*' }, blobHTTPHeaders: { blobContentType: 'application/json' } });
-      return true;
-    } catch (error) {
-      if (isConflict(error)) return false;
-      throw error;
-    }
+  private readonly blobs: JsonBlobs;
+  constructor(private readonly container: ContainerClient) {
+    this.blobs = new JsonBlobs(container);
   }
 
   async read(accountId: string): Promise<{ state: AccountState; etag: string } | undefined> {
-    const r = await this.readJson<AccountState>(stateBlobName(accountId));
+    const r = await this.blobs.read<AccountState>(stateBlobName(accountId));
     return r ? { state: r.value, etag: r.etag } : undefined;
   }
 
-  /** Conditional write of an account's state. @returns false on a lost race (re-read and retry). */
-  async write(state: AccountState, etag: string | undefined): Promise<boolean> {
+  /**
+   * Replaces one account's state, conditionally on the ETag read and retrying lost races, then its
+   * index links. `next` gets the stored state and returns the new one with a result (e.g. the
+   * transitions to alert), or undefined to write nothing. A stored state read later than the new
+   * one is kept (`supersedes`) and the result dropped: no false transition from a stale read.
+   * @throws Error after 10 lost races; storage errors
+   */
+  async commit<T>(
+    accountId: string,
+    next: (current: AccountState | undefined) => Promise<{ state: AccountState; result: T } | undefined>,
+  ): Promise<CommitOutcome<T>> {
     await this.container.createIfNotExists();
-    return this.writeJson(stateBlobName(state.accountId), state, etag);
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.read(accountId);
+      const proposed = await next(current?.state);
+      if (!proposed) return { status: 'unchanged' };
+      if (!supersedes(proposed.state, current?.state)) return { status: 'stale' };
+      if (await this.blobs.write(stateBlobName(accountId), proposed.state, current ? { etag: current.etag } : 'absent')) {
+        await this.updateIndex([{ account: accountId, state: proposed.state.deleted ? undefined : proposed.state }]);
+        return { status: 'written', previous: current?.state, result: proposed.result };
+      }
+    }
+    throw new Error(`state of ${accountId}: too many concurrent updates`);
   }
 
   async index(): Promise<{ index: StateIndex; etag: string | undefined }> {
-    const r = await this.readJson<StateIndex>('state/index.json');
+    const r = await this.blobs.read<StateIndex>(INDEX_BLOB);
     return r ? { index: r.value, etag: r.etag } : { index: emptyIndex(), etag: undefined };
   }
 
-  /**
-   * Replaces an account's links in the index (removing them all when `state` is undefined), retrying
-   * on concurrent writes. @throws after 20 lost races
-   */
-  async updateIndex(accountId: string, state: AccountState | undefined): Promise<void> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const { index, etag } = await this.index();
-      relink(index, accountId, state);
-      if (await this.writeJson('state/index.json', index, etag)) return;
-    }
-    throw new Error('state index: too many concurrent updates');
+  /** Replaces accounts' links in the index (removing them all when `state` is undefined), retrying on concurrent writes. */
+  private async updateIndex(changes: ReadonlyArray<{ account: string; state: AccountState | undefined }>): Promise<void> {
+    if (changes.length === 0) return;
+    await this.blobs.update<StateIndex>(INDEX_BLOB, (current) => {
+      const index = current ?? emptyIndex();
+      for (const c of changes) relink(index, c.account, c.state);
+      return index;
+    });
   }
 
   /** Every account state (`concurrency` reads at a time). */
@@ -160,17 +166,17 @@ export class StateStore {
     const names: string[] = [];
     for await (const b of this.container.listBlobsFlat({ prefix: 'state/accounts/' })) names.push(b.name);
     const limit = pLimit(concurrency);
-    const states = await Promise.all(names.map((n) => limit(async () => (await this.readJson<AccountState>(n))?.value)));
+    const states = await Promise.all(names.map((n) => limit(async () => this.blobs.value<AccountState>(n))));
     return states.filter((s): s is AccountState => s !== undefined);
   }
 
   /**
-   * After a scan: each account's state and its index links. Accounts of subscriptions the scan did
-   * not read keep their state, and so does an account whose state an event wrote after the scan
-   * started (the event's ARM reads are newer than the scan's Resource Graph reads). Conditional writes.
+   * After a scan: each account's state and its index links, by the same rule as `commit` (a state an
+   * event read after the scan started is kept). Accounts of subscriptions the scan did not read are
+   * not in `states`, so they keep theirs.
    * @returns the accounts written (count)
    */
-  async syncFromScan(states: readonly AccountState[], scanStartedAt: string, concurrency = 16): Promise<number> {
+  async syncFromScan(states: readonly AccountState[], concurrency = 16): Promise<number> {
     await this.container.createIfNotExists();
     const limit = pLimit(concurrency);
     const written: AccountState[] = [];
@@ -179,8 +185,8 @@ export class StateStore {
         limit(async () => {
           for (let attempt = 0; attempt < 5; attempt++) {
             const current = await this.read(s.accountId);
-            if (current && current.state.source.kind === 'event' && current.state.source.at > scanStartedAt) return;
-            if (await this.write(s, current?.etag)) {
+            if (!supersedes(s, current?.state)) return;
+            if (await this.blobs.write(stateBlobName(s.accountId), s, current ? { etag: current.etag } : 'absent')) {
               written.push(s);
               return;
             }
@@ -188,12 +194,8 @@ export class StateStore {
         }),
       ),
     );
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const { index, etag } = await this.index();
-      for (const s of written) relink(index, s.accountId, s);
-      if (await this.writeJson('state/index.json', index, etag)) return written.length;
-    }
-    throw new Error('state index: too many concurrent updates');
+    await this.updateIndex(written.map((s) => ({ account: s.accountId, state: s })));
+    return written.length;
   }
 }
 

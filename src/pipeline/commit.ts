@@ -1,0 +1,180 @@
+import type { Writable } from 'node:stream';
+import { type ProgressLog, requireReadable } from '../collect/collector.js';
+import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
+import { catalogEntry } from '../domain/rule.js';
+import { type Baseline, loadBaseline } from '../engine/diff.js';
+import { SummaryBuilder } from '../engine/summary.js';
+import { scanOutcomeLine } from '../reports/coverage.js';
+import { REPORT_FORMATS, type ReportFormat, reportArtifacts } from '../reports/index.js';
+import type { AccountState } from '../store/accountState.js';
+import type { Artifact, FindingSource } from '../store/artifact.js';
+import type { ScanDocument } from '../store/scanDocument.js';
+import type { ScanStore, StoredScan } from '../store/stores.js';
+import { rulesOf } from './evaluate.js';
+import { planPolicy, type RequestCounts, type ScanPlan } from './plan.js';
+import type { ShardPart } from './shard.js';
+import { warnUnseenResourceGroups } from './scope.js';
+
+/**
+ * Step 4 of the pipeline (docs/architecture.md), the one commit for every scan, whether its shards
+ * ran in process or in queue workers: `scan.json` built from the plan and the parts, the findings
+ * (the parts' files in shard order), every report against the previous scan, each store's commit
+ * point last; then `afterCommit` (the digest and the accounts' states in the Function App).
+ */
+
+/** A part of a scan to commit: its summary, its findings and its account states. */
+export interface PartToCommit {
+  readonly part: ShardPart;
+  readonly findings: FindingSource;
+  /** Copies the part's findings file, as stored, to `out`. */
+  copyFindings(out: Writable): Promise<void>;
+  states(): Promise<readonly AccountState[]>;
+}
+
+/** What runs after every store committed: alerting, account states. Its errors are logged, never thrown. */
+export type AfterCommit = (o: {
+  scan: ScanDocument;
+  /** The scan the first store held before (the baseline). */
+  previous: StoredScan | undefined;
+  current: FindingSource;
+  /** Each evaluated account's state (its outcomes and the IDs change events route by). */
+  states: readonly AccountState[];
+}) => Promise<unknown>;
+
+/** Options of `commitScan`. */
+export interface CommitOptions {
+  readonly plan: ScanPlan;
+  /** The parts there are, any order. */
+  readonly parts: readonly PartToCommit[];
+  /** Shards that did not report, and why their subscriptions are unreadable (by shard index). */
+  readonly missing?: { readonly shards: ScanPlan['shards']; readonly reason: (shard: number) => string };
+  readonly stores: readonly ScanStore[];
+  readonly formats?: readonly ReportFormat[];
+  readonly afterCommit?: AfterCommit | undefined;
+  /** The scan's requests: the plan's and every shard's (counts). */
+  readonly requests: RequestCounts;
+  readonly log: ProgressLog;
+  readonly now: () => Date;
+}
+
+/**
+ * Builds `scan.json` for a plan and its parts: the only builder of a ScanDocument.
+ * @param summary the findings' summary (engine/summary.ts)
+ */
+export function scanDocument(o: Pick<CommitOptions, 'plan' | 'parts' | 'missing' | 'requests'> & { summary: ScanDocument['summary']; finishedAt: Date }): ScanDocument {
+  const { plan } = o;
+  const parts = [...o.parts].map((p) => p.part).sort((a, b) => a.index - b.index);
+  const fromParts = new Map<string, SubscriptionCoverage>();
+  for (const p of parts) for (const s of p.subscriptions) fromParts.set(s.id.toLowerCase(), s);
+  const missing = new Map((o.missing?.shards ?? []).flatMap((s) => s.subscriptions.map((id) => [id.toLowerCase(), s.index] as const)));
+  const subscriptions = plan.subscriptions.map((s): SubscriptionCoverage => {
+    if (s.status !== 'read') return s;
+    const read = fromParts.get(s.id.toLowerCase());
+    if (read?.status === 'read') return s;
+    if (read) return { ...s, status: 'unreadable', ...(read.reason === undefined ? {} : { reason: read.reason }) };
+    const shard = missing.get(s.id.toLowerCase());
+    return { ...s, status: 'unreadable', reason: shard !== undefined && o.missing ? o.missing.reason(shard) : 'its shard did not report' };
+  });
+  // A tenant-wide plan lists no subscription: its shard names those its accounts came from.
+  const planned = new Set(plan.subscriptions.map((s) => s.id.toLowerCase()));
+  for (const s of fromParts.values()) if (!planned.has(s.id.toLowerCase())) subscriptions.push(s);
+  const tables: ScanDocument['coverage']['tables'] = [
+    { type: TABLES.accounts.type, rows: parts.reduce((n, p) => n + p.accountRows, 0), status: 'read' },
+    ...plan.contextTables.map((t) => (t.failure === undefined ? { type: t.type, rows: t.rows, status: 'read' as const } : { type: t.type, rows: t.rows, status: 'failed' as const, reason: t.failure })),
+  ];
+  // Every shard indexes the same context tables, so their problems repeat: each is listed once.
+  const problems = [...new Set(parts.flatMap((p) => p.problems))];
+  const missingShards = o.missing?.shards.length ?? 0;
+  if (missingShards > 0) problems.unshift(`${missingShards} of ${plan.shards.length} shard(s) did not report`);
+  const deepFailed = parts.reduce((n, p) => n + p.deepFailed, 0);
+  const partial = subscriptions.some((s) => s.status !== 'read') || tables.some((t) => t.status === 'failed') || problems.length > 0 || deepFailed > 0;
+  const exclude = plan.scope.exclude;
+  return {
+    schemaVersion: 1,
+    scanId: plan.scanId,
+    startedAt: plan.startedAt,
+    finishedAt: o.finishedAt.toISOString(),
+    status: partial ? 'partial' : 'complete',
+    scope: {
+      subscriptions: [...plan.scope.include.subscriptions],
+      managementGroups: [...plan.scope.include.managementGroups],
+      deepInspection: plan.deepInspection,
+      ...(plan.scope.resourceGroups.length ? { resourceGroups: [...plan.scope.resourceGroups] } : {}),
+      ...(exclude.subscriptions.length + exclude.managementGroups.length + exclude.resourceGroups.length ? { excluded: exclude } : {}),
+    },
+    coverage: {
+      subscriptions,
+      accounts: parts.reduce((n, p) => n + p.accounts, 0),
+      tables,
+      deepInspection: { accounts: parts.reduce((n, p) => n + p.deepRead, 0), failed: deepFailed },
+      problems,
+    },
+    rules: rulesOf(planPolicy(plan), plan.deepInspection).map(catalogEntry),
+    summary: o.summary,
+    stats: {
+      durationMs: o.finishedAt.getTime() - Date.parse(plan.startedAt),
+      resourceGraphPages: o.requests.graphPages,
+      resourceGraphRequests: o.requests.graphRequests,
+      armRequests: o.requests.armRequests,
+      throttledResponses: o.requests.throttled,
+    },
+  };
+}
+
+/**
+ * Commits a scan to every store, then runs `afterCommit`.
+ * @throws ScanSetupError when no subscription in scope was read (nothing is committed: "0 accounts"
+ *   is not "compliant"); a store's I/O error when a write fails (stores written before it keep the
+ *   new scan, the failing one keeps its previous)
+ */
+export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
+  const parts = [...o.parts].sort((a, b) => a.part.index - b.part.index);
+  const current: FindingSource = async function* () {
+    for (const p of parts) yield* p.findings();
+  };
+  const policy = planPolicy(o.plan);
+  const summary = new SummaryBuilder(rulesOf(policy, o.plan.deepInspection).map((r) => r.id));
+  for await (const f of current()) summary.add(f);
+  const scan = scanDocument({ ...o, parts, summary: summary.build(), finishedAt: o.now() });
+  requireReadable(scan.coverage.subscriptions);
+  warnUnseenResourceGroups(parts.map((p) => p.part.unseenResourceGroups), o.log);
+
+  const previous = await previousScan(o.stores, o.log);
+  let baseline: Baseline | undefined;
+  if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
+  const findings: Artifact = {
+    name: 'findings.ndjson',
+    contentType: 'application/x-ndjson',
+    async write(out) {
+      for (const p of parts) await p.copyFindings(out);
+    },
+  };
+  const artifacts = [findings, ...reportArtifacts(scan, current, o.formats ?? REPORT_FORMATS, baseline)];
+  for (const store of o.stores) {
+    await store.save(scan, artifacts);
+    o.log(`written to ${store.location}`);
+  }
+  o.log(`scan ${scan.scanId} committed from ${parts.length} of ${o.plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
+  if (o.afterCommit) {
+    try {
+      const states: AccountState[] = [];
+      for (const p of parts) states.push(...(await p.states()));
+      await o.afterCommit({ scan, previous, current, states });
+    } catch (error) {
+      o.log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return scan;
+}
+
+/** The scan the first store holds now (the previous scan); undefined when none or unreadable. */
+async function previousScan(stores: readonly ScanStore[], log: ProgressLog): Promise<StoredScan | undefined> {
+  const store = stores[0];
+  if (!store) return undefined;
+  try {
+    return await store.current();
+  } catch (error) {
+    log(`previous scan could not be read, so no changes are shown: ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  }
+}

@@ -1,0 +1,123 @@
+import type { AzureClients } from '../collect/clients.js';
+import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog } from '../collect/collector.js';
+import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
+import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
+import type { ScopeSpec } from './scope.js';
+
+/**
+ * Step 2 of the pipeline (docs/architecture.md): the plan of one scan. The subscriptions in scope
+ * and the context tables (associations, access rules, role assignments, storage accounts: what
+ * account rows are joined with, wherever they live) are read once; the readable subscriptions are
+ * cut into shards of at most 300 (one account query each, AZURE-FACTS.md). The plan fixes what every
+ * shard evaluates under — the policy (written out whole) and deep inspection — so an edit of
+ * `POLICY_BLOB` while a fanned-out scan runs cannot split it across two policies.
+ */
+
+/** Request counts of a step (counts). */
+export interface RequestCounts {
+  readonly graphPages: number;
+  readonly graphRequests: number;
+  readonly armRequests: number;
+  readonly throttled: number;
+}
+
+/** The plan of a scan; stored as `scans/{scanId}/shards/plan.json` when the scan fans out. */
+export interface ScanPlan {
+  readonly schemaVersion: 2;
+  readonly scanId: string;
+  /** When its reads started (ISO 8601): the scan's `startedAt`, and the `at` of the states it writes. */
+  readonly startedAt: string;
+  readonly scope: ScopeSpec;
+  readonly deepInspection: boolean;
+  /**
+   * True when Resource Graph listed no subscription for a tenant scan: one shard reads the accounts at
+   * tenant scope, and coverage lists the subscriptions their rows come from.
+   */
+  readonly tenantWide: boolean;
+  /** The policy as a document (config/policy.ts `describePolicy`); `planPolicy` reads it back. */
+  readonly policy: Record<string, unknown>;
+  /** Every subscription in scope, in discovery order; those the plan could not read are `unreadable`. */
+  readonly subscriptions: readonly SubscriptionCoverage[];
+  readonly shards: ReadonlyArray<{ readonly index: number; readonly subscriptions: readonly string[] }>;
+  /** Each context table's rows read (count) and why it was not fully read, if it was not. */
+  readonly contextTables: ReadonlyArray<{ readonly type: string; readonly rows: number; readonly failure?: string }>;
+  readonly requests: RequestCounts;
+}
+
+/** A plan and the context tables its shards evaluate against. */
+export interface PlannedScan {
+  readonly plan: ScanPlan;
+  readonly context: ContextTables;
+}
+
+/** The request counters of clients now (they may serve several scans: count deltas). */
+export function requestCounters(clients: AzureClients): RequestCounts {
+  return {
+    graphPages: clients.graph.pages,
+    graphRequests: clients.graphStats.requests,
+    armRequests: clients.armStats.requests,
+    throttled: clients.graphStats.throttled + clients.armStats.throttled,
+  };
+}
+
+/** `after − before`. */
+export function requestDelta(after: RequestCounts, before: RequestCounts): RequestCounts {
+  return {
+    graphPages: after.graphPages - before.graphPages,
+    graphRequests: after.graphRequests - before.graphRequests,
+    armRequests: after.armRequests - before.armRequests,
+    throttled: after.throttled - before.throttled,
+  };
+}
+
+/** The sum of several counts. */
+export function sumRequests(counts: readonly RequestCounts[]): RequestCounts {
+  const sum = (key: keyof RequestCounts) => counts.reduce((n, c) => n + c[key], 0);
+  return { graphPages: sum('graphPages'), graphRequests: sum('graphRequests'), armRequests: sum('armRequests'), throttled: sum('throttled') };
+}
+
+/**
+ * Reads the scope and context of a scan and cuts it into shards.
+ * @throws ScanSetupError when the subscriptions in scope cannot be listed or none is readable
+ */
+export async function planScan(o: {
+  scanId: string;
+  scope: ScopeSpec;
+  policy: Policy;
+  deepInspection: boolean;
+  clients: AzureClients;
+  log: ProgressLog;
+  startedAt: Date;
+}): Promise<PlannedScan> {
+  const before = requestCounters(o.clients);
+  const { subscriptions, tables, tenantWide } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude);
+  const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
+  const shards = [];
+  for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
+    shards.push({ index: shards.length, subscriptions: readable.slice(i, i + MAX_SUBSCRIPTIONS_PER_QUERY) });
+  if (tenantWide) shards.push({ index: 0, subscriptions: [] });
+  const contextTables = (Object.keys(tables) as Array<keyof ContextTables>).map((name) => {
+    const t = tables[name];
+    return { type: TABLES[name].type, rows: t.rows.length, ...(t.failure === undefined ? {} : { failure: t.failure }) };
+  });
+  const plan: ScanPlan = {
+    schemaVersion: 2,
+    scanId: o.scanId,
+    startedAt: o.startedAt.toISOString(),
+    scope: o.scope,
+    deepInspection: o.deepInspection,
+    tenantWide,
+    policy: describePolicy(o.policy),
+    subscriptions,
+    shards,
+    contextTables,
+    requests: requestDelta(requestCounters(o.clients), before),
+  };
+  o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
+  return { plan, context: tables };
+}
+
+/** The policy a plan fixed. @throws PolicyError when the stored document does not validate */
+export function planPolicy(plan: ScanPlan): Policy {
+  return policyFrom(plan.policy, `the plan of scan ${plan.scanId}`);
+}
