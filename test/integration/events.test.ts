@@ -13,7 +13,7 @@ import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { type Receiver, startReceiver } from '../simulator/receiver.js';
-import type { ArmSimulator, Row, SimulatorTenant } from '../simulator/server.js';
+import type { ArmSimulator, Row, SimulatorRequest, SimulatorTenant } from '../simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 const RG = `/subscriptions/${SUB_PROD}/resourceGroups`;
@@ -157,6 +157,56 @@ describe('change-event evaluation (simulator + Azurite)', () => {
       const all = results.flatMap(kinds);
       assert.deepEqual(all, ['resolved AUTH-01 oai-legacy-prod'], 'exactly one evaluation saw the change');
       assert.equal((await deps.state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
+    });
+  });
+
+  it('stale read: an evaluation whose ARM read was held until a later one committed neither overwrites the state nor alerts', async () => {
+    const tenant = await sampleTenant();
+    const container = azurite.container(`stale-${randomBytes(4).toString('hex')}`);
+    const hook: WebhookConfig = { name: 'STALE', format: 'slack', url: new URL(`${receiver.url}/${container.containerName}`), minSeverity: 'low', allowPrivateDestinations: true };
+    const ledger = new AlertLedger(new BlobKeyValueStore(container));
+    const state = new StateStore(container);
+    // The account read of the first event is held, with what ARM answered then, until the test opens the gate.
+    let hold: { reached: () => void; gate: Promise<void> } | undefined;
+    const fault = (r: SimulatorRequest) => {
+      if (!hold || r.kind !== 'arm' || r.method !== 'GET' || r.path.toLowerCase() !== LEGACY.toLowerCase()) return undefined;
+      const { reached, gate } = hold;
+      hold = undefined;
+      const answered = structuredClone(row(tenant, LEGACY));
+      reached();
+      return gate.then(() => ({ status: 200, body: answered }));
+    };
+    await withSimulator({ tenant, fault }, async (sim) => {
+      await scanSimulator(sim, { stores: [new BlobStore(container)], afterCommit: (c) => afterScanCommit(c, { state, webhooks: [], ledger, log: () => {} }) });
+      const deps: ChangeDeps = { arm: simulatorArm(sim), state, container, policy: defaultPolicy(), webhooks: [hook], ledger };
+      const local = row(tenant, LEGACY).properties as Record<string, unknown>;
+      local.disableLocalAuth = true;
+      await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), deps);
+      assert.equal((await state.read(LEGACY))?.state.findings['AUTH-01']?.outcome, 'pass');
+      const sentBefore = receiver.requests.filter((r) => r.path === `/${container.containerName}`).length;
+
+      // First event (reads start at T1): local auth was turned on again; its account read is held.
+      local.disableLocalAuth = false;
+      let reached!: () => void;
+      const arrived = new Promise<void>((resolve) => (reached = resolve));
+      let open!: () => void;
+      hold = { reached, gate: new Promise<void>((resolve) => (open = resolve)) };
+      const t1 = new Date();
+      const first = evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), { ...deps, now: () => t1 });
+      await arrived;
+      // Second event (T2 > T1): turned off again; it reads and commits while the first is held.
+      local.disableLocalAuth = true;
+      const t2 = new Date(t1.getTime() + 1000);
+      const second = await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY)), { ...deps, now: () => t2 });
+      assert.deepEqual(kinds(second), [], 'pass → pass: nothing to alert');
+      open();
+      const stale = await first;
+      assert.deepEqual(kinds(stale), [], 'no false regression from the stale read');
+      assert.deepEqual(stale.skipped?.stale, [LEGACY]);
+      const kept = (await state.read(LEGACY))?.state;
+      assert.equal(kept?.findings['AUTH-01']?.outcome, 'pass', 'the newer state is kept');
+      assert.equal(kept?.source.at, t2.toISOString());
+      assert.equal(receiver.requests.filter((r) => r.path === `/${container.containerName}`).length, sentBefore, 'no alert was sent');
     });
   });
 

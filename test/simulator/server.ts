@@ -97,8 +97,11 @@ export interface SimulatorOptions {
   readonly armPageSize?: number;
   /** Loopback address to listen on. Default `127.0.0.1`; `::1` serves `https://[::1]:{port}`. */
   readonly host?: '127.0.0.1' | '::1';
-  /** Called for every request; a returned response replaces the normal one (fault injection). */
-  readonly fault?: (request: SimulatorRequest) => SimulatorResponse | undefined;
+  /**
+   * Called for every request; a returned response replaces the normal one (fault injection). A
+   * promise holds the request until it settles: a test decides when a read is answered.
+   */
+  readonly fault?: (request: SimulatorRequest) => SimulatorResponse | undefined | Promise<SimulatorResponse | undefined>;
 }
 
 /** A running simulator. */
@@ -606,7 +609,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         }
         const sequence = isGraph ? ++stats.graphRequests : ++stats.armRequests;
         if (options.latencyMs) await delay(options.latencyMs);
-        const injected = options.fault?.({
+        const injected = await options.fault?.({
           kind: isGraph ? 'graph' : 'arm',
           method: req.method ?? 'GET',
           path: url.pathname,
