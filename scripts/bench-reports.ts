@@ -5,7 +5,6 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_PARAMETERS } from '../src/config/policy.js';
 import { catalogEntry, type Finding, type Outcome } from '../src/domain/rule.js';
 import { SummaryBuilder } from '../src/engine/summary.js';
 import { type ReportFormat, reportArtifacts } from '../src/reports/index.js';
@@ -88,7 +87,7 @@ async function generate(dir: string, accounts: number): Promise<{ findings: numb
     startedAt: now,
     finishedAt: now,
     status: 'complete',
-    scope: { subscriptions: [], managementGroups: [], deepInspection: DEFAULT_PARAMETERS.deepInspection },
+    scope: { subscriptions: [], managementGroups: [], deepInspection: true },
     coverage: { subscriptions: [], accounts, tables: [], deepInspection: { accounts: 0, failed: 0 }, problems: [] },
     rules: rules.map(catalogEntry),
     summary: summary.build(),

@@ -44,7 +44,8 @@ async function ours(): Promise<Record<string, number>> {
     const started = performance.now();
     const { scan } = await runScan({
       scope: { subscriptions: [], managementGroups: [] },
-      policy: { ...policy, parameters: { ...policy.parameters, deepInspection: values.deep } },
+      policy,
+      deepInspection: values.deep,
       clients,
       stores: [new DirectoryStore(dir)],
       ...(values.verbose ? { log: (m: string) => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)}s rss ${Math.round(process.memoryUsage().rss / 2 ** 20)}MiB ${m}\n`) } : {}),

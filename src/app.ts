@@ -13,6 +13,7 @@ import type { PlannedScan } from './pipeline/plan.js';
 import { planOf, runScan, type ScanResult } from './scan.js';
 import { auditContainer } from './store/blob.js';
 import { newScanId } from './store/scanDocument.js';
+import { JsonBlobs } from './store/json.js';
 import { ScanLock } from './store/scanLock.js';
 import { BlobStore } from './store/stores.js';
 import { type ChangeResult, evaluateChange } from './events/evaluateChange.js';
@@ -62,9 +63,9 @@ export function auditStore(settings: Settings): BlobStore {
 export async function policyOf(settings: Settings): Promise<Policy> {
   if (settings.POLICY) return parsePolicyText(settings.POLICY, 'setting POLICY');
   if (settings.POLICY_BLOB) {
-    const blob = auditStore(settings).container.getBlobClient(settings.POLICY_BLOB);
-    if (!(await blob.exists())) throw new PolicyError(`blob ${settings.POLICY_BLOB} (setting POLICY_BLOB) does not exist`);
-    return parsePolicyText((await blob.downloadToBuffer()).toString('utf8'), `blob ${settings.POLICY_BLOB}`);
+    const text = await new JsonBlobs(auditStore(settings).container).readText(settings.POLICY_BLOB);
+    if (!text) throw new PolicyError(`blob ${settings.POLICY_BLOB} (setting POLICY_BLOB) does not exist`);
+    return parsePolicyText(text.value, `blob ${settings.POLICY_BLOB}`);
   }
   return defaultPolicy();
 }

@@ -137,7 +137,7 @@ interface ScanFlags {
 
 async function loadPolicy(path: string | undefined, deep: boolean): Promise<Policy> {
   const policy = path ? await loadPolicyFile(path) : defaultPolicy();
-  return deep ? policy : { ...policy, parameters: { ...policy.parameters, deepInspection: false } };
+  return deep ? policy : { ...policy, deepInspection: false };
 }
 
 /**

@@ -24,7 +24,7 @@ export interface ScanOptions {
   /** What the caller names (CLI flags, settings); both empty: the policy's include, else the tenant. */
   readonly scope: ScanScope;
   readonly policy: Policy;
-  /** Whether perimeter configurations are read (NSP-05, NSP-06). Default the policy's parameter. */
+  /** Whether perimeter configurations are read (NSP-05, NSP-06). Default the policy's `deepInspection`. */
   readonly deepInspection?: boolean;
   readonly clients: AzureClients;
   /** Where the scan is written; each store commits after its own files. */
@@ -131,7 +131,7 @@ export async function planOf(options: Pick<ScanOptions, 'scope' | 'policy' | 'de
     scanId,
     scope: scopeSpec(options.scope, options.policy),
     policy: options.policy,
-    deepInspection: options.deepInspection ?? options.policy.parameters.deepInspection,
+    deepInspection: options.deepInspection ?? options.policy.deepInspection,
     clients: options.clients,
     log,
     startedAt: started,

@@ -35,7 +35,6 @@ export const DEFAULT_PARAMETERS: RuleParameters = {
     '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
     'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
   ],
-  deepInspection: true,
 };
 
 /** Management groups, subscriptions and resource groups (resource group IDs). */
@@ -66,6 +65,12 @@ export interface Exemption {
 /** The effective policy. */
 export interface Policy {
   readonly parameters: RuleParameters;
+  /**
+   * Whether scans read per-account perimeter configurations (NSP-05, NSP-06) when neither the CLI
+   * (`--no-deep`) nor the settings (`DEEP_INSPECTION`) say: a scan option, not a rule parameter
+   * (the file keeps it under `parameters` for compatibility). Default true.
+   */
+  readonly deepInspection: boolean;
   readonly enabledRules: ReadonlySet<string>;
   /** Rule ID → severity, where the policy overrides the catalog. */
   readonly severities: ReadonlyMap<string, Severity>;
@@ -138,6 +143,7 @@ const EMPTY_SCOPE: ScopeList = { managementGroups: [], subscriptions: [], resour
 export function defaultPolicy(): Policy {
   return {
     parameters: DEFAULT_PARAMETERS,
+    deepInspection: true,
     enabledRules: new Set(RULES.filter((r) => r.enabledByDefault).map((r) => r.id)),
     severities: new Map(),
     scope: { include: EMPTY_SCOPE, exclude: EMPTY_SCOPE },
@@ -216,9 +222,10 @@ export function policyFrom(document: unknown, source: string, where: (path: Prop
   }
   if (enabled.size === 0) errors.push(`rules${where(['rules'])}: every rule is disabled, so a scan would judge nothing`);
   if (errors.length) throw new PolicyError(`${source}: ${errors.join('; ')}`);
-  const params = p.parameters ?? {};
+  const { deepInspection, ...params } = p.parameters ?? {};
   const lower = (ids: string[] | undefined) => ids?.map((id) => id.toLowerCase());
   return {
+    deepInspection: deepInspection ?? true,
     parameters: {
       ...DEFAULT_PARAMETERS,
       ...params,
@@ -275,7 +282,7 @@ export function describePolicy(p: Policy): Record<string, unknown> {
     version: 1,
     scope: p.scope,
     rules: Object.fromEntries(RULES.map((r) => [r.id, { enabled: p.enabledRules.has(r.id), severity: p.severities.get(r.id) ?? r.severity }])),
-    parameters: p.parameters,
+    parameters: { ...p.parameters, deepInspection: p.deepInspection },
     allowTagExemptions: p.allowTagExemptions,
     exemptions: p.exemptions,
   };

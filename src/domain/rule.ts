@@ -20,8 +20,6 @@ export interface RuleParameters {
   readonly dataAccessRoleIds: readonly string[];
   /** Role definition GUIDs that are privileged (lower-case). */
   readonly privilegedRoleIds: readonly string[];
-  /** Whether per-account perimeter configurations are read (NSP-05, NSP-06). */
-  readonly deepInspection: boolean;
 }
 
 /** What a rule's `evaluate` sees besides the account. */

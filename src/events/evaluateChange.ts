@@ -44,7 +44,7 @@ export interface ChangeDeps {
   readonly policy: Policy;
   /** The scope the Function App scans (`SCAN_SUBSCRIPTIONS`, `SCAN_MANAGEMENT_GROUPS`); default the policy's. */
   readonly scope?: ScanScope;
-  /** Whether perimeter configurations are read. Default the policy's parameter. */
+  /** Whether perimeter configurations are read. Default the policy's `deepInspection`. */
   readonly deepInspection?: boolean;
   readonly webhooks: readonly WebhookConfig[];
   readonly ledger: AlertLedger;
@@ -235,7 +235,7 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
   const problems = prepared.problems;
   const evaluations = evaluateAccounts(normalizeAccounts(raw.tables.accounts, prepared), {
     policy,
-    deepInspection: deps.deepInspection ?? policy.parameters.deepInspection,
+    deepInspection: deps.deepInspection ?? policy.deepInspection,
     prepared,
     configurations: configs,
     evaluatedAt: new Date(at),

@@ -43,11 +43,6 @@ export interface AccountEvaluation {
   readonly deep: 'none' | 'read' | 'failed';
 }
 
-/** The rule parameters with the evaluation's deep-inspection switch. */
-export function parametersOf(policy: Policy, deepInspection: boolean): RuleParameters {
-  return policy.parameters.deepInspection === deepInspection ? policy.parameters : { ...policy.parameters, deepInspection };
-}
-
 /** The rules that run: the policy's enabled rules, less the deep ones when deep inspection is off, with its severities. */
 export function rulesOf(policy: Policy, deepInspection: boolean): Rule[] {
   return activeRules(RULES, policy.enabledRules, deepInspection, policy.severities);
@@ -64,7 +59,7 @@ export function isDeepCandidate(account: AccountSnapshot, params: RuleParameters
 
 /** Evaluates accounts one at a time (memory stays one account's findings). */
 export function* evaluateAccounts(accounts: Iterable<AccountSnapshot>, s: EvaluationSettings): Generator<AccountEvaluation> {
-  const params = parametersOf(s.policy, s.deepInspection);
+  const params = s.policy.parameters;
   const rules = rulesOf(s.policy, s.deepInspection);
   const ctx = { params, tenant: s.prepared.tenant };
   const onError = (ruleId: string, resourceId: string, error: unknown) => {

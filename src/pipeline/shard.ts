@@ -15,7 +15,7 @@ import type { AccountSnapshot } from '../domain/snapshot.js';
 import type { AccountState } from '../store/accountState.js';
 import { writeChunk } from '../store/artifact.js';
 import { faultPoint } from '../testing/faults.js';
-import { evaluateAccounts, isDeepCandidate, parametersOf } from './evaluate.js';
+import { evaluateAccounts, isDeepCandidate } from './evaluate.js';
 import { type RequestCounts, requestCounters, requestDelta, type ScanPlan } from './plan.js';
 import { ResourceGroupFilter } from './scope.js';
 
@@ -87,7 +87,7 @@ export async function evaluateShard(o: {
 
   let configurations = new Map<string, Observed<readonly unknown[]>>();
   if (plan.deepInspection) {
-    const params = parametersOf(policy, true);
+    const params = policy.parameters;
     const targets: DeepTarget[] = [];
     for (const a of accountsInScope())
       if (isDeepCandidate(a, params)) targets.push({ id: a.id, subscriptionId: a.subscriptionId, resourceGroup: a.resourceGroup, name: a.name });

@@ -27,7 +27,7 @@ import { runNode } from '../helpers/spawn.js';
 const tenant = generateTenant({ accounts: 90, subscriptions: 700, seed: 7 });
 const policy = () => {
   const p = defaultPolicy();
-  return { ...p, parameters: { ...p.parameters, deepInspection: false } };
+  return { ...p, deepInspection: false };
 };
 const verdicts = (findings: Iterable<Finding>) => [...findings].map((f) => `${f.resourceId.toLowerCase()} ${f.ruleId} ${f.outcome} ${f.message}`).sort();
 

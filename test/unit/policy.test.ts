@@ -80,7 +80,8 @@ exemptions:
     assert.equal(p.parameters.maxRuleAddresses, 256);
     assert.equal(p.parameters.expectedBypass, 'None');
     assert.deepEqual(p.parameters.dataAccessRoleIds, ['ba92f5b4-2d11-453d-a403-e96b0029c9fe']);
-    assert.equal(p.parameters.deepInspection, false);
+    assert.equal(p.deepInspection, false);
+    assert.equal('deepInspection' in p.parameters, false, 'a scan option, not a rule parameter');
     assert.equal(p.allowTagExemptions, true);
     assert.deepEqual(p.exemptions[0], {
       name: 'sandbox-keys',
