@@ -56,6 +56,12 @@ const ROWS: readonly Row[] = [
   { fault: 'a webhook to a private address', test: /refuses private, loopback and link-local destinations/, did: 'refused before connecting', lost: 'nothing sent' },
   { fault: 'a transient ARM failure during a change event', test: /a transient ARM failure throws/, did: 'threw so Event Grid retries; stored nothing', lost: 'nothing' },
   { fault: 'the same event twice, events out of order, concurrent events', test: /concurrent events on one account/, did: 'ETag-conditional state; one transition, no lost update', lost: 'nothing' },
+  {
+    fault: 'an event whose ARM read is held until a later event committed',
+    test: /stale read: an evaluation whose ARM read was held/,
+    did: 'the stale evaluation kept the newer state (read times compared) and sent no alert',
+    lost: 'nothing',
+  },
   { fault: 'secrets near logs and stored files', test: /secrets and tokens appear in no log line/, did: 'no secret or token in any log line or stored file', lost: 'nothing' },
 ];
 
