@@ -10,7 +10,7 @@ import { dispatchAlert, replayDeadLetters } from '../../src/alerts/dispatch.js';
 import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore } from '../../src/alerts/ledger.js';
 import { type AlertMessage, buildPayload, MAX_BODY_BYTES } from '../../src/alerts/payloads.js';
 import { alertOnScan } from '../../src/alerts/scanAlerts.js';
-import type { Transition } from '../../src/alerts/transitions.js';
+import type { Transition } from '../../src/engine/diff.js';
 import { checkWebhookUrl, loadWebhooks, type WebhookConfig } from '../../src/config/alerts.js';
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE } from '../helpers/hostile.js';
