@@ -114,8 +114,8 @@ describe('webhook delivery', () => {
     );
   });
 
-  it('does not retry other 4xx, and does not follow redirects', async () => {
-    for (const answer of [{ status: 400 }, { status: 401 }, { status: 404 }, { status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }]) {
+  it('does not retry other 4xx, 501 or 505, and does not follow redirects', async () => {
+    for (const answer of [{ status: 400 }, { status: 401 }, { status: 404 }, { status: 501 }, { status: 505 }, { status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }]) {
       await withReceiver(
         () => answer,
         async (url, count) => {
