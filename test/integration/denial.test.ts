@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
-import { collectContext, collectInventory, ScanSetupError } from '../../src/collect/collector.js';
+import { collectContext, ScanSetupError } from '../../src/collect/collector.js';
 import type { ResourceGraphReader } from '../../src/collect/resourceGraph.js';
 import { SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simulator/server.js';
@@ -47,10 +47,10 @@ describe('denial by status code, not by the text of an error', () => {
   it('named subscriptions: a 403 makes them unreadable; a 500 that says "HTTP 403" means they could not be listed', async () => {
     const scope = { subscriptions: [SUB_PROD], managementGroups: [] };
     const listing = (answer: SimulatorResponse) => (r: SimulatorRequest) => (isQueryOf(r, 'microsoft.resources/subscriptions') ? answer : undefined);
-    const refused = await withSimulator({ fault: listing(REFUSAL) }, (sim) => collectInventory(graphOf(sim), scope, log)).catch((e: unknown) => e);
+    const refused = await withSimulator({ fault: listing(REFUSAL) }, (sim) => collectContext(graphOf(sim), scope, log)).catch((e: unknown) => e);
     assert.ok(refused instanceof ScanSetupError);
     assert.match(refused.message, new RegExp(`^no subscription could be read: 0 of 1 in scope, so no account was read \\(${SUB_PROD}: HTTP 403 AuthorizationFailed`));
-    const failed = await withSimulator({ fault: listing(MISLEADING_500) }, (sim) => collectInventory(graphOf(sim), scope, log)).catch((e: unknown) => e);
+    const failed = await withSimulator({ fault: listing(MISLEADING_500) }, (sim) => collectContext(graphOf(sim), scope, log)).catch((e: unknown) => e);
     assert.ok(failed instanceof ScanSetupError);
     assert.match(failed.message, /^cannot list subscriptions: HTTP 500 InternalServerError: upstream answered HTTP 403 Forbidden$/);
   });
