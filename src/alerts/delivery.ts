@@ -6,6 +6,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import ipaddr from 'ipaddr.js';
 import { Webhook } from 'standardwebhooks';
 import { backoffMs, retryAfterMs } from '../collect/throttle.js';
+import { isTransientStatus } from '../collect/transient.js';
 import type { WebhookConfig } from '../config/alerts.js';
 
 /**
@@ -129,10 +130,6 @@ function post(webhook: WebhookConfig, headers: Record<string, string>, body: str
   });
 }
 
-function isRetriable(status: number): boolean {
-  return status === 408 || status === 429 || status >= 500;
-}
-
 /** Delivers one message to one webhook, with retries. Never throws. */
 export async function deliver(webhook: WebhookConfig, request: DeliveryRequest, options: DeliveryOptions = {}): Promise<DeliveryResult> {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -160,7 +157,7 @@ export async function deliver(webhook: WebhookConfig, request: DeliveryRequest, 
       status = answer.status;
       if (status >= 200 && status < 300) return { ok: true, attempts: attempt, status, waits };
       error = `HTTP ${status}${status >= 300 && status < 400 ? ' (redirects are not followed)' : ''}`;
-      if (!isRetriable(status)) return { ok: false, attempts: attempt, status, error, waits };
+      if (!isTransientStatus(status)) return { ok: false, attempts: attempt, status, error, waits };
       wait = retryAfterMs(answer.header, now());
     } catch (e) {
       error = e instanceof Error ? e.message : String(e);

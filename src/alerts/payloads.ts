@@ -1,7 +1,8 @@
 import type { WebhookFormat } from '../config/alerts.js';
 import { SEVERITIES, type Severity } from '../domain/rule.js';
 import type { CoverageSummary } from '../reports/coverage.js';
-import { type Transition, type TransitionKind, worstFirst } from './transitions.js';
+import type { Transition, TransitionKind } from '../engine/diff.js';
+import { worstFirst } from './transitions.js';
 
 /**
  * Message bodies for the three webhook formats. Resource text (names, messages) is attacker-

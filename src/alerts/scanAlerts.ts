@@ -6,12 +6,14 @@ import type { ScanDocument } from '../store/scanDocument.js';
 import type { StoredScan } from '../store/stores.js';
 import { type DispatchOptions, type DispatchOutcome, dispatchAlert } from './dispatch.js';
 import type { AlertLedger } from './ledger.js';
-import { computeTransitions, previousOutcomes, withEventStates } from './transitions.js';
+import { computeTransitions, previousOutcomes, readBy } from '../engine/diff.js';
+import { withEventStates } from './transitions.js';
 
 /**
- * A scheduled scan's alerts: the transitions from the previously committed scan to this one, sent
- * as one digest per webhook. Accounts of a subscription this scan could not read are not "gone".
- * Never throws.
+ * A scheduled scan's alerts: the transitions from the previously committed scan to this one
+ * (engine/diff.ts, the same diff as the HTML report's "new / resolved"), sent as one digest per
+ * webhook. Unlike the report, the previous side also takes what change events learned since that
+ * scan (`eventStates`), so a transition an event already alerted is not sent again. Never throws.
  */
 export async function alertOnScan(o: {
   scan: ScanDocument;
@@ -31,8 +33,7 @@ export async function alertOnScan(o: {
     if (o.webhooks.length === 0) return [];
     const fromScan = o.previous ? await previousOutcomes(o.previous.findings) : new Map();
     const previous = o.eventStates ? withEventStates(fromScan, o.eventStates, o.previous?.scan.finishedAt) : fromScan;
-    const readable = new Set(o.scan.coverage.subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()));
-    const transitions = await computeTransitions(previous, o.current, (f) => readable.has(f.subscriptionId.toLowerCase()));
+    const transitions = await computeTransitions(previous, o.current, readBy(o.scan));
     const report = o.reportBaseUrl
       ? `${o.reportBaseUrl.replace(/\/+$/, '')}/scans/${o.scan.scanId}/report?format=html`
       : `scans/${o.scan.scanId}/report.html`;

@@ -1,49 +1,15 @@
 import type { Finding, Outcome, Severity } from '../domain/rule.js';
 import { SEVERITIES } from '../domain/rule.js';
-import { findingKey } from '../engine/diff.js';
-import type { FindingSource } from '../store/artifact.js';
+import { findingKey, type PreviousOutcomes, type Transition, type TransitionKind } from '../engine/diff.js';
 
 /**
- * What is alerted (issue: alert webhooks): transitions of a (rule, account) pair between the last
- * known state and now.
- *
- * - `opened`: now `fail`, before not `fail` and not `pass` (absent, unknown, not applicable): a new fail.
- * - `regressed`: `pass` → `fail`.
- * - `resolved`: `fail` → `pass`, or the account is gone.
- *
- * A fail that turns `unknown` or `not_applicable` stays open (nothing is alerted), so a fail that
- * flickers through `unknown` is never announced twice.
+ * What is alert-specific about transitions: the last known state of an account as change events
+ * keep it, and the severity filter and order of alert items. The transitions themselves, and the
+ * one rule for what is opened, regressed and resolved, are engine/diff.ts's.
  */
 
-export type TransitionKind = 'opened' | 'regressed' | 'resolved';
-
-export interface Transition {
-  readonly kind: TransitionKind;
-  readonly ruleId: string;
-  readonly severity: Severity;
-  readonly resourceId: string;
-  readonly accountName: string;
-  readonly subscriptionId: string;
-  readonly resourceGroup: string;
-  /** The outcome before (`absent` when the pair was not known). */
-  readonly from: Outcome | 'absent';
-  /** The outcome now (`absent` when the account is gone). */
-  readonly to: Outcome | 'absent';
-  /** The current message (or the last one, for a resolved pair whose account is gone). */
-  readonly message: string;
-}
-
-/** Previous outcomes of the pairs that matter for transitions: fails and passes only. */
-export type PreviousOutcomes = ReadonlyMap<string, { readonly outcome: 'pass' | 'fail'; readonly finding: Finding }>;
-
-/** Reads the fails and passes of a previous scan. */
-export async function previousOutcomes(findings: FindingSource): Promise<PreviousOutcomes> {
-  const map = new Map<string, { outcome: 'pass' | 'fail'; finding: Finding }>();
-  for await (const f of findings()) {
-    if (f.outcome === 'pass' || f.outcome === 'fail') map.set(findingKey(f), { outcome: f.outcome, finding: f });
-  }
-  return map;
-}
+/** Re-exported for src/events/evaluateChange.ts, which may import them from engine/diff.ts instead. */
+export { computeTransitions, type Transition } from '../engine/diff.js';
 
 /** An account's last known outcomes, as change events and scans keep them (src/events/state.ts). */
 export interface KnownAccount {
@@ -95,56 +61,6 @@ export function withEventStates(previous: PreviousOutcomes, states: readonly Kno
     for (const [key, value] of knownOutcomes(s)) merged.set(key, value);
   }
   return merged;
-}
-
-function transition(kind: TransitionKind, f: Finding, from: Transition['from'], to: Transition['to']): Transition {
-  return {
-    kind,
-    ruleId: f.ruleId,
-    severity: f.severity,
-    resourceId: f.resourceId,
-    accountName: f.accountName,
-    subscriptionId: f.subscriptionId,
-    resourceGroup: f.resourceGroup,
-    from,
-    to,
-    message: f.message,
-  };
-}
-
-/**
- * Transitions from `previous` to the current findings. `coveredAccounts`, when given, limits
- * "the account is gone" to accounts the current evaluation was responsible for (a change event
- * covers one account; a scan covers every account of the subscriptions it read).
- */
-export async function computeTransitions(
-  previous: PreviousOutcomes,
-  current: FindingSource,
-  isCovered: (previous: Finding) => boolean = () => true,
-): Promise<Transition[]> {
-  const out: Transition[] = [];
-  const seen = new Set<string>();
-  for await (const f of current()) {
-    const key = findingKey(f);
-    seen.add(key);
-    if (f.exemption) continue; // alerts skip exempted findings (issue: policy)
-    const before = previous.get(key);
-    if (f.outcome === 'fail') {
-      if (before?.outcome === 'pass') out.push(transition('regressed', f, 'pass', 'fail'));
-      else if (before?.outcome !== 'fail') out.push(transition('opened', f, before?.outcome ?? 'absent', 'fail'));
-    } else if (f.outcome === 'pass' && before?.outcome === 'fail') {
-      out.push(transition('resolved', f, 'fail', 'pass'));
-    }
-  }
-  const currentAccounts = new Set<string>();
-  for (const key of seen) currentAccounts.add(key.slice(key.indexOf('|') + 1));
-  for (const [key, before] of previous) {
-    if (seen.has(key) || before.outcome !== 'fail') continue;
-    const account = key.slice(key.indexOf('|') + 1);
-    // The account is gone only if none of its pairs is present now (a rule switched off is not "gone").
-    if (!currentAccounts.has(account) && isCovered(before.finding)) out.push(transition('resolved', before.finding, 'fail', 'absent'));
-  }
-  return out;
 }
 
 /** Keeps transitions at or above `min` severity. */

@@ -3,6 +3,7 @@ import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import { z } from 'zod';
 import { ArmPageSchema, ArmResourceSchema, checkAnswer } from './answers.js';
 import { describeError, isWrongShape } from './resourceGraph.js';
+import { isTransientStatus } from './transient.js';
 
 /**
  * Plain Resource Manager reads for change evaluation (issue: change events): Resource Graph lags
@@ -34,9 +35,9 @@ export class ArmReadError extends Error {
     super(message);
   }
 
-  /** Worth retrying later (Event Grid redelivers): throttling, server errors, no answer. */
+  /** Worth retrying later (Event Grid redelivers): no answer, or a transient status (transient.ts). */
   get transient(): boolean {
-    return this.statusCode === undefined || this.statusCode === 408 || this.statusCode === 429 || this.statusCode >= 500;
+    return this.statusCode === undefined || isTransientStatus(this.statusCode);
   }
 }
 

@@ -37,10 +37,16 @@ export const GRAPH_CONCURRENCY = 3;
 /** Progress messages (stderr in the CLI, the invocation log in Functions). */
 export type ProgressLog = (message: string) => void;
 
+/** Why a subscription could not be read: the error text, and the HTTP status when there was an answer. */
+interface ReadFailure {
+  readonly reason: string;
+  readonly statusCode: number | undefined;
+}
+
 interface BatchResult {
   rows: unknown[];
   /** Subscription (lower-case) → why it could not be read. */
-  failures: Map<string, string>;
+  failures: Map<string, ReadFailure>;
 }
 
 function chunk<T>(list: readonly T[], size: number): T[][] {
@@ -49,8 +55,13 @@ function chunk<T>(list: readonly T[], size: number): T[][] {
   return out;
 }
 
-function isDenied(error: unknown): boolean {
-  return error instanceof GraphQueryError && (error.statusCode === 401 || error.statusCode === 403);
+/** A refusal of the caller (401, 403), by the answer's status, never by the text of an error. */
+function isDenial(statusCode: number | undefined): boolean {
+  return statusCode === 401 || statusCode === 403;
+}
+
+function failureOf(error: unknown): ReadFailure {
+  return { reason: error instanceof Error ? error.message : String(error), statusCode: error instanceof GraphQueryError ? error.statusCode : undefined };
 }
 
 /** Options of one table read. */
@@ -73,14 +84,14 @@ async function readBatch(
     const rows = await (o.limit ? o.limit(read) : read());
     for (const row of rows) out.rows.push(row);
   } catch (error) {
-    if (isDenied(error) && subscriptions.length > 1) {
+    const failure = failureOf(error);
+    if (isDenial(failure.statusCode) && subscriptions.length > 1) {
       const half = Math.ceil(subscriptions.length / 2);
       await readBatch(reader, query, subscriptions.slice(0, half), out, o);
       await readBatch(reader, query, subscriptions.slice(half), out, o);
       return;
     }
-    const reason = error instanceof Error ? error.message : String(error);
-    for (const s of subscriptions) out.failures.set(s.toLowerCase(), reason);
+    for (const s of subscriptions) out.failures.set(s.toLowerCase(), failure);
   }
 }
 
@@ -133,17 +144,15 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
   };
   if (scope.subscriptions.length > 0) {
     const found = new Map<string, { id: string; name?: string }>();
-    const denied = new Map<string, string>();
     const result = await readBySubscriptions(reader, query, scope.subscriptions);
     for (const row of result.rows) {
       const s = subscriptionIdOf(row);
       if (s) found.set(s.id.toLowerCase(), s);
     }
-    for (const [id, reason] of result.failures) denied.set(id, reason);
-    if (found.size === 0 && denied.size === scope.subscriptions.length) {
-      const first = [...denied.values()][0] ?? 'unknown error';
-      if (![...denied.values()].some((r) => /HTTP 40[13]/.test(r)))
-        throw new ScanSetupError(`cannot list subscriptions: ${first}`);
+    const failed = [...result.failures.values()];
+    // Every named subscription failed and none was refused: the listing itself failed.
+    if (found.size === 0 && failed.length === scope.subscriptions.length && !failed.some((f) => isDenial(f.statusCode))) {
+      throw new ScanSetupError(`cannot list subscriptions: ${failed[0]?.reason ?? 'unknown error'}`);
     }
     for (const original of scope.subscriptions) {
       const key = original.toLowerCase();
@@ -153,7 +162,7 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
         add({
           id: original,
           status: 'unreadable',
-          reason: denied.get(key) ?? 'not found, or not visible to the caller (no Reader role on it)',
+          reason: result.failures.get(key)?.reason ?? 'not found, or not visible to the caller (no Reader role on it)',
         });
     }
   }
@@ -192,10 +201,10 @@ export function requireReadable(coverage: readonly SubscriptionCoverage[]): void
   );
 }
 
-function failureText(failures: Map<string, string>): string | undefined {
+function failureText(failures: Map<string, ReadFailure>): string | undefined {
   if (failures.size === 0) return undefined;
   const [first] = failures;
-  const [sub, reason] = first ?? ['', ''];
+  const [sub, { reason }] = first ?? ['', { reason: '' }];
   return failures.size === 1
     ? `subscription ${sub}: ${reason}`
     : `${failures.size} subscriptions, e.g. ${sub}: ${reason}`;
@@ -292,8 +301,8 @@ export async function collectContext(
   const limit = pLimit(GRAPH_CONCURRENCY);
   const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), subscriptions.filter((s) => s.status === 'read').map((s) => s.id), { limit });
   const coverage = subscriptions.map((s) => {
-    const reason = probe.failures.get(s.id.toLowerCase());
-    return reason !== undefined && /HTTP 40[13]/.test(reason) ? { ...s, status: 'unreadable' as const, reason } : s;
+    const failure = probe.failures.get(s.id.toLowerCase());
+    return failure !== undefined && isDenial(failure.statusCode) ? { ...s, status: 'unreadable' as const, reason: failure.reason } : s;
   });
   requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
@@ -317,8 +326,8 @@ export async function collectAccounts(
     mapRow: (row) => JSON.stringify(row),
   });
   const coverage = subscriptions.map((id): SubscriptionCoverage => {
-    const reason = result.failures.get(id.toLowerCase());
-    return reason === undefined ? { id, status: 'read' } : { id, status: 'unreadable', reason };
+    const failure = result.failures.get(id.toLowerCase());
+    return failure === undefined ? { id, status: 'read' } : { id, status: 'unreadable', reason: failure.reason };
   });
   log(`accounts: ${result.rows.length} row(s); ${result.failures.size} subscription(s) unreadable`);
   faultPoint('collection');

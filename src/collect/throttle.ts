@@ -6,6 +6,7 @@ import {
   type PipelineResponse,
   type SendRequest,
 } from '@azure/core-rest-pipeline';
+import { isTransientStatus } from './transient.js';
 
 /**
  * Request pacing and retries for ARM and Resource Graph, as one pipeline policy.
@@ -124,10 +125,6 @@ export function parseRetryAfter(response: PipelineResponse, now: number): number
 export function backoffMs(attempt: number, baseMs: number, maxMs: number, random: () => number): number {
   const exp = Math.min(maxMs, baseMs * 2 ** (attempt - 1));
   return Math.round(exp * (0.5 + random() / 2));
-}
-
-function isRetriableStatus(status: number): boolean {
-  return status === 408 || status === 429 || (status >= 500 && status !== 501 && status !== 505);
 }
 
 /**
@@ -254,7 +251,7 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         inFlight -= 1;
         if (response.status === 429) serial = true;
         observeQuota(response);
-        if (!isRetriableStatus(response.status) || attempt >= maxAttempts) return response;
+        if (!isTransientStatus(response.status) || attempt >= maxAttempts) return response;
         let waitMs: number;
         if (response.status === 429) {
           stats.throttled += 1;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { escapeUTF8 } from 'entities';
 import type { Finding, Outcome } from '../domain/rule.js';
-import { FailDiff, type Baseline } from '../engine/diff.js';
+import { type Baseline, readBy, TransitionDiff } from '../engine/diff.js';
 import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { ReportAggregator, type ReportSummary } from './summary.js';
@@ -20,7 +20,7 @@ import { ReportAggregator, type ReportSummary } from './summary.js';
  */
 
 export interface HtmlOptions {
-  /** Previous scan, for "new since" / "resolved since". */
+  /** Previous scan, for "new since" / "resolved since" (engine/diff.ts: new = opened + regressed). */
   readonly previous?: Baseline;
   /** Accounts shown with drill-down (count); above it, the page says where the full list is. Default 2000. */
   readonly accountCap?: number;
@@ -187,17 +187,55 @@ function accountBlock(a: AccountEntry): string {
 <table><thead><tr><th>rule</th><th>severity</th><th>outcome</th><th>message and evidence</th></tr></thead><tbody>${findingRows(sorted, false)}</tbody></table></details>`;
 }
 
+/** Counted findings, of which the first `keep` are shown. */
+interface Shown {
+  count: number;
+  readonly findings: Finding[];
+}
+
+/** The report's side of the diff: new (opened or regressed, as they are now) and resolved (as they were). */
+class ChangeList {
+  readonly opened: Shown = { count: 0, findings: [] };
+  readonly resolved: Shown = { count: 0, findings: [] };
+
+  constructor(
+    private readonly diff: TransitionDiff,
+    private readonly keep: number,
+  ) {}
+
+  private add(list: Shown, f: Finding): void {
+    list.count += 1;
+    if (list.findings.length < this.keep) list.findings.push(f);
+  }
+
+  observe(f: Finding): void {
+    const c = this.diff.observe(f);
+    if (c?.kind === 'resolved') this.add(this.resolved, c.previous ?? f);
+    else if (c) this.add(this.opened, f);
+  }
+
+  /** Adds the pairs resolved because their account is gone; after the last `observe`. */
+  finish(): void {
+    for (const c of this.diff.gone()) this.add(this.resolved, c.previous);
+  }
+}
+
+function more(list: Shown): string {
+  return list.count > list.findings.length ? `<p>… and ${list.count - list.findings.length} more.</p>` : '';
+}
+
 /** Streams the HTML report of a scan into `out`. */
 export async function writeHtml(scan: ScanDocument, source: FindingSource, out: Writable, options: HtmlOptions = {}): Promise<void> {
   const cap = options.accountCap ?? 2000;
   const agg = new ReportAggregator(scan);
   const accounts = new AccountBuffer(cap);
-  const diff = options.previous ? new FailDiff(options.previous, 200) : undefined;
+  const changes = options.previous ? new ChangeList(new TransitionDiff(options.previous.outcomes, readBy(scan)), 200) : undefined;
   for await (const f of source()) {
     agg.add(f);
     accounts.add(f);
-    diff?.observe(f);
+    changes?.observe(f);
   }
+  changes?.finish();
   accounts.flush();
   const summary = agg.summary();
   const s = scan.summary;
@@ -235,11 +273,11 @@ ${failedTables.map((t) => `<li>table <code>${esc(t.type)}</code> not fully read:
 ${scan.coverage.problems.slice(0, 50).map((p) => `<li>${esc(p)}</li>`).join('')}
 ${scan.coverage.problems.length > 50 ? `<li>… ${scan.coverage.problems.length - 50} more in scan.json</li>` : ''}</ul></section>`);
   }
-  if (diff && options.previous) {
-    const resolved = diff.resolved();
-    parts.push(`<section id="changes"><h2>Since the previous scan</h2><p class="meta">compared with <code>${esc(options.previous.scanId)}</code> (finished ${esc(options.previous.finishedAt)})</p>
-<h3>New since previous scan: ${diff.newCount}</h3>${diff.newCount ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>outcome</th><th>message</th></tr></thead><tbody>${findingRows(diff.newFails, true)}</tbody></table>${diff.newCount > diff.newFails.length ? `<p>… and ${diff.newCount - diff.newFails.length} more.</p>` : ''}` : '<p>No new fails.</p>'}
-<h3>Resolved since previous scan: ${resolved.count}</h3>${resolved.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>was</th><th>message then</th></tr></thead><tbody>${findingRows(resolved.findings, true)}</tbody></table>${resolved.count > resolved.findings.length ? `<p>… and ${resolved.count - resolved.findings.length} more.</p>` : ''}` : '<p>No fails resolved.</p>'}
+  if (changes && options.previous) {
+    const { opened, resolved } = changes;
+    parts.push(`<section id="changes"><h2>Since the previous scan</h2><p class="meta">compared with <code>${esc(options.previous.scanId)}</code> (finished ${esc(options.previous.finishedAt)}); a fail that turned unknown or not applicable is still open, and accounts of a subscription this scan could not read are not counted as resolved</p>
+<h3>New since previous scan: ${opened.count}</h3>${opened.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>outcome</th><th>message</th></tr></thead><tbody>${findingRows(opened.findings, true)}</tbody></table>${more(opened)}` : '<p>No new fails.</p>'}
+<h3>Resolved since previous scan: ${resolved.count}</h3>${resolved.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>was</th><th>message then</th></tr></thead><tbody>${findingRows(resolved.findings, true)}</tbody></table>${more(resolved)}` : '<p>No fails resolved.</p>'}
 </section>`);
   }
   parts.push(`<section id="chart"><h2>Outcomes by rule</h2>${chart(summary, scan)}</section>

@@ -1,10 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import type { ContainerClient } from '@azure/storage-blob';
-import { type Artifact, type FindingSource, fileFindings, readFindings } from './artifact.js';
+import { type Artifact, type FindingSource, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
 import { printableUrl } from '../config/endpoints.js';
 import { faultPoint } from '../testing/faults.js';
@@ -95,7 +95,11 @@ export class DirectoryStore implements ScanStore {
     const findingsPath = join(this.location, 'findings.ndjson');
     if (!(await exists(scanPath)) || !(await exists(findingsPath))) return undefined;
     const scan = JSON.parse(await readFile(scanPath, 'utf8')) as ScanDocument;
-    return { scan, findings: fileFindings(findingsPath) };
+    // The findings are read through a handle opened now: a save renames a new findings.ndjson into
+    // place, and the caller (the next scan's diff and digest) must still read the previous one. The
+    // handle lives as long as the process (a CLI run).
+    const handle = await open(findingsPath, 'r');
+    return { scan, findings: () => readFindings(handle.createReadStream({ start: 0, autoClose: false, encoding: 'utf8' })) };
   }
 }
 

@@ -10,7 +10,7 @@ import { dispatchAlert, replayDeadLetters } from '../../src/alerts/dispatch.js';
 import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore } from '../../src/alerts/ledger.js';
 import { type AlertMessage, buildPayload, MAX_BODY_BYTES } from '../../src/alerts/payloads.js';
 import { alertOnScan } from '../../src/alerts/scanAlerts.js';
-import type { Transition } from '../../src/alerts/transitions.js';
+import type { Transition } from '../../src/engine/diff.js';
 import { checkWebhookUrl, loadWebhooks, type WebhookConfig } from '../../src/config/alerts.js';
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE } from '../helpers/hostile.js';
@@ -114,8 +114,8 @@ describe('webhook delivery', () => {
     );
   });
 
-  it('does not retry other 4xx, and does not follow redirects', async () => {
-    for (const answer of [{ status: 400 }, { status: 401 }, { status: 404 }, { status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }]) {
+  it('does not retry other 4xx, 501 or 505, and does not follow redirects', async () => {
+    for (const answer of [{ status: 400 }, { status: 401 }, { status: 404 }, { status: 501 }, { status: 505 }, { status: 302, headers: { location: 'http://127.0.0.1:9/elsewhere' } }]) {
       await withReceiver(
         () => answer,
         async (url, count) => {
@@ -352,6 +352,34 @@ describe('alerts on scans', () => {
     } finally {
       await r.close();
       await dead.close();
+    }
+  });
+
+  it('a directory store: the digest diffs against the previous scan, not against the findings the save just replaced', async () => {
+    const tenant = await sampleTenant();
+    const r = await startReceiver();
+    try {
+      const dir = await mkdtemp(join(tmpdir(), 'pa-alert-dir-'));
+      const ledger = new AlertLedger(new DirectoryKeyValueStore(dir));
+      const hooks = [webhook(r.url, { name: 'CE', format: 'cloudevents', minSeverity: 'low' })];
+      await withSimulator({ tenant }, async (sim) => {
+        for (let i = 0; i < 2; i++) {
+          const at = new Date(Date.UTC(2026, 10, 21, 4, 0, i));
+          await scanSimulator(sim, {
+            stores: [new DirectoryStore(dir)],
+            now: () => at,
+            afterCommit: ({ scan, previous, current }) => alertOnScan({ scan, previous, current, webhooks: hooks, ledger }),
+          });
+          // Between the scans, local (key) authentication is turned back on for an account that passed AUTH-01.
+          const chat = tenant.resources.find((x) => String(x.name) === 'oai-chat-prod');
+          (chat?.properties as Record<string, unknown>).disableLocalAuth = false;
+        }
+      });
+      assert.equal(r.requests.length, 2, 'one digest per scan');
+      const second = JSON.parse(r.requests[1]?.body ?? '{}') as { data: { items: Array<{ kind: string; ruleId: string; accountName: string }> } };
+      assert.deepEqual(second.data.items.map((t) => `${t.kind} ${t.ruleId} ${t.accountName}`), ['regressed AUTH-01 oai-chat-prod']);
+    } finally {
+      await r.close();
     }
   });
 });

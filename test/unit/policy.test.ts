@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
-import { computeTransitions } from '../../src/alerts/transitions.js';
+import { computeTransitions } from '../../src/engine/diff.js';
 import { describePolicy, parsePolicyText, PolicyError } from '../../src/config/policy.js';
 import type { Finding } from '../../src/domain/rule.js';
 import { activeRules, evaluateAccount } from '../../src/engine/evaluate.js';
