@@ -26,8 +26,6 @@ export const ROOT = projectRoot();
 
 /** The test data folder (JSON schemas and other fixtures). */
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
-/** The simulator's sample tenant (the README's demo tenant). */
-export const SAMPLE_TENANT_DIR = join(ROOT, 'test', 'simulator', 'tenants', 'sample');
 
 /** Compiled entry points that tests spawn (built by `npm run build`). */
 export const ENTRY = {

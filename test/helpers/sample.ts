@@ -7,22 +7,14 @@ import type { Finding } from '../../src/domain/rule.js';
 import type { ReportFormat } from '../../src/reports/index.js';
 import { runScan, type ScanOptions, type ScanResult } from '../../src/scan.js';
 import type { ScanStore } from '../../src/store/stores.js';
-import { SAMPLE_TENANT_DIR } from './paths.js';
-import {
-  type ArmSimulator,
-  loadTenant,
-  type SimulatorOptions,
-  type SimulatorTenant,
-  startArmSimulator,
-} from '../simulator/server.js';
+import { sampleTenant } from '../../src/simulator/sample.js';
+import { type ArmSimulator, type SimulatorOptions, startArmSimulator } from '../../src/simulator/server.js';
 
 export const SUB_PROD = '6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f';
 export const SUB_DEV = '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d';
 export const SUB_FORBIDDEN = 'c3d4e5f6-a7b8-4c9d-8e0f-1a2b3c4d5e6f';
 
-export function sampleTenant(): Promise<SimulatorTenant> {
-  return loadTenant(SAMPLE_TENANT_DIR);
-}
+export { sampleTenant };
 
 /** A quota too large to matter, for tests that are not about pacing. */
 const GENEROUS_QUOTA = { limit: 10_000, windowMs: 5000, enforce: false, retryAfter: true };
