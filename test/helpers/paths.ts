@@ -9,7 +9,7 @@ import { ROOT } from '../../scripts/lib/paths.js';
  * (`npm test` builds first).
  */
 
-export { ROOT } from '../../scripts/lib/paths.js';
+export { built, ROOT } from '../../scripts/lib/paths.js';
 
 /** The test data folder (JSON schemas and other fixtures). */
 export const FIXTURES = join(ROOT, 'test', 'fixtures');
