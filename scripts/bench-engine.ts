@@ -3,7 +3,7 @@ import { defaultPolicy } from '../src/config/policy.js';
 import type { AccountSnapshot } from '../src/domain/snapshot.js';
 import { activeRules, evaluateAccount } from '../src/engine/evaluate.js';
 import { RULES } from '../src/rules/index.js';
-import { aContext, accessRule, anAccount, aStorageAccount, association, configuration, PERIMETER, ROLES, roleAssignment, storageId, SUB } from '../test/helpers/builders.js';
+import { aContext, accessRule, anAccount, aStorageAccount, association, configuration, PERIMETER, ROLES, roleAssignment, storageId, SUB } from './lib/builders.js';
 
 /**
  * Engine throughput (issue: scale): rule evaluations per second on one core (this process), over a

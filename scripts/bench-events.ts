@@ -1,6 +1,4 @@
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { AlertLedger, BlobKeyValueStore } from '../src/alerts/ledger.js';
 import { createAzureClients, developmentCredential } from '../src/collect/clients.js';
@@ -11,8 +9,9 @@ import { afterScanCommit } from '../src/events/scanState.js';
 import { StateStore } from '../src/store/accountState.js';
 import { runScan } from '../src/scan.js';
 import { BlobStore } from '../src/store/stores.js';
-import { startAzurite } from '../test/simulator/azurite.js';
-import { loadTenant, startArmSimulator } from '../test/simulator/server.js';
+import { startAzurite } from '../src/simulator/azurite.js';
+import { sampleTenant } from '../src/simulator/sample.js';
+import { startArmSimulator } from '../src/simulator/server.js';
 
 /**
  * Change-event benchmark: N events (default 1,000) of the kinds `resourceChanged` handles, against
@@ -31,8 +30,7 @@ const EVENTS = arg('events', 1000);
 const LATENCY = arg('latency', 30);
 const CONCURRENCY = arg('concurrency', 8);
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const tenant = await loadTenant(join(root, 'test', 'simulator', 'tenants', 'sample'));
+const tenant = await sampleTenant();
 const azurite = await startAzurite();
 const sim = await startArmSimulator({ tenant, latencyMs: LATENCY, quota: { limit: 100_000, windowMs: 5000, enforce: false, retryAfter: true } });
 

@@ -29,7 +29,7 @@ const { values } = parseArgs({
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
-const simMain = join(here, '..', 'test', 'simulator', 'main.js');
+const simMain = join(here, '..', 'src', 'simulator', 'main.js');
 const runMain = join(here, 'bench-run.js');
 
 interface Simulator {

@@ -2,10 +2,10 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { sampleTenant, scanSimulator, withSimulator } from '../src/simulator/sample.js';
 import { DirectoryStore } from '../src/store/stores.js';
-import { CHROMIUM, chromiumMissing, launchChromium } from '../test/helpers/chromium.js';
-import { ROOT } from '../test/helpers/paths.js';
-import { sampleTenant, scanSimulator, withSimulator } from '../test/helpers/sample.js';
+import { CHROMIUM, chromiumMissing, launchChromium } from './lib/chromium.js';
+import { ROOT } from './lib/paths.js';
 
 /**
  * `npm run docs:screenshot`: scans the sample tenant on the simulator, opens its HTML report in

@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT as root } from '../test/helpers/paths.js';
-import { runNode } from '../test/helpers/spawn.js';
+import { ROOT as root } from './lib/paths.js';
+import { runNode } from './lib/spawn.js';
 
 /**
  * The reliability table (issue: reliability and security): runs the fault, crash and security

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { AlertLedger, BlobKeyValueStore } from './alerts/ledger.js';
 import { alertOnScan } from './alerts/scanAlerts.js';
 import type { WebhookConfig } from './config/alerts.js';
-import { fileURLToPath } from 'node:url';
 import { summaryTable } from './cli.js';
 import { createAzureClients, developmentCredential } from './collect/clients.js';
 import { defaultPolicy } from './config/policy.js';
@@ -21,13 +19,13 @@ import { BlobStore, DirectoryStore } from './store/stores.js';
  * @returns the exit code: 0 when the demo ran (the sample tenant has fails by design), 2 otherwise.
  */
 export async function runDemo(options: { output: string; log: (message: string) => void }): Promise<number> {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const { loadTenant, startArmSimulator } = await import('../test/simulator/server.js');
-  const { startAzurite } = await import('../test/simulator/azurite.js');
-  const { startReceiver } = await import('../test/simulator/receiver.js');
-  const tenantDir = join(here, '..', '..', 'test', 'simulator', 'tenants', 'sample');
+  // Loaded only when the demo runs: the simulator and Azurite launcher need the dev dependencies.
+  const { startArmSimulator } = await import('./simulator/server.js');
+  const { sampleTenant } = await import('./simulator/sample.js');
+  const { startAzurite } = await import('./simulator/azurite.js');
+  const { startReceiver } = await import('./simulator/receiver.js');
   const started = Date.now();
-  const tenant = await loadTenant(tenantDir);
+  const tenant = await sampleTenant();
   const azurite = await startAzurite();
   const receiver = await startReceiver();
   const simulator = await startArmSimulator({ tenant, latencyMs: 20, quota: { limit: 15, windowMs: 5000, enforce: true, retryAfter: true } });

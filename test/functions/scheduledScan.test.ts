@@ -4,7 +4,7 @@ import { loadSettings, SettingsError } from '../../src/config/settings.js';
 import { ScanLock } from '../../src/store/scanLock.js';
 import { Webhook } from 'standardwebhooks';
 import { invokeFunction } from '../helpers/invoke.js';
-import { startReceiver } from '../simulator/receiver.js';
+import { startReceiver } from '../../src/simulator/receiver.js';
 import { SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { useAzurite } from '../helpers/azurite.js';
 

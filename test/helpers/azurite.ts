@@ -1,6 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { type Azurite, startAzurite } from '../simulator/azurite.js';
+import { type Azurite, startAzurite } from '../../src/simulator/azurite.js';
 
 /**
  * The one Azurite fixture of the test suite: call `useAzurite()` inside a `describe` (or at a

@@ -1,4 +1,4 @@
-import type { Row, SimulatorTenant } from '../simulator/server.js';
+import type { Row, SimulatorTenant } from '../../src/simulator/server.js';
 import { SUB_PROD, sampleTenant } from './sample.js';
 
 /** Names and tags an account owner controls, chosen to break reports that do not escape. */

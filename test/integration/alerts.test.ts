@@ -15,7 +15,7 @@ import { checkWebhookUrl, loadWebhooks, type WebhookConfig } from '../../src/con
 import { DirectoryStore } from '../../src/store/stores.js';
 import { HOSTILE } from '../helpers/hostile.js';
 import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
-import { type ReceiverAnswer, startReceiver } from '../simulator/receiver.js';
+import { type ReceiverAnswer, startReceiver } from '../../src/simulator/receiver.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { fakeClock } from '../helpers/clock.js';
 

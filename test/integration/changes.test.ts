@@ -14,8 +14,8 @@ import { BlobStore, DirectoryStore } from '../../src/store/stores.js';
 import type { ScanResult } from '../../src/scan.js';
 import { useAzurite } from '../helpers/azurite.js';
 import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import { startReceiver } from '../simulator/receiver.js';
-import type { SimulatorTenant } from '../simulator/server.js';
+import { startReceiver } from '../../src/simulator/receiver.js';
+import type { SimulatorTenant } from '../../src/simulator/server.js';
 
 /**
  * One diff (README "What changed since the previous scan"): for the same two scans, the HTML

@@ -146,7 +146,7 @@ describe('perimeter-auditor CLI', () => {
   });
 
   it('alerts replay re-sends dead letters from a scan directory, then has nothing left', async () => {
-    const { startReceiver } = await import('../simulator/receiver.js');
+    const { startReceiver } = await import('../../src/simulator/receiver.js');
     const { AlertLedger, DirectoryKeyValueStore } = await import('../../src/alerts/ledger.js');
     const out = await mkdtemp(join(tmpdir(), 'pa-replay-'));
     await new AlertLedger(new DirectoryKeyValueStore(out)).deadLetter({

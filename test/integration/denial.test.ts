@@ -4,7 +4,7 @@ import { createAzureClients, developmentCredential } from '../../src/collect/cli
 import { collectContext, ScanSetupError } from '../../src/collect/collector.js';
 import type { ResourceGraphReader } from '../../src/collect/resourceGraph.js';
 import { SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simulator/server.js';
+import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../../src/simulator/server.js';
 
 /**
  * A subscription is "refused" (unreadable, split out of its batch) when Resource Graph answers 401

@@ -12,8 +12,8 @@ import { StateStore } from '../../src/store/accountState.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import { type Receiver, startReceiver } from '../simulator/receiver.js';
-import type { ArmSimulator, Row, SimulatorRequest, SimulatorTenant } from '../simulator/server.js';
+import { type Receiver, startReceiver } from '../../src/simulator/receiver.js';
+import type { ArmSimulator, Row, SimulatorRequest, SimulatorTenant } from '../../src/simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 const RG = `/subscriptions/${SUB_PROD}/resourceGroups`;

@@ -16,7 +16,7 @@ import {
 
 /**
  * The scan end to end through the real @azure SDK clients, against the HTTPS ARM simulator
- * serving the sample tenant (test/simulator/tenants/sample).
+ * serving the sample tenant (src/simulator/tenants/sample).
  */
 describe('scan of the sample tenant', () => {
   it('covers every readable account with every enabled rule and records the unreadable subscription', async () => {

@@ -9,7 +9,7 @@ import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
 import { bundleRegistrations } from '../helpers/registrations.js';
 import { withSimulator } from '../helpers/sample.js';
 import { runCli } from '../helpers/spawn.js';
-import { startReceiver } from '../simulator/receiver.js';
+import { startReceiver } from '../../src/simulator/receiver.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 async function filesUnder(dir: string): Promise<string[]> {

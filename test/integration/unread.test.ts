@@ -18,7 +18,7 @@ import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { finding, sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { runCli } from '../helpers/spawn.js';
-import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../simulator/server.js';
+import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../../src/simulator/server.js';
 
 /**
  * Issue 14, "Never claim what was not measured": each case reproduced against the simulator with the

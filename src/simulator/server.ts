@@ -15,7 +15,8 @@ import { generate } from 'selfsigned';
  * perimeter configuration API. The certificate is made at start; trust it with
  * `NODE_EXTRA_CA_CERTS=<caFile>` or the SDK option `tlsOptions: { ca }`.
  *
- * Used by the integration tests and by `perimeter-auditor demo`. Not for production.
+ * Used by `perimeter-auditor demo`, the benchmarks and the tests: a stand-in for Azure on loopback,
+ * never a proxy to it.
  */
 
 /** A raw ARM row (any JSON object). */
@@ -119,7 +120,7 @@ export interface ArmSimulator {
 
 const TABLES = ['resourcecontainers', 'resources', 'networkresources', 'authorizationresources'] as const;
 
-/** Loads a tenant from a folder of fixture files (`*.json`, one per table; see test/simulator/tenants/sample). */
+/** Loads a tenant from a folder of fixture files (`*.json`, one per table; see tenants/sample). */
 export async function loadTenant(dir: string): Promise<SimulatorTenant> {
   const json = async (name: string, fallback: unknown) => {
     try {
