@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { ContainerClient } from '@azure/storage-blob';
 import { QueueClient } from '@azure/storage-queue';
@@ -13,6 +12,7 @@ import { generateTenant } from '../../src/simulator/generate.js';
 import { type Receiver, startReceiver } from '../../src/simulator/receiver.js';
 import { type ArmSimulator, startArmSimulator } from '../../src/simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { accountWriteEvent } from '../helpers/events.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { ENTRY } from '../helpers/paths.js';
 import { runNode } from '../helpers/spawn.js';
@@ -30,21 +30,6 @@ const secret = `whsec_${Buffer.alloc(32, 16).toString('base64')}`;
 /** The account rows of the generated tenant. */
 const accountRows = () => tenant.resources.filter((r) => String(r.type) === 'microsoft.cognitiveservices/accounts');
 const props = (row: Record<string, unknown>) => row.properties as Record<string, unknown>;
-
-/** An Event Grid event for an account write, as the trigger hands it over. */
-function accountWrite(accountId: string): Record<string, unknown> {
-  const sub = /^\/subscriptions\/([^/]+)/.exec(accountId)?.[1] ?? '';
-  return {
-    id: `evt-${randomBytes(6).toString('hex')}`,
-    topic: `/subscriptions/${sub}`,
-    subject: accountId,
-    eventType: 'Microsoft.Resources.ResourceWriteSuccess',
-    eventTime: new Date().toISOString(),
-    dataVersion: '2',
-    metadataVersion: '1',
-    data: { operationName: 'Microsoft.CognitiveServices/accounts/write', resourceUri: accountId, subscriptionId: sub, status: 'Succeeded' },
-  };
-}
 
 async function findingsOf(container: ContainerClient, scanId: string): Promise<Finding[]> {
   const response = await container.getBlobClient(`scans/${scanId}/findings.ndjson`).download();
@@ -167,7 +152,7 @@ describe('one pipeline: a fanned-out scan commits, alerts and keeps state as a s
     assert.ok(states.every((s) => s.source.kind === 'scan' && s.source.id === fanned2.scan.scanId));
     props(fixed).disableLocalAuth = false;
     const before = receiver.requests.length;
-    const run = await invokeFunction('resourceChanged', envFor('fanned', 500), accountWrite(String(fixed.id)));
+    const run = await invokeFunction('resourceChanged', envFor('fanned', 500), accountWriteEvent(String(fixed.id)));
     assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
     assert.ok(run.logs.some((l) => /1 account\(s\), 1 transition\(s\)/.test(l.message)), JSON.stringify(run.logs));
     const alerts = receiver.requests.slice(before).filter((r) => r.path === '/fanned');

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { BlobStore } from '../../src/store/stores.js';
 import { type Receiver, startReceiver } from '../../src/simulator/receiver.js';
 import type { Row } from '../../src/simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
+import { accountWriteEvent } from '../helpers/events.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { ENTRY } from '../helpers/paths.js';
 import { sampleTenant, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
@@ -33,19 +33,6 @@ const POLICY = `scope:
 
 const verdicts = (findings: Iterable<Finding>) => [...findings].map((f) => `${f.resourceId.toLowerCase()} ${f.ruleId} ${f.outcome}`).sort();
 const parseNdjson = (text: string) => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Finding);
-
-function accountWrite(accountId: string): Record<string, unknown> {
-  return {
-    id: `evt-${randomBytes(6).toString('hex')}`,
-    topic: `/subscriptions/${SUB_PROD}`,
-    subject: accountId,
-    eventType: 'Microsoft.Resources.ResourceWriteSuccess',
-    eventTime: new Date().toISOString(),
-    dataVersion: '2',
-    metadataVersion: '1',
-    data: { operationName: 'Microsoft.CognitiveServices/accounts/write', resourceUri: accountId, subscriptionId: SUB_PROD, status: 'Succeeded' },
-  };
-}
 
 async function committedFindings(container: ContainerClient): Promise<Finding[]> {
   const latest = await new BlobStore(container).latest();
@@ -119,14 +106,14 @@ describe('the policy scope on every entry point', () => {
       assert.ok(legacyRow);
       (legacyRow.properties as Record<string, unknown>).disableLocalAuth = !(legacyRow.properties as Record<string, unknown>).disableLocalAuth;
       const before = receiver.requests.length;
-      const excluded = await invokeFunction('resourceChanged', fannedEnv, accountWrite(LEGACY));
+      const excluded = await invokeFunction('resourceChanged', fannedEnv, accountWriteEvent(LEGACY));
       assert.equal(excluded.code, 0, JSON.stringify(excluded.logs));
       assert.ok(excluded.logs.some((l) => /1 account\(s\) outside the scope left alone/.test(l.message)), JSON.stringify(excluded.logs));
       assert.ok(excluded.logs.some((l) => /: 0 account\(s\), 0 transition\(s\)/.test(l.message)), JSON.stringify(excluded.logs));
       assert.equal(await fanned.getBlobClient(stateBlobName(LEGACY)).exists(), false, 'still no state');
       assert.equal(receiver.requests.slice(before).filter((r) => r.path === '/fanned').length, 0, 'no alert');
 
-      const included = await invokeFunction('resourceChanged', fannedEnv, accountWrite(CHAT));
+      const included = await invokeFunction('resourceChanged', fannedEnv, accountWriteEvent(CHAT));
       assert.equal(included.code, 0, JSON.stringify(included.logs));
       assert.ok(included.logs.some((l) => /: 1 account\(s\), 0 transition\(s\)/.test(l.message)), JSON.stringify(included.logs));
       const records: Finding[] = [];
