@@ -49,6 +49,8 @@ export interface ScanOptions {
   readonly workDir?: string;
   readonly log?: ProgressLog;
   readonly now?: () => Date;
+  /** Called once, when the first account's findings were written (the bench's time to first finding). */
+  readonly onFirstFindings?: () => void;
 }
 
 export interface ScanResult {
@@ -72,6 +74,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const requestsBefore = options.planned ? requestDelta(before, options.planned.plan.requests) : before;
   // Shards run a few at a time: each pages its own account query under the client's pace.
   const limit = pLimit(GRAPH_CONCURRENCY);
+  let first = options.onFirstFindings;
+  const onFindings = () => {
+    first?.();
+    first = undefined;
+  };
   const shards: EvaluatedShard[] = [];
   try {
     // Settled, not raced: a failing shard's siblings finish, so the `finally` below removes every file.
@@ -90,6 +97,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
               deepConcurrency: options.deepConcurrency ?? 8,
               ...(options.workDir ? { workDir: options.workDir } : {}),
               retainFindings: options.retainFindings ?? false,
+              onFindings,
             }),
           );
         }),

@@ -70,6 +70,8 @@ export async function evaluateShard(o: {
   deepConcurrency: number;
   workDir?: string;
   retainFindings?: boolean;
+  /** Called after an account's findings reached the findings file (for the bench's time to first finding). */
+  onFindings?: () => void;
 }): Promise<EvaluatedShard> {
   const { plan, policy, clients, log } = o;
   const shard = plan.shards.find((s) => s.index === o.index);
@@ -122,6 +124,7 @@ export async function evaluateShard(o: {
       if (e.deep !== 'none') deepRead += 1;
       if (e.deep === 'failed') deepFailed += 1;
       await writeChunk(out, e.findings.map((f) => `${JSON.stringify(f)}\n`).join(''));
+      o.onFindings?.();
       faultPoint('evaluation');
       states.push(e.state);
       if (o.retainFindings) retained.push(...e.findings);

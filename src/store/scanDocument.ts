@@ -47,6 +47,13 @@ export interface ScanDocument {
     readonly resourceGraphRequests: number;
     readonly armRequests: number;
     readonly throttledResponses: number;
+    /**
+     * The query plan: per Resource Graph table (the subscription listing included), the rows read,
+     * the pages (requests) it took, and the least pages those rows need — Σ over subscription
+     * batches of max(1, ⌈rows ÷ 1000⌉) (AZURE-FACTS.md: 1000 rows a page). Pages above the least
+     * are slack: retries, or batches split after a refusal.
+     */
+    readonly queryPlan?: ReadonlyArray<{ readonly type: string; readonly rows: number; readonly pages: number; readonly leastPages: number }>;
   };
 }
 
