@@ -6,11 +6,13 @@ import { GRAPH_CONCURRENCY, type ProgressLog, type ScanScope } from './collect/c
 import type { Policy } from './config/policy.js';
 import type { Finding } from './domain/rule.js';
 import { type AfterCommit, commitScan } from './pipeline/commit.js';
-import { type PlannedScan, planScan, requestCounters, requestDelta } from './pipeline/plan.js';
+import { type PlannedScan, planScan, requestCounters, requestDelta, type ScanPlan } from './pipeline/plan.js';
+import type { PreparedTenant } from './collect/normalize.js';
 import { scopeSpec } from './pipeline/scope.js';
-import { type EvaluatedShard, evaluateShard } from './pipeline/shard.js';
+import { type EvaluatedShard, evaluateShard, prepareContext } from './pipeline/shard.js';
 import type { ReportFormat } from './reports/index.js';
-import { fileFindings, writeChunk } from './store/artifact.js';
+import { fileFindings, readJsonLines, writeChunk } from './store/artifact.js';
+import type { AccountState } from './store/accountState.js';
 import { newScanId, type ScanDocument } from './store/scanDocument.js';
 import type { ScanStore } from './store/stores.js';
 
@@ -70,7 +72,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const log = options.log ?? (() => {});
   const { policy, clients } = options;
   const before = requestCounters(clients);
-  const { plan, context } = options.planned ?? (await planOf(options, now(), log));
+  const { plan, prepared } = await planAndPrepare(options, now, log);
   const requestsBefore = options.planned ? requestDelta(before, options.planned.plan.requests) : before;
   // Shards run a few at a time: each pages its own account query under the client's pace.
   const limit = pLimit(GRAPH_CONCURRENCY);
@@ -89,7 +91,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             await evaluateShard({
               plan,
               index: s.index,
-              context,
+              context: prepared,
               policy,
               clients,
               log,
@@ -112,7 +114,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         copyFindings: async (out) => {
           for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
         },
-        states: async () => s.states,
+        states: () => readJsonLines<AccountState>(createReadStream(s.statesFile, { encoding: 'utf8' })),
       })),
       stores: options.stores,
       ...(options.formats ? { formats: options.formats } : {}),
@@ -124,7 +126,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     });
     return { scan, findings: shards.sort((a, b) => a.part.index - b.part.index).flatMap((s) => s.retained) };
   } finally {
-    await Promise.all(shards.map((s) => rm(s.findingsFile, { force: true })));
+    await Promise.all(shards.flatMap((s) => [rm(s.findingsFile, { force: true }), rm(s.statesFile, { force: true })]));
   }
 }
 
@@ -144,4 +146,10 @@ export async function planOf(options: Pick<ScanOptions, 'scope' | 'policy' | 'de
     log,
     startedAt: started,
   });
+}
+
+/** The plan (made or given) and its context indexed once for every shard of this process; the raw rows are not kept. */
+async function planAndPrepare(options: ScanOptions, now: () => Date, log: ProgressLog): Promise<{ plan: ScanPlan; prepared: PreparedTenant }> {
+  const planned = options.planned ?? (await planOf(options, now(), log));
+  return { plan: planned.plan, prepared: prepareContext(planned.context) };
 }

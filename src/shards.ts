@@ -7,9 +7,9 @@ import type { AzureClients } from './collect/clients.js';
 import { type ContextTables, type ProgressLog, ScanSetupError } from './collect/collector.js';
 import { type AfterCommit, commitScan, type PartToCommit } from './pipeline/commit.js';
 import { type PlannedScan, planPolicy, type ScanPlan, sumRequests } from './pipeline/plan.js';
-import { evaluateShard, type ShardPart } from './pipeline/shard.js';
+import { evaluateShard, prepareContext, type ShardPart } from './pipeline/shard.js';
 import type { AccountState } from './store/accountState.js';
-import { readFindings, writeChunk } from './store/artifact.js';
+import { readFindings, readJsonLines, writeChunk } from './store/artifact.js';
 import { BlobLease, JsonBlobs } from './store/json.js';
 import { isScanId } from './store/scanDocument.js';
 import { BlobStore } from './store/stores.js';
@@ -21,7 +21,7 @@ import { BlobStore } from './store/stores.js';
  * queue-triggered worker evaluates its shard (pipeline/shard.ts) under the plan's policy and writes
  * its part; the worker that finds every part present runs the one commit (pipeline/commit.ts).
  * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `parts/{n}.ndjson`,
- * `parts/{n}.states.json`, then `parts/{n}.json` (the part's commit point), `commit.lock`. Open
+ * `parts/{n}.states.ndjson`, then `parts/{n}.json` (the part's commit point), `commit.lock`. Open
  * plans are listed under `shards/open/{scanId}.json` until committed.
  */
 
@@ -138,7 +138,7 @@ export async function runShard(
   const shard = await evaluateShard({
     plan,
     index: message.shard,
-    context,
+    context: prepareContext(context),
     policy: planPolicy(plan),
     clients: o.clients,
     log: o.log,
@@ -147,11 +147,12 @@ export async function runShard(
     ...(o.workDir ? { workDir: o.workDir } : {}),
   });
   try {
-    await o.container.getBlockBlobClient(`${name}.ndjson`).uploadFile(shard.findingsFile, { blockSize: 4 * 1024 * 1024, concurrency: 2 });
+    const upload = { blockSize: 4 * 1024 * 1024, concurrency: 2 };
+    await o.container.getBlockBlobClient(`${name}.ndjson`).uploadFile(shard.findingsFile, upload);
+    await o.container.getBlockBlobClient(`${name}.states.ndjson`).uploadFile(shard.statesFile, upload);
   } finally {
-    await rm(shard.findingsFile, { force: true });
+    await Promise.all([rm(shard.findingsFile, { force: true }), rm(shard.statesFile, { force: true })]);
   }
-  await blobs.write(`${name}.states.json`, shard.states);
   // The part's summary is written last: its presence says the part is complete.
   await blobs.write(`${name}.json`, shard.part);
   o.log(`shard ${message.shard} of ${message.scanId}: ${shard.part.accounts} account(s)`);
@@ -198,7 +199,11 @@ export async function commitShardedScan(scanId: string, o: ShardWorkerOptions & 
       copyFindings: async (out) => {
         for await (const chunk of await download()) await writeChunk(out, chunk as Buffer);
       },
-      states: async () => (await blobs.value<AccountState[]>(`${name}.states.json`)) ?? [],
+      states: async function* () {
+        const response = await o.container.getBlobClient(`${name}.states.ndjson`).download();
+        if (!response.readableStreamBody) throw new Error(`part ${shard.index} of scan ${scanId} has no states body`);
+        yield* readJsonLines<AccountState>(response.readableStreamBody as unknown as Readable);
+      },
     });
   }
   const minutes = Math.round((Date.parse(plan.deadline) - Date.parse(plan.startedAt)) / 60_000);

@@ -146,6 +146,11 @@ function clientOptions(o: AzureClientsOptions, policy: PipelinePolicy, agent: Ag
   };
 }
 
+/** The subscription (lower-case) an ARM request is about, '' when its path names none. */
+export function armSubscriptionOf(request: { readonly url: string }): string {
+  return /^\/subscriptions\/([^/]+)/i.exec(new URL(request.url).pathname)?.[1]?.toLowerCase() ?? '';
+}
+
 /**
  * Creates the Resource Graph reader (paced to 15 queries per 5 s, AZURE-FACTS.md) and a factory of
  * Cognitive Services clients (one per subscription, created on first use).
@@ -158,7 +163,8 @@ export function createAzureClients(o: AzureClientsOptions): AzureClients {
     ...clientOptions(o, throttlingPolicy({ window: RESOURCE_GRAPH_WINDOW, ...o.throttle }, graphStats), agent),
     apiVersion: RESOURCE_GRAPH_API_VERSION,
   });
-  const armPolicy = throttlingPolicy({ ...o.throttle }, armStats);
+  // ARM's read limits are per subscription (AZURE-FACTS.md): a 429 slows that subscription only.
+  const armPolicy = throttlingPolicy({ scopeOf: armSubscriptionOf, ...o.throttle }, armStats);
   const clients = new Map<string, CognitiveServicesManagementClient>();
   const armOptions = clientOptions(o, armPolicy, agent);
   const arm = new ArmReader(new ServiceClient({ ...armOptions, credential: o.credential }), o.armEndpoint);

@@ -47,6 +47,47 @@ interface BatchResult {
   rows: unknown[];
   /** Subscription (lower-case) → why it could not be read. */
   failures: Map<string, ReadFailure>;
+  plan: TablePlan;
+}
+
+/** Rows per Resource Graph page (AZURE-FACTS.md): what the least number of pages is counted in. */
+export const ROWS_PER_PAGE = 1000;
+
+/**
+ * One table's reads in the query plan (counts): rows read, pages requested, and the least pages
+ * those rows need — Σ over the batches read of max(1, ⌈rows ÷ 1000⌉). Pages above the least are
+ * slack (retries, a batch split after a refusal, a batch that failed).
+ */
+export interface TablePlan {
+  readonly type: string;
+  rows: number;
+  pages: number;
+  leastPages: number;
+}
+
+/** An empty plan entry for a table type. */
+export function tablePlan(type: string): TablePlan {
+  return { type, rows: 0, pages: 0, leastPages: 0 };
+}
+
+/** Adds one read of `rows` rows that took `pages` pages (`rows` undefined: a failed read, all slack). */
+function countRead(plan: TablePlan, rows: number | undefined, pages: number): void {
+  plan.pages += pages;
+  if (rows === undefined) return;
+  plan.rows += rows;
+  plan.leastPages += Math.max(1, Math.ceil(rows / ROWS_PER_PAGE));
+}
+
+/** `readAll` with its rows and pages counted in `plan`. */
+async function readCounted(reader: ResourceGraphReader, plan: TablePlan, query: string, scope: Parameters<ResourceGraphReader['readAll']>[1], mapRow?: (row: unknown) => unknown): Promise<unknown[]> {
+  const counter = { pages: 0 };
+  let rows: unknown[] | undefined;
+  try {
+    rows = await reader.readAll(query, scope, mapRow, counter);
+    return rows;
+  } finally {
+    countRead(plan, rows?.length, counter.pages);
+  }
 }
 
 function chunk<T>(list: readonly T[], size: number): T[][] {
@@ -80,7 +121,7 @@ async function readBatch(
   o: ReadOptions,
 ): Promise<void> {
   try {
-    const read = () => reader.readAll(query, { subscriptions }, o.mapRow);
+    const read = () => readCounted(reader, out.plan, query, { subscriptions }, o.mapRow);
     const rows = await (o.limit ? o.limit(read) : read());
     for (const row of rows) out.rows.push(row);
   } catch (error) {
@@ -103,11 +144,12 @@ async function readBySubscriptions(
   reader: ResourceGraphReader,
   query: string,
   subscriptions: readonly string[],
+  plan: TablePlan,
   o: ReadOptions = {},
 ): Promise<BatchResult> {
-  const parts = chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY).map((batch) => ({ batch, out: { rows: [], failures: new Map() } as BatchResult }));
+  const parts = chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY).map((batch) => ({ batch, out: { rows: [], failures: new Map(), plan } as BatchResult }));
   await Promise.all(parts.map((p) => readBatch(reader, query, p.batch, p.out, o)));
-  const out: BatchResult = { rows: [], failures: new Map() };
+  const out: BatchResult = { rows: [], failures: new Map(), plan };
   for (const p of parts) {
     for (const row of p.out.rows) out.rows.push(row);
     for (const [k, v] of p.out.failures) out.failures.set(k, v);
@@ -136,7 +178,7 @@ function subscriptionIdOf(row: unknown): { id: string; name?: string } | undefin
  * must not become a `complete` scan of nothing.
  * @throws ScanSetupError when the listing itself fails, or a named management group lists nothing
  */
-async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanScope): Promise<SubscriptionCoverage[]> {
+async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanScope, plan: TablePlan): Promise<SubscriptionCoverage[]> {
   const query = tableQuery(TABLES.subscriptions);
   const coverage = new Map<string, SubscriptionCoverage>();
   const add = (s: SubscriptionCoverage) => {
@@ -144,7 +186,7 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
   };
   if (scope.subscriptions.length > 0) {
     const found = new Map<string, { id: string; name?: string }>();
-    const result = await readBySubscriptions(reader, query, scope.subscriptions);
+    const result = await readBySubscriptions(reader, query, scope.subscriptions, plan);
     for (const row of result.rows) {
       const s = subscriptionIdOf(row);
       if (s) found.set(s.id.toLowerCase(), s);
@@ -174,13 +216,13 @@ async function discoverSubscriptions(reader: ResourceGraphReader, scope: ScanSco
     }
   };
   for (const group of scope.managementGroups) {
-    const rows = await setup(` of management group '${group}'`, () => subscriptionsUnder(reader, group));
+    const rows = await setup(` of management group '${group}'`, () => subscriptionsUnder(reader, group, plan));
     if (rows.length === 0)
       throw new ScanSetupError(`management group '${group}' not found or not visible (no subscription under it is visible to the caller)`);
     for (const s of rows) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
   }
   if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0) {
-    for (const row of await setup('', () => reader.readAll(query, {}))) {
+    for (const row of await setup('', () => readCounted(reader, plan, query, {}))) {
       const s = subscriptionIdOf(row);
       if (s) add({ id: s.id, ...(s.name ? { name: s.name } : {}), status: 'read' });
     }
@@ -211,15 +253,17 @@ function failureText(failures: Map<string, ReadFailure>): string | undefined {
 }
 
 /** The subscriptions visible under one management group (one listing each, so an empty one can be named). */
-export async function subscriptionsUnder(reader: ResourceGraphReader, group: string): Promise<Array<{ id: string; name?: string }>> {
-  return (await reader.readAll(tableQuery(TABLES.subscriptions), { managementGroups: [group] })).map(subscriptionIdOf).filter((s) => s !== undefined);
+export async function subscriptionsUnder(reader: ResourceGraphReader, group: string, plan?: TablePlan): Promise<Array<{ id: string; name?: string }>> {
+  const query = tableQuery(TABLES.subscriptions);
+  const rows = plan ? await readCounted(reader, plan, query, { managementGroups: [group] }) : await reader.readAll(query, { managementGroups: [group] });
+  return rows.map(subscriptionIdOf).filter((s) => s !== undefined);
 }
 
 /** Lower-case IDs of the excluded subscriptions, those under an excluded management group included. */
-async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope, log: ProgressLog): Promise<Set<string>> {
+async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanScope, log: ProgressLog, plan: TablePlan): Promise<Set<string>> {
   const excluded = new Set(exclude.subscriptions.map((s) => s.toLowerCase()));
   for (const group of exclude.managementGroups) {
-    const under = await subscriptionsUnder(reader, group);
+    const under = await subscriptionsUnder(reader, group, plan);
     for (const s of under) excluded.add(s.id.toLowerCase());
     // Excluding nothing scans more than asked, never less: a warning, not a stop.
     if (under.length === 0) log(`warning: the policy excludes management group '${group}', but no subscription under it is visible (a typo?)`);
@@ -230,22 +274,31 @@ async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanS
 /** The tables other than accounts: what account rows are joined with (inventory.ts). */
 export type ContextTables = Pick<RawInventory['tables'], Exclude<TableName, 'subscriptions' | 'accounts'>>;
 
-/** Reads every context table over `readable` subscriptions (and scope-level role assignments). */
+/**
+ * Reads every context table over `readable` subscriptions (and scope-level role assignments);
+ * `done` holds tables already read (the storage-account probe), which are not read again.
+ */
 async function readContextTables(
   reader: ResourceGraphReader,
   scope: ScanScope,
   readable: readonly string[],
   limit: LimitFunction,
   log: ProgressLog,
+  plans: Record<keyof ContextTables, TablePlan>,
+  done: Partial<Record<keyof ContextTables, BatchResult>> = {},
 ): Promise<ContextTables> {
   const tables: Partial<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>> = {};
   // Assigned in a fixed order (not as queries finish) so coverage lists the tables the same way every time.
   for (const name of OTHER_TABLES) tables[name] = { rows: [] };
+  const readableKeys = new Set(readable.map((s) => s.toLowerCase()));
   await Promise.all(
     OTHER_TABLES.map(async (name) => {
       const spec = TABLES[name];
       const query = tableQuery(spec);
-      const result = await readBySubscriptions(reader, query, readable, { limit });
+      const earlier = done[name];
+      const result = earlier
+        ? { ...earlier, failures: new Map([...earlier.failures].filter(([s]) => readableKeys.has(s))) }
+        : await readBySubscriptions(reader, query, readable, plans[name], { limit });
       let failure = failureText(result.failures);
       // Role assignments at management-group or tenant-root scope are not returned by a
       // subscription-scoped query; read them once at the scope's own level too: at each named
@@ -253,7 +306,8 @@ async function readContextTables(
       const tenantScope = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
       if (name === 'roleAssignments' && (scope.managementGroups.length > 0 || tenantScope)) {
         try {
-          const atScope = await limit(() => reader.readAll(query, scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {}));
+          const where = scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {};
+          const atScope = await limit(() => readCounted(reader, plans[name], query, where));
           for (const row of atScope) result.rows.push(row);
         } catch (error) {
           failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
@@ -277,21 +331,24 @@ export async function collectContext(
   scope: ScanScope,
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
-): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean }> {
-  const excluded = await excludedSubscriptions(reader, exclude, log);
-  const discovered = await discoverSubscriptions(reader, scope);
+): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean; queryPlan: TablePlan[] }> {
+  const subscriptionPlan = tablePlan(TABLES.subscriptions.type);
+  const plans = Object.fromEntries(OTHER_TABLES.map((name) => [name, tablePlan(TABLES[name].type)])) as Record<keyof ContextTables, TablePlan>;
+  const queryPlan = [subscriptionPlan, ...OTHER_TABLES.map((name) => plans[name])];
+  const excluded = await excludedSubscriptions(reader, exclude, log, subscriptionPlan);
+  const discovered = await discoverSubscriptions(reader, scope, subscriptionPlan);
   if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0 && discovered.length === 0 && excluded.size === 0) {
     // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
     log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
     const tables: Partial<Record<keyof ContextTables, TableRead>> = {};
     for (const name of OTHER_TABLES) {
       try {
-        tables[name] = { rows: await reader.readAll(tableQuery(TABLES[name]), {}) };
+        tables[name] = { rows: await readCounted(reader, plans[name], tableQuery(TABLES[name]), {}) };
       } catch (error) {
         tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
       }
     }
-    return { subscriptions: [], tables: tables as ContextTables, tenantWide: true };
+    return { subscriptions: [], tables: tables as ContextTables, tenantWide: true, queryPlan };
   }
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
   if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
@@ -299,39 +356,126 @@ export async function collectContext(
   if (subscriptions.length === 0)
     throw new ScanSetupError(discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
   const limit = pLimit(GRAPH_CONCURRENCY);
-  const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), subscriptions.filter((s) => s.status === 'read').map((s) => s.id), { limit });
+  // The storage-account table is read first, over every subscription: a refusal there makes the
+  // subscription unreadable for the rest of the scan; its rows are the table (not read twice).
+  const listed = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
+  const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), listed, plans.storageAccounts, { limit });
   const coverage = subscriptions.map((s) => {
     const failure = probe.failures.get(s.id.toLowerCase());
     return failure !== undefined && isDenial(failure.statusCode) ? { ...s, status: 'unreadable' as const, reason: failure.reason } : s;
   });
   requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
-  const tables = await readContextTables(reader, scope, readable, limit, log);
-  return { subscriptions: coverage, tables, tenantWide: false };
+  const tables = await readContextTables(reader, scope, readable, limit, log, plans, { storageAccounts: probe });
+  return { subscriptions: coverage, tables, tenantWide: false, queryPlan };
+}
+
+/** What a shard does with the account pages of one batch of subscriptions (collectAccounts). */
+export interface AccountBatchSink {
+  /** Works on one page of rows (JSON text); the next page is requested meanwhile. */
+  page(rows: readonly unknown[]): Promise<void>;
+  /** The batch was read to its end: keep what was made of its pages. */
+  keep(): Promise<void>;
+  /** The batch's read failed (or was split after a refusal): discard what was made of its pages. */
+  discard(): Promise<void>;
+}
+
+/** What `collectAccounts` read. */
+export interface AccountsRead {
+  /** The shard's subscriptions: `read`, or `unreadable` with the reason their accounts could not be read. */
+  readonly subscriptions: SubscriptionCoverage[];
+  readonly plan: TablePlan;
+  /** The most account rows held at once (count): the page being worked on and the one being requested. */
+  readonly peakRows: number;
 }
 
 /**
- * The second half (a shard's): the account rows of `subscriptions` (at most a few hundred), kept as
- * JSON text; a subscription whose accounts cannot be read is `unreadable`.
+ * The second half (a shard's): the account rows of `subscriptions` (at most 300 a batch), streamed a
+ * page at a time to the batch's sink, the next page requested while the sink works on the current
+ * one, so memory holds two pages of accounts however large the shard. A batch refused (401/403) on
+ * its first page is split in halves (its sink discarded) until the refused subscriptions are
+ * isolated; a batch that fails after some pages were handed over is discarded whole and its
+ * subscriptions are `unreadable`, so no verdict stands on a half-read subscription.
+ * @throws what a sink throws (a file system error); ScanSetupError for a tenant-wide read that fails
  */
 export async function collectAccounts(
   reader: ResourceGraphReader,
   subscriptions: readonly string[],
-  log: ProgressLog,
-  tenantWide = false,
-): Promise<{ subscriptions: SubscriptionCoverage[]; accounts: TableRead }> {
-  if (tenantWide) return collectAccountsTenantWide(reader);
-  const result = await readBySubscriptions(reader, tableQuery(TABLES.accounts), subscriptions, {
-    limit: pLimit(GRAPH_CONCURRENCY),
-    mapRow: (row) => JSON.stringify(row),
-  });
+  o: { log: ProgressLog; tenantWide?: boolean; batch: (subscriptions: readonly string[]) => AccountBatchSink },
+): Promise<AccountsRead> {
+  const plan = tablePlan(TABLES.accounts.type);
+  let held = 0;
+  let peakRows = 0;
+  const hold = (n: number) => {
+    held += n;
+    peakRows = Math.max(peakRows, held);
+  };
+  const work = async (sink: AccountBatchSink, rows: readonly unknown[]) => {
+    try {
+      await sink.page(rows);
+    } finally {
+      held -= rows.length;
+    }
+  };
+  if (o.tenantWide) {
+    const read = await collectAccountsTenantWide(reader, plan);
+    const sink = o.batch(read.subscriptions.map((s) => s.id));
+    for (let i = 0; i < read.rows.length; i += ROWS_PER_PAGE) {
+      const page = read.rows.slice(i, i + ROWS_PER_PAGE);
+      hold(page.length);
+      await work(sink, page);
+    }
+    await sink.keep();
+    return { subscriptions: read.subscriptions, plan, peakRows };
+  }
+  const query = tableQuery(TABLES.accounts);
+  const failures = new Map<string, ReadFailure>();
+  const readStreaming = async (batch: readonly string[]): Promise<void> => {
+    const counter = { pages: 0 };
+    const sink = o.batch(batch);
+    const pages = reader.pages(query, { subscriptions: batch }, (row) => JSON.stringify(row), counter)[Symbol.asyncIterator]();
+    const next = () => {
+      const p = pages.next();
+      p.then((r) => void (r.done ? undefined : hold(r.value.length)), () => undefined);
+      return p;
+    };
+    let pending = next();
+    let delivered = false;
+    let rows = 0;
+    for (;;) {
+      let r: IteratorResult<unknown[]>;
+      try {
+        r = await pending;
+      } catch (error) {
+        countRead(plan, undefined, counter.pages);
+        await sink.discard();
+        const failure = failureOf(error);
+        if (!delivered && isDenial(failure.statusCode) && batch.length > 1) {
+          const half = Math.ceil(batch.length / 2);
+          await readStreaming(batch.slice(0, half));
+          await readStreaming(batch.slice(half));
+          return;
+        }
+        for (const s of batch) failures.set(s.toLowerCase(), failure);
+        return;
+      }
+      if (r.done) break;
+      pending = next();
+      if (!delivered) faultPoint('collection');
+      delivered = true;
+      rows += r.value.length;
+      await work(sink, r.value);
+    }
+    countRead(plan, rows, counter.pages);
+    await sink.keep();
+  };
+  for (const batch of chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY)) await readStreaming(batch);
   const coverage = subscriptions.map((id): SubscriptionCoverage => {
-    const failure = result.failures.get(id.toLowerCase());
+    const failure = failures.get(id.toLowerCase());
     return failure === undefined ? { id, status: 'read' } : { id, status: 'unreadable', reason: failure.reason };
   });
-  log(`accounts: ${result.rows.length} row(s); ${result.failures.size} subscription(s) unreadable`);
-  faultPoint('collection');
-  return { subscriptions: coverage, accounts: { rows: result.rows } };
+  o.log(`accounts: ${plan.rows} row(s) in ${plan.pages} page(s); ${failures.size} subscription(s) unreadable`);
+  return { subscriptions: coverage, plan, peakRows };
 }
 
 const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
@@ -346,10 +490,10 @@ const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts
  * subscriptions the account rows come from.
  * @throws ScanSetupError when the accounts cannot be read or there are none
  */
-async function collectAccountsTenantWide(reader: ResourceGraphReader): Promise<{ subscriptions: SubscriptionCoverage[]; accounts: TableRead }> {
+async function collectAccountsTenantWide(reader: ResourceGraphReader, plan: TablePlan): Promise<{ subscriptions: SubscriptionCoverage[]; rows: unknown[] }> {
   let accountRows: unknown[];
   try {
-    accountRows = await reader.readAll(tableQuery(TABLES.accounts), {}, (row) => JSON.stringify(row));
+    accountRows = await readCounted(reader, plan, tableQuery(TABLES.accounts), {}, (row) => JSON.stringify(row));
   } catch (error) {
     throw new ScanSetupError(`cannot read accounts at tenant scope: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -363,5 +507,5 @@ async function collectAccountsTenantWide(reader: ResourceGraphReader): Promise<{
     const sub = typeof id === 'string' ? /^\/subscriptions\/([^/]+)\//i.exec(id)?.[1] : undefined;
     if (sub && !seen.has(sub.toLowerCase())) seen.set(sub.toLowerCase(), sub);
   }
-  return { subscriptions: [...seen.values()].map((id) => ({ id, status: 'read' as const })), accounts: { rows: accountRows } };
+  return { subscriptions: [...seen.values()].map((id) => ({ id, status: 'read' as const })), rows: accountRows };
 }

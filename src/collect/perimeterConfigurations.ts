@@ -1,5 +1,5 @@
 import type { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
-import pLimit from 'p-limit';
+import pLimit, { type LimitFunction } from 'p-limit';
 import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey } from '../domain/resourceId.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
@@ -19,24 +19,60 @@ export type CognitiveServicesClientFactory = (subscriptionId: string) => Cogniti
 
 /** Options of `readPerimeterConfigurations`. */
 export interface DeepReadOptions {
-  /** Most requests in flight (count); also the starting level. */
+  /** Most requests in flight per subscription (count); also each subscription's starting level. */
   readonly maxConcurrency: number;
+  /** Most requests in flight over all subscriptions (count). Default 64. */
+  readonly maxTotal?: number;
   /**
-   * The ARM client's count of 429 responses so far. When it grows, the number of requests in flight
-   * is halved (at least 1); after as many successes in a row as are in flight, it grows by one again
-   * (additive increase, multiplicative decrease), so deep inspection settles below the subscription's
-   * read limit (ARM: 250-token bucket, 25 per second refill) instead of retrying into it.
+   * The ARM client's count of 429 responses so far for a subscription (lower-case ID; RequestStats
+   * `throttledBy`). ARM's read limits are per subscription (250-token bucket, 25 per second refill),
+   * so each subscription has its own level: when its count grows, the requests in flight for it are
+   * halved (at least 1); after as many successes in a row as are in flight, it grows by one again
+   * (additive increase, multiplicative decrease). A throttled subscription does not slow the others.
    */
-  readonly throttled?: () => number;
+  readonly throttledIn?: (subscriptionId: string) => number;
 }
 
 /** The parts of an account the configuration URL needs. */
 export type DeepTargetAccount = Pick<AccountSnapshot, 'id' | 'subscriptionId' | 'resourceGroup' | 'name'>;
 
+/** One subscription's level of requests in flight, adapted to its 429s. */
+class SubscriptionLevel {
+  readonly limit: LimitFunction;
+  private lastThrottled: number;
+  private streak = 0;
+
+  constructor(
+    private readonly max: number,
+    private readonly throttled: (() => number) | undefined,
+  ) {
+    this.limit = pLimit(max);
+    this.lastThrottled = throttled?.() ?? 0;
+  }
+
+  /** After a request: halve on new 429s, grow by one after a run of successes. */
+  adapt(): void {
+    if (!this.throttled) return;
+    const now = this.throttled();
+    if (now > this.lastThrottled) {
+      this.lastThrottled = now;
+      this.streak = 0;
+      this.limit.concurrency = Math.max(1, Math.floor(this.limit.concurrency / 2));
+      return;
+    }
+    this.streak += 1;
+    if (this.streak >= this.limit.concurrency && this.limit.concurrency < this.max) {
+      this.streak = 0;
+      this.limit.concurrency += 1;
+    }
+  }
+}
+
 /**
- * Reads the perimeter configurations of `accounts`, with a number of requests in flight that adapts
- * to throttling (see `DeepReadOptions.throttled`). A failed read is recorded for that account (never
- * thrown), so one account cannot stop a scan.
+ * Reads the perimeter configurations of `accounts`, with a number of requests in flight per
+ * subscription that adapts to that subscription's throttling (see `DeepReadOptions.throttledIn`),
+ * under a cap over all subscriptions. A failed read is recorded for that account (never thrown), so
+ * one account cannot stop a scan.
  *
  * @returns lower-case account ID → the raw configuration list, or why it could not be read
  */
@@ -45,30 +81,25 @@ export async function readPerimeterConfigurations(
   clientFor: CognitiveServicesClientFactory,
   options: DeepReadOptions | number,
 ): Promise<Map<string, Observed<readonly unknown[]>>> {
-  const o = typeof options === 'number' ? { maxConcurrency: options } : options;
+  const o: DeepReadOptions = typeof options === 'number' ? { maxConcurrency: options } : options;
   const max = Math.max(1, o.maxConcurrency);
-  const limit = pLimit(max);
-  let lastThrottled = o.throttled?.() ?? 0;
-  let streak = 0;
-  const adapt = () => {
-    if (!o.throttled) return;
-    const now = o.throttled();
-    if (now > lastThrottled) {
-      lastThrottled = now;
-      streak = 0;
-      limit.concurrency = Math.max(1, Math.floor(limit.concurrency / 2));
-      return;
+  const total = pLimit(Math.max(1, o.maxTotal ?? 64));
+  const levels = new Map<string, SubscriptionLevel>();
+  const levelOf = (subscriptionId: string) => {
+    const key = subscriptionId.toLowerCase();
+    let level = levels.get(key);
+    if (!level) {
+      const throttledIn = o.throttledIn;
+      level = new SubscriptionLevel(max, throttledIn ? () => throttledIn(key) : undefined);
+      levels.set(key, level);
     }
-    streak += 1;
-    if (streak >= limit.concurrency && limit.concurrency < max) {
-      streak = 0;
-      limit.concurrency += 1;
-    }
+    return level;
   };
   const results = new Map<string, Observed<readonly unknown[]>>();
   await Promise.all(
-    accounts.map((account) =>
-      limit(async () => {
+    accounts.map((account) => {
+      const level = levelOf(account.subscriptionId);
+      return level.limit(() => total(async () => {
         try {
           const list: unknown[] = [];
           const client = clientFor(account.subscriptionId);
@@ -90,10 +121,10 @@ export async function readPerimeterConfigurations(
             unread(`perimeter configurations could not be read: ${describeError(error).message}`),
           );
         } finally {
-          adapt();
+          level.adapt();
         }
-      }),
-    ),
+      }));
+    }),
   );
   return results;
 }

@@ -74,10 +74,15 @@ export function rowsOf(data: unknown): unknown[] | undefined {
   return Object.values(data);
 }
 
+/** Counts the page requests of one read (count). */
+export interface PageCounter {
+  pages: number;
+}
+
 /** Reads every page of Resource Graph queries. */
 export class ResourceGraphReader {
-  /** Pages requested (count), for the scan's figures. */
-  pages = 0;
+  /** Pages requested by this reader (count), for the scan's figures. */
+  requested = 0;
 
   constructor(
     private readonly client: ResourceGraphClient,
@@ -91,8 +96,18 @@ export class ResourceGraphReader {
    * @throws GraphQueryError on a failed request, a malformed response, a repeated paging token,
    *   or a truncated result without a token to continue.
    */
-  async readAll(query: string, scope: GraphScope, mapRow?: (row: unknown) => unknown): Promise<unknown[]> {
+  async readAll(query: string, scope: GraphScope, mapRow?: (row: unknown) => unknown, counter?: PageCounter): Promise<unknown[]> {
     const rows: unknown[] = [];
+    for await (const page of this.pages(query, scope, mapRow, counter)) for (const row of page) rows.push(row);
+    return rows;
+  }
+
+  /**
+   * Runs `query` over `scope` and yields its rows a page at a time (at most 1000 rows each), so a
+   * caller can work on one page while the next is requested; `counter.pages` counts the requests.
+   * @throws GraphQueryError as `readAll` does, from the page that failed (earlier pages were yielded)
+   */
+  async* pages(query: string, scope: GraphScope, mapRow?: (row: unknown) => unknown, counter?: PageCounter): AsyncGenerator<unknown[]> {
     const seenTokens = new Set<string>();
     let skipToken: string | undefined;
     for (let page = 0; ; page++) {
@@ -103,7 +118,8 @@ export class ResourceGraphReader {
       // pipeline's policy. Every 2xx answer is checked for its shape before a row is used (answers.ts).
       for (let attempt = 1; response === undefined; attempt++) {
         try {
-          this.pages += 1;
+          this.requested += 1;
+          if (counter) counter.pages += 1;
           response = await this.client.resources(
             {
               query,
@@ -125,15 +141,12 @@ export class ResourceGraphReader {
       }
       const data = rowsOf(response.data);
       if (data === undefined) throw new GraphQueryError('answer was not the expected JSON: data is not an array of rows', undefined);
-      if (mapRow) for (const row of data) rows.push(mapRow(row));
-      else for (const row of data) rows.push(row);
       skipToken = response.skipToken || undefined;
-      if (skipToken === undefined) {
-        if (String(response.resultTruncated).toLowerCase() === 'true') {
-          throw new GraphQueryError('the result was truncated and no skipToken was returned', undefined);
-        }
-        return rows;
+      if (skipToken === undefined && String(response.resultTruncated).toLowerCase() === 'true') {
+        throw new GraphQueryError('the result was truncated and no skipToken was returned', undefined);
       }
+      yield mapRow ? data.map(mapRow) : data;
+      if (skipToken === undefined) return;
       if (seenTokens.has(skipToken))
         throw new GraphQueryError('the service repeated a paging token (loop guard)', undefined);
       seenTokens.add(skipToken);

@@ -44,6 +44,13 @@ export interface ThrottleOptions {
    * tenant never looks hung. The CLI prints it on stderr; Functions log it.
    */
   readonly onRetry?: (message: string) => void;
+  /**
+   * The scope a service's limits apply to, by request (e.g. ARM's subscription: its read limits are
+   * per subscription). After a 429 only requests of the same scope go one at a time, and 429s are
+   * counted per scope (`RequestStats.throttledBy`). Default: one scope for every request (Resource
+   * Graph's quota is per user).
+   */
+  readonly scopeOf?: (request: PipelineRequest) => string;
 }
 
 /**
@@ -82,12 +89,14 @@ export interface RequestStats {
   requests: number;
   /** Responses with status 429. */
   throttled: number;
+  /** Responses with status 429 by throttling scope (`ThrottleOptions.scopeOf`; '' when there is one scope). */
+  throttledBy: Map<string, number>;
   /** Requests repeated after a retriable failure. */
   retries: number;
 }
 
 export function newStats(): RequestStats {
-  return { requests: 0, throttled: 0, retries: 0 };
+  return { requests: 0, throttled: 0, throttledBy: new Map(), retries: 0 };
 }
 
 /** Parses `hh:mm:ss` (optionally with fractional seconds) into ms; undefined when malformed. */
@@ -146,9 +155,12 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   // may go when two others are already on their way.
   let inFlight = 0;
   let quotaEstimate: number | undefined;
-  // After the first 429 this client sends one request at a time for the rest of its life: a throttled
-  // server gets no parallel load, and a refused request retries before any other is sent.
-  let serial = false;
+  // After the first 429 in a scope this client sends one request of that scope at a time for the rest
+  // of its life: a throttled server gets no parallel load, and a refused request retries before any
+  // other of its scope is sent.
+  const serial = new Set<string>();
+  const inFlightBy = new Map<string, number>();
+  const scopeOf = options.scopeOf ?? (() => '');
   let quotaResetAt = 0;
   const ownSends = (t: number) => {
     if (!options.window) return 0;
@@ -163,14 +175,14 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
     await sleep(bounded);
   }
 
-  async function pace(): Promise<void> {
+  async function pace(scope: string): Promise<void> {
     for (;;) {
       const t = now();
       if (blockedUntil > t) {
         await wait(blockedUntil - t, 'quota exhausted');
         continue;
       }
-      if (serial && inFlight > 0) {
+      if (serial.has(scope) && (inFlightBy.get(scope) ?? 0) > 0) {
         await sleep(20);
         continue;
       }
@@ -210,8 +222,13 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   return {
     name: 'perimeterAuditorThrottling',
     async sendRequest(request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+      const scope = scopeOf(request);
+      const flying = (n: number) => {
+        inFlight += n;
+        inFlightBy.set(scope, (inFlightBy.get(scope) ?? 0) + n);
+      };
       for (let attempt = 1; ; attempt++) {
-        await pace();
+        await pace(scope);
         stats.requests += 1;
         // Every attempt gets a deadline that covers the whole answer, body included: a server that
         // stops answering — before its headers or in the middle of its body — must not hang a scan.
@@ -228,12 +245,12 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           request.abortSignal = callerSignal;
         };
         let response: PipelineResponse;
-        inFlight += 1;
+        flying(1);
         try {
           response = await next(request);
         } catch (error) {
           settle();
-          inFlight -= 1;
+          flying(-1);
           // Network failures (reset, refused, timeout) come as thrown errors without a response.
           // Our deadline, or an HTTP client timeout a caller set: either way no answer came in time.
           const timedOut = (deadline.signal.aborted || (error as Error).name === 'AbortError') && !callerSignal?.aborted;
@@ -248,13 +265,14 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
           continue;
         }
         settle();
-        inFlight -= 1;
-        if (response.status === 429) serial = true;
+        flying(-1);
+        if (response.status === 429) serial.add(scope);
         observeQuota(response);
         if (!isTransientStatus(response.status) || attempt >= maxAttempts) return response;
         let waitMs: number;
         if (response.status === 429) {
           stats.throttled += 1;
+          stats.throttledBy.set(scope, (stats.throttledBy.get(scope) ?? 0) + 1);
           const fromServer
             = parseRetryAfter(response, now()) ?? parseResetsAfter(response.headers.get('x-ms-user-quota-resets-after'));
           waitMs = fromServer ?? backoff(attempt);

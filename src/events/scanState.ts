@@ -13,7 +13,7 @@ import type { AccountState, StateStore } from '../store/accountState.js';
  * previous scan, updated by newer change events), then the accounts' states for later events.
  */
 export async function afterScanCommit(
-  o: { scan: ScanDocument; previous: StoredScan | undefined; current: FindingSource; states: readonly AccountState[] },
+  o: { scan: ScanDocument; previous: StoredScan | undefined; current: FindingSource; states: () => AsyncIterable<AccountState> },
   deps: {
     state: StateStore;
     webhooks: readonly WebhookConfig[];
@@ -26,6 +26,6 @@ export async function afterScanCommit(
   const eventStates = await deps.state.all();
   const { state: _state, ...alerting } = deps;
   await alertOnScan({ ...o, ...alerting, eventStates });
-  const written = await deps.state.syncFromScan(o.states);
+  const written = await deps.state.syncFromScan(o.states());
   deps.log(`state: ${written} account state(s) written`);
 }

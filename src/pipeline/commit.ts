@@ -28,7 +28,8 @@ export interface PartToCommit {
   readonly findings: FindingSource;
   /** Copies the part's findings file, as stored, to `out`. */
   copyFindings(out: Writable): Promise<void>;
-  states(): Promise<readonly AccountState[]>;
+  /** The part's account states, streamed. */
+  states(): AsyncIterable<AccountState>;
 }
 
 /** What runs after every store committed: alerting, account states. Its errors are logged, never thrown. */
@@ -37,8 +38,8 @@ export type AfterCommit = (o: {
   /** The scan the first store held before (the baseline). */
   previous: StoredScan | undefined;
   current: FindingSource;
-  /** Each evaluated account's state (its outcomes and the IDs change events route by). */
-  states: readonly AccountState[];
+  /** Each evaluated account's state (its outcomes and the IDs change events route by), streamed part by part. */
+  states: () => AsyncIterable<AccountState>;
 }) => Promise<unknown>;
 
 /** Options of `commitScan`. */
@@ -117,8 +118,30 @@ export function scanDocument(o: Pick<CommitOptions, 'plan' | 'parts' | 'missing'
       resourceGraphRequests: o.requests.graphRequests,
       armRequests: o.requests.armRequests,
       throttledResponses: o.requests.throttled,
+      queryPlan: queryPlanOf(plan, parts),
     },
   };
+}
+
+/** The scan's query plan: the plan's tables, then the accounts of every part (counts). */
+function queryPlanOf(plan: ScanPlan, parts: readonly ShardPart[]): NonNullable<ScanDocument['stats']['queryPlan']> {
+  const accounts = parts.map((p) => p.accountQuery);
+  const sum = (key: 'rows' | 'pages' | 'leastPages') => accounts.reduce((n, a) => n + a[key], 0);
+  return [
+    ...plan.queryPlan.map((t) => ({ type: t.type, rows: t.rows, pages: t.pages, leastPages: t.leastPages })),
+    { type: TABLES.accounts.type, rows: sum('rows'), pages: sum('pages'), leastPages: sum('leastPages') },
+  ];
+}
+
+/** The query plan in words: a line per table, then the totals and both floors (the quota: 3 queries a second). */
+export function queryPlanLines(scan: ScanDocument): string[] {
+  const plan = scan.stats.queryPlan ?? [];
+  const pages = plan.reduce((n, t) => n + t.pages, 0);
+  const least = plan.reduce((n, t) => n + t.leastPages, 0);
+  return [
+    ...plan.map((t) => `query plan: ${t.type}: ${t.rows} row(s), ${t.pages} page(s), least ${t.leastPages}`),
+    `query plan: ${pages} page(s), least ${least}; quota floor ${(scan.stats.resourceGraphRequests / 3).toFixed(1)} s, least-pages floor ${(least / 3).toFixed(1)} s`,
+  ];
 }
 
 /**
@@ -154,11 +177,13 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
     await store.save(scan, artifacts);
     o.log(`written to ${store.location}`);
   }
+  for (const line of queryPlanLines(scan)) o.log(line);
   o.log(`scan ${scan.scanId} committed from ${parts.length} of ${o.plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
   if (o.afterCommit) {
     try {
-      const states: AccountState[] = [];
-      for (const p of parts) states.push(...(await p.states()));
+      const states = async function* () {
+        for (const p of parts) yield* p.states();
+      };
       await o.afterCommit({ scan, previous, current, states });
     } catch (error) {
       o.log(`after-commit step failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,5 +1,5 @@
 import type { AzureClients } from '../collect/clients.js';
-import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog } from '../collect/collector.js';
+import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog, type TablePlan } from '../collect/collector.js';
 import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
 import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
 import type { ScopeSpec } from './scope.js';
@@ -41,6 +41,8 @@ export interface ScanPlan {
   readonly shards: ReadonlyArray<{ readonly index: number; readonly subscriptions: readonly string[] }>;
   /** Each context table's rows read (count) and why it was not fully read, if it was not. */
   readonly contextTables: ReadonlyArray<{ readonly type: string; readonly rows: number; readonly failure?: string }>;
+  /** The subscription listing's and the context tables' rows, pages and least pages (collector.ts `TablePlan`). */
+  readonly queryPlan: readonly TablePlan[];
   readonly requests: RequestCounts;
 }
 
@@ -53,7 +55,7 @@ export interface PlannedScan {
 /** The request counters of clients now (they may serve several scans: count deltas). */
 export function requestCounters(clients: AzureClients): RequestCounts {
   return {
-    graphPages: clients.graph.pages,
+    graphPages: clients.graph.requested,
     graphRequests: clients.graphStats.requests,
     armRequests: clients.armStats.requests,
     throttled: clients.graphStats.throttled + clients.armStats.throttled,
@@ -90,7 +92,7 @@ export async function planScan(o: {
   startedAt: Date;
 }): Promise<PlannedScan> {
   const before = requestCounters(o.clients);
-  const { subscriptions, tables, tenantWide } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude);
+  const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude);
   const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
   const shards = [];
   for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
@@ -111,6 +113,7 @@ export async function planScan(o: {
     subscriptions,
     shards,
     contextTables,
+    queryPlan,
     requests: requestDelta(requestCounters(o.clients), before),
   };
   o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);

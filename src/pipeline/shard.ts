@@ -1,18 +1,17 @@
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { finished as streamFinished } from 'node:stream/promises';
+import { finished as streamFinished, pipeline } from 'node:stream/promises';
 import type { AzureClients } from '../collect/clients.js';
-import { collectAccounts, type ContextTables, type ProgressLog } from '../collect/collector.js';
+import { type AccountBatchSink, collectAccounts, type ContextTables, type ProgressLog, type TablePlan } from '../collect/collector.js';
 import type { SubscriptionCoverage } from '../collect/inventory.js';
-import { normalizeAccounts, prepareTenant } from '../collect/normalize.js';
+import { normalizeAccounts, type PreparedTenant, prepareTenant } from '../collect/normalize.js';
 import { readPerimeterConfigurations } from '../collect/perimeterConfigurations.js';
 import type { Policy } from '../config/policy.js';
 import type { Observed } from '../domain/observed.js';
 import type { Finding } from '../domain/rule.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
-import type { AccountState } from '../store/accountState.js';
 import { writeChunk } from '../store/artifact.js';
 import { faultPoint } from '../testing/faults.js';
 import { evaluateAccounts, isDeepCandidate } from './evaluate.js';
@@ -21,9 +20,11 @@ import { ResourceGroupFilter } from './scope.js';
 
 /**
  * Step 3 of the pipeline (docs/architecture.md): one shard of a plan — the accounts of at most 300
- * subscriptions read from Resource Graph, normalized against the plan's context, deep-read when the
- * plan says so, evaluated — written as a findings file and a part. The same function runs in
- * process (a small tenant, the CLI) and in a queue worker (a fanned-out scan).
+ * subscriptions streamed from Resource Graph a page at a time; each page normalized against the
+ * plan's context, deep-read when the plan says so, evaluated and written (findings and account
+ * states to NDJSON files) while the next page is requested. Nothing per account is kept once its
+ * findings are written. The same function runs in process (a small tenant, the CLI) and in a queue
+ * worker (a fanned-out scan).
  */
 
 /** A shard's result, without its findings (they are in the part's findings file). */
@@ -41,27 +42,73 @@ export interface ShardPart {
   readonly deepFailed: number;
   /** Resource groups the policy includes that no account of this shard is in (lower-case IDs). */
   readonly unseenResourceGroups: readonly string[];
+  /** The account query's rows, pages and least pages (counts). */
+  readonly accountQuery: TablePlan;
+  /** The most account rows held at once (count): a page being evaluated and the next being read. */
+  readonly peakAccountRows: number;
   readonly requests: RequestCounts;
 }
 
-/** A shard's findings (a temporary NDJSON file the caller removes) and what the commit needs of it. */
+/** A shard's files (temporary; the caller removes them) and what the commit needs of it. */
 export interface EvaluatedShard {
   readonly part: ShardPart;
-  /** NDJSON of the findings, one account's after another, accounts sorted by ID. */
+  /** NDJSON of the findings, one account's after another, in Resource Graph's order. */
   readonly findingsFile: string;
-  readonly states: AccountState[];
-  /** Every finding, when the caller asked to keep them. */
+  /** NDJSON of the accounts' states, one a line. */
+  readonly statesFile: string;
+  /** Every finding, when the caller asked to keep them (tests, small tenants). */
   readonly retained: Finding[];
 }
 
 /**
+ * The context tables indexed once (normalize.ts `prepareTenant`), for every shard a process runs:
+ * each shard only narrows the readable subscriptions to its own.
+ */
+export function prepareContext(context: ContextTables): PreparedTenant {
+  return prepareTenant({ subscriptions: [], tables: { ...context, accounts: { rows: [] } } });
+}
+
+/** One batch's output files and counts, kept when its read completes, discarded when it fails. */
+class BatchOutput {
+  readonly findings: WriteStream;
+  readonly states: WriteStream;
+  accounts = 0;
+  deepRead = 0;
+  deepFailed = 0;
+  readonly problems: string[] = [];
+  readonly retained: Finding[] = [];
+
+  constructor(
+    readonly findingsFile: string,
+    readonly statesFile: string,
+  ) {
+    this.findings = createWriteStream(findingsFile, { encoding: 'utf8' });
+    this.states = createWriteStream(statesFile, { encoding: 'utf8' });
+  }
+
+  async close(): Promise<void> {
+    const done = [streamFinished(this.findings), streamFinished(this.states)];
+    this.findings.end();
+    this.states.end();
+    await Promise.all(done);
+  }
+
+  async remove(): Promise<void> {
+    this.findings.destroy();
+    this.states.destroy();
+    await Promise.all([rm(this.findingsFile, { force: true }), rm(this.statesFile, { force: true })]);
+  }
+}
+
+/**
  * Reads, evaluates and writes one shard of `plan`.
- * @throws the file system's error when the findings file cannot be written (it is removed)
+ * @throws the file system's error when a file cannot be written (the shard's files are removed)
  */
 export async function evaluateShard(o: {
   plan: ScanPlan;
   index: number;
-  context: ContextTables;
+  /** The plan's context, indexed once per process (`prepareContext`). */
+  context: PreparedTenant;
   policy: Policy;
   clients: AzureClients;
   log: ProgressLog;
@@ -77,89 +124,104 @@ export async function evaluateShard(o: {
   const shard = plan.shards.find((s) => s.index === o.index);
   if (!shard) throw new Error(`scan ${plan.scanId} has no shard ${o.index}`);
   const before = requestCounters(clients);
-  const read = await collectAccounts(clients.graph, shard.subscriptions, log, plan.tenantWide);
-  const prepared = prepareTenant({ subscriptions: read.subscriptions, tables: { ...o.context, accounts: read.accounts } });
   const groups = new ResourceGroupFilter(plan.scope);
-  // Accounts are normalized lazily, one at a time, from the rows kept as text (sorted by ID so the
-  // findings' order does not depend on paging); a second pass re-normalizes them after deep inspection.
-  const rows = { rows: sortedById(read.accounts.rows) };
-  const accountsInScope = function* () {
-    for (const a of normalizeAccounts(rows, prepared)) if (groups.has(a)) yield a;
+  const base = join(o.workDir ?? tmpdir(), `perimeter-auditor-${plan.scanId}-${o.index}-${process.pid}`);
+  const evaluatedAt = o.now();
+  const kept: BatchOutput[] = [];
+  const open = new Set<BatchOutput>();
+  let batches = 0;
+
+  const sink = (subscriptions: readonly string[]): AccountBatchSink => {
+    const out = new BatchOutput(`${base}-${batches}.ndjson`, `${base}-${batches}.states.ndjson`);
+    batches += 1;
+    open.add(out);
+    // Only this batch's subscriptions are readable while its rows are normalized.
+    const prepared: PreparedTenant = { ...o.context, problems: out.problems, readableSubscriptions: new Set(subscriptions.map((s) => s.toLowerCase())) };
+    return {
+      page: async (rows) => {
+        const accounts: AccountSnapshot[] = [];
+        for (const a of normalizeAccounts({ rows }, prepared)) if (groups.has(a)) accounts.push(a);
+        let configurations = new Map<string, Observed<readonly unknown[]>>();
+        if (plan.deepInspection) {
+          const targets = accounts.filter((a) => isDeepCandidate(a, policy.parameters));
+          configurations = await readPerimeterConfigurations(targets, clients.cognitiveServicesFor, {
+            maxConcurrency: o.deepConcurrency,
+            throttledIn: (subscriptionId) => clients.armStats.throttledBy.get(subscriptionId) ?? 0,
+          });
+        }
+        const evaluations = evaluateAccounts(accounts, {
+          policy,
+          deepInspection: plan.deepInspection,
+          prepared: o.context,
+          configurations,
+          evaluatedAt,
+          source: { kind: 'scan', id: plan.scanId, at: plan.startedAt },
+          problems: out.problems,
+        });
+        for (const e of evaluations) {
+          out.accounts += 1;
+          if (e.deep !== 'none') out.deepRead += 1;
+          if (e.deep === 'failed') out.deepFailed += 1;
+          await writeChunk(out.findings, e.findings.map((f) => `${JSON.stringify(f)}\n`).join(''));
+          await writeChunk(out.states, `${JSON.stringify(e.state)}\n`);
+          o.onFindings?.();
+          faultPoint('evaluation');
+          if (o.retainFindings) out.retained.push(...e.findings);
+        }
+      },
+      keep: async () => {
+        await out.close();
+        open.delete(out);
+        kept.push(out);
+      },
+      discard: async () => {
+        open.delete(out);
+        await out.remove();
+      },
+    };
   };
 
-  let configurations = new Map<string, Observed<readonly unknown[]>>();
-  if (plan.deepInspection) {
-    const params = policy.parameters;
-    const targets: DeepTarget[] = [];
-    for (const a of accountsInScope())
-      if (isDeepCandidate(a, params)) targets.push({ id: a.id, subscriptionId: a.subscriptionId, resourceGroup: a.resourceGroup, name: a.name });
-    log(`deep inspection: ${targets.length} account(s)`);
-    configurations = await readPerimeterConfigurations(targets, clients.cognitiveServicesFor, {
-      maxConcurrency: o.deepConcurrency,
-      throttled: () => clients.armStats.throttled,
-    });
-  }
-
-  const problems = prepared.problems;
-  const findingsFile = join(o.workDir ?? tmpdir(), `perimeter-auditor-${plan.scanId}-${o.index}-${process.pid}.ndjson`);
-  const out = createWriteStream(findingsFile, { encoding: 'utf8' });
-  const closed = streamFinished(out);
-  const states: AccountState[] = [];
-  const retained: Finding[] = [];
-  let accounts = 0;
-  let deepRead = 0;
-  let deepFailed = 0;
   try {
-    const evaluations = evaluateAccounts(accountsInScope(), {
-      policy,
-      deepInspection: plan.deepInspection,
-      prepared,
-      configurations,
-      evaluatedAt: o.now(),
-      source: { kind: 'scan', id: plan.scanId, at: plan.startedAt },
-      problems,
-    });
-    for (const e of evaluations) {
-      accounts += 1;
-      if (e.deep !== 'none') deepRead += 1;
-      if (e.deep === 'failed') deepFailed += 1;
-      await writeChunk(out, e.findings.map((f) => `${JSON.stringify(f)}\n`).join(''));
-      o.onFindings?.();
-      faultPoint('evaluation');
-      states.push(e.state);
-      if (o.retainFindings) retained.push(...e.findings);
-    }
-    out.end();
-    await closed;
+    const read = await collectAccounts(clients.graph, shard.subscriptions, { log, tenantWide: plan.tenantWide, batch: sink });
+    // One batch (the usual case) becomes the shard's files as it is; batches split after a refusal are appended in order.
+    const findingsFile = `${base}.ndjson`;
+    const statesFile = `${base}.states.ndjson`;
+    await joinFiles(kept.map((b) => b.findingsFile), findingsFile);
+    await joinFiles(kept.map((b) => b.statesFile), statesFile);
+    const sum = (key: 'accounts' | 'deepRead' | 'deepFailed') => kept.reduce((n, b) => n + b[key], 0);
+    const part: ShardPart = {
+      index: o.index,
+      subscriptions: read.subscriptions,
+      accounts: sum('accounts'),
+      accountRows: read.plan.rows,
+      // The context's own problems (malformed rows) are every shard's: listed once by the commit.
+      problems: [...o.context.problems, ...kept.flatMap((b) => b.problems)],
+      deepRead: sum('deepRead'),
+      deepFailed: sum('deepFailed'),
+      unseenResourceGroups: groups.unseen(),
+      accountQuery: read.plan,
+      peakAccountRows: read.peakRows,
+      requests: requestDelta(requestCounters(clients), before),
+    };
+    log(`shard ${o.index}: ${part.accounts} account(s) evaluated`);
+    return { part, findingsFile, statesFile, retained: kept.flatMap((b) => b.retained) };
   } catch (error) {
-    out.destroy();
-    await rm(findingsFile, { force: true });
+    await Promise.all([...open, ...kept].map((b) => b.remove()));
+    await Promise.all([rm(`${base}.ndjson`, { force: true }), rm(`${base}.states.ndjson`, { force: true })]);
     throw error;
   }
-  log(`shard ${o.index}: ${accounts} account(s) evaluated`);
-  const part: ShardPart = {
-    index: o.index,
-    subscriptions: read.subscriptions,
-    accounts,
-    accountRows: read.accounts.rows.length,
-    problems,
-    deepRead,
-    deepFailed,
-    unseenResourceGroups: groups.unseen(),
-    requests: requestDelta(requestCounters(clients), before),
-  };
-  return { part, findingsFile, states, retained };
 }
 
-/** A deep-inspection target: the account's ID and the parts its ARM URL needs. */
-export type DeepTarget = Pick<AccountSnapshot, 'id' | 'subscriptionId' | 'resourceGroup' | 'name'>;
-
-/** Account rows (objects or JSON text) sorted by lower-case ID; rows without a readable ID keep their place at the end. */
-function sortedById(rows: readonly unknown[]): unknown[] {
-  const keyed = rows.map((row) => {
-    const value = typeof row === 'string' ? /^\{"id":"((?:[^"\\]|\\.)*)"/.exec(row)?.[1] : (row as { id?: unknown } | null)?.id;
-    return { row, key: typeof value === 'string' ? value.toLowerCase() : '\uffff' };
-  });
-  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  return keyed.map((k) => k.row);
+/** Makes `target` the concatenation of `files` (renaming the only one, appending several), removing them. */
+async function joinFiles(files: readonly string[], target: string): Promise<void> {
+  const [first, ...rest] = files;
+  if (first === undefined) {
+    await streamFinished(createWriteStream(target).end());
+    return;
+  }
+  await rename(first, target);
+  for (const f of rest) {
+    await pipeline(createReadStream(f), createWriteStream(target, { flags: 'a' }));
+    await rm(f, { force: true });
+  }
 }

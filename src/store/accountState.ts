@@ -176,25 +176,33 @@ export class StateStore {
    * not in `states`, so they keep theirs.
    * @returns the accounts written (count)
    */
-  async syncFromScan(states: readonly AccountState[], concurrency = 16): Promise<number> {
+  async syncFromScan(states: AsyncIterable<AccountState>, concurrency = 16): Promise<number> {
     await this.container.createIfNotExists();
     const limit = pLimit(concurrency);
-    const written: AccountState[] = [];
-    await Promise.all(
-      states.map((s) =>
-        limit(async () => {
-          for (let attempt = 0; attempt < 5; attempt++) {
-            const current = await this.read(s.accountId);
-            if (!supersedes(s, current?.state)) return;
-            if (await this.blobs.write(stateBlobName(s.accountId), s, current ? { etag: current.etag } : 'absent')) {
-              written.push(s);
-              return;
-            }
-          }
-        }),
-      ),
-    );
-    await this.updateIndex(written.map((s) => ({ account: s.accountId, state: s })));
+    // Only the index links of written states are kept (the index is the tenant's anyway), not their outcomes.
+    const written: Array<{ account: string; state: AccountState }> = [];
+    const sync = async (s: AccountState) => {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const current = await this.read(s.accountId);
+        if (!supersedes(s, current?.state)) return;
+        if (await this.blobs.write(stateBlobName(s.accountId), s, current ? { etag: current.etag } : 'absent')) {
+          written.push({ account: s.accountId, state: { ...s, findings: {} } });
+          return;
+        }
+      }
+    };
+    // States are streamed in slices, so the accounts in memory are a slice's, not the tenant's.
+    let slice: AccountState[] = [];
+    const flush = async () => {
+      await Promise.all(slice.map((s) => limit(() => sync(s))));
+      slice = [];
+    };
+    for await (const s of states) {
+      slice.push(s);
+      if (slice.length >= 1000) await flush();
+    }
+    await flush();
+    await this.updateIndex(written);
     return written.length;
   }
 }

@@ -65,6 +65,23 @@ export async function* readFindings(input: Readable): AsyncIterable<Finding> {
   }
 }
 
+/**
+ * Reads JSON values from NDJSON text, one per line (blank lines skipped), e.g. a shard's account states.
+ * @throws SyntaxError naming the line number when a line is not JSON
+ */
+export async function* readJsonLines<T>(input: Readable): AsyncIterable<T> {
+  let n = 0;
+  for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+    n += 1;
+    if (line.trim() === '') continue;
+    try {
+      yield JSON.parse(line) as T;
+    } catch {
+      throw new SyntaxError(`line ${n} is not JSON`);
+    }
+  }
+}
+
 /** A finding source over a file, re-opened for each pass. */
 export function fileFindings(path: string): FindingSource {
   return () => readFindings(createReadStream(path, { encoding: 'utf8' }));

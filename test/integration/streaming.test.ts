@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { describe, it } from 'vitest';
+import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
+import { defaultPolicy } from '../../src/config/policy.js';
+import { evaluateShard, prepareContext } from '../../src/pipeline/shard.js';
+import { planOf } from '../../src/scan.js';
+import { generateTenant } from '../../src/simulator/generate.js';
+import { type SimulatorRequest, type SimulatorResponse, startArmSimulator } from '../../src/simulator/server.js';
+
+/**
+ * Issue 17: a shard streams its accounts a page at a time — evaluated while the next page is
+ * requested, never more than two pages of accounts held — and a batch whose read fails after some
+ * of its pages were evaluated leaves nothing behind. 400 accounts in 2 subscriptions read 20 to a
+ * page make a 20-page shard.
+ */
+const PAGE = 20;
+const tenant = generateTenant({ accounts: 400, subscriptions: 2, seed: 17 });
+const isAccountPage = (r: SimulatorRequest) => r.kind === 'graph' && String(r.body?.query ?? '').includes('microsoft.cognitiveservices/accounts');
+
+/** Runs the one shard; `onFindings` gets the account pages requested so far (the reader's count, taken when each request is issued). */
+async function shardOf(fault: (r: SimulatorRequest) => SimulatorResponse | undefined, onFindings?: (pagesRequested: number) => void) {
+  const sim = await startArmSimulator({ tenant, fault, quota: { limit: 100_000, windowMs: 5000, enforce: false, retryAfter: true } });
+  try {
+    const clients = createAzureClients({
+      armEndpoint: sim.url,
+      credential: developmentCredential(sim.url),
+      caCertificates: sim.caCertificate,
+      pageSize: PAGE,
+      throttle: { baseDelayMs: 1, window: { limit: 10_000, windowMs: 5000 } },
+    });
+    const policy = defaultPolicy();
+    const planned = await planOf({ scope: { subscriptions: [], managementGroups: [] }, policy, deepInspection: false, clients }, new Date(), () => {});
+    assert.equal(planned.plan.shards.length, 1);
+    const before = clients.graph.requested;
+    return await evaluateShard({
+      plan: planned.plan,
+      index: 0,
+      context: prepareContext(planned.context),
+      policy,
+      clients,
+      log: () => {},
+      now: () => new Date(),
+      deepConcurrency: 8,
+      retainFindings: true,
+      ...(onFindings ? { onFindings: () => onFindings(clients.graph.requested - before) } : {}),
+    });
+  } finally {
+    await sim.close();
+  }
+}
+
+describe('a shard streams its accounts page by page', () => {
+  it('evaluates while pages arrive and holds at most two pages of accounts (20 pages of 20)', async () => {
+    const requestedAtFindings: number[] = [];
+    const shard = await shardOf(() => undefined, (pages) => requestedAtFindings.push(pages));
+    try {
+      assert.equal(shard.part.accountRows, 400);
+      assert.equal(shard.part.accounts, 400);
+      assert.equal(shard.part.accountQuery.pages, 20, 'one request a page, no slack');
+      assert.ok(shard.part.peakAccountRows >= PAGE && shard.part.peakAccountRows <= 2 * PAGE, `held ${shard.part.peakAccountRows} account rows at most`);
+      // When the first account's findings were written, the second page had been asked for already:
+      // each page is evaluated while the next one is read (and never more than one ahead).
+      assert.equal(requestedAtFindings[0], 2);
+      assert.ok(requestedAtFindings.every((n) => n <= 20));
+      const lines = (await readFile(shard.findingsFile, 'utf8')).trim().split('\n');
+      assert.equal(lines.length, shard.retained.length);
+      assert.equal((await readFile(shard.statesFile, 'utf8')).trim().split('\n').length, 400, 'one state per account');
+    } finally {
+      await rm(shard.findingsFile, { force: true });
+      await rm(shard.statesFile, { force: true });
+    }
+  });
+
+  it('a read that fails after five pages were evaluated discards them: no finding, no state, the subscriptions unreadable', async () => {
+    let pages = 0;
+    const shard = await shardOf((r) => {
+      if (!isAccountPage(r)) return undefined;
+      pages += 1;
+      return pages > 5 ? { status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } } : undefined;
+    });
+    try {
+      assert.equal(shard.part.accounts, 0);
+      assert.deepEqual(shard.retained, []);
+      assert.equal((await readFile(shard.findingsFile, 'utf8')).length, 0);
+      assert.equal((await readFile(shard.statesFile, 'utf8')).length, 0);
+      assert.deepEqual(shard.part.subscriptions.map((s) => s.status), ['unreadable', 'unreadable']);
+      assert.match(shard.part.subscriptions[0]?.reason ?? '', /HTTP 500/);
+      assert.equal(shard.part.accountQuery.rows, 0, 'a failed read adds no rows to the plan');
+      assert.ok(shard.part.accountQuery.pages > 5, 'its pages are slack');
+    } finally {
+      await rm(shard.findingsFile, { force: true });
+      await rm(shard.statesFile, { force: true });
+    }
+  });
+});
