@@ -155,7 +155,7 @@ export class StateStore {
     if (changes.length === 0) return;
     await this.blobs.update<StateIndex>(INDEX_BLOB, (current) => {
       const index = current ?? emptyIndex();
-      for (const c of changes) relink(index, c.account, c.state);
+      relink(index, changes);
       return index;
     });
   }
@@ -207,33 +207,41 @@ export class StateStore {
   }
 }
 
-function add(map: Record<string, string[]>, key: string, account: string): void {
-  const list = map[key] ?? [];
-  if (!list.some((a) => idKey(a) === idKey(account))) list.push(account);
-  map[key] = list;
-}
-
-/** Replaces the links of `account` (any spelling) by those of `state`. */
-function relink(index: StateIndex, account: string, state: AccountState | undefined): void {
-  const key = idKey(account);
+/**
+ * Replaces the links of each changed account (any spelling) by those of its new state (none when
+ * undefined or deleted), in one pass over the index whatever the number of changes (a scan of
+ * 100,000 accounts relinks them all at once).
+ */
+function relink(index: StateIndex, changes: ReadonlyArray<{ account: string; state: AccountState | undefined }>): void {
+  const changed = new Map(changes.map((c) => [idKey(c.account), c.state]));
   for (const map of [index.principals, index.profiles, index.perimeters, index.roleAssignments, index.storage]) {
     for (const [k, list] of Object.entries(map)) {
-      const rest = list.filter((a) => idKey(a) !== key);
+      const rest = list.filter((a) => !changed.has(idKey(a)));
+      if (rest.length === list.length) continue;
       if (rest.length) map[k] = rest;
       else delete map[k];
     }
   }
   for (const [assoc, resource] of Object.entries(index.associations)) {
-    if (idKey(resource) === key && (!state || !state.associations.includes(assoc))) delete index.associations[assoc];
+    const key = idKey(resource);
+    if (!changed.has(key)) continue;
+    const state = changed.get(key);
+    if (!state || !state.associations.includes(assoc)) delete index.associations[assoc];
   }
-  account = state?.accountId ?? account;
-  if (!state || state.deleted) return;
-  for (const p of state.principals) add(index.principals, p, account);
-  for (const p of state.profiles) add(index.profiles, p, account);
-  for (const p of state.perimeters) add(index.perimeters, p, account);
-  for (const r of state.roleAssignments) add(index.roleAssignments, r, account);
-  for (const s of state.dataSources) add(index.storage, s, account);
-  for (const a of state.associations) index.associations[a] = account;
+  const link = (map: Record<string, string[]>, keys: readonly string[], account: string) => {
+    for (const k of new Set(keys)) (map[k] ??= []).push(account);
+  };
+  // One entry per account (the last change wins), so an account listed twice is linked once.
+  for (const state of changed.values()) {
+    if (!state || state.deleted) continue;
+    const account = state.accountId;
+    link(index.principals, state.principals, account);
+    link(index.profiles, state.profiles, account);
+    link(index.perimeters, state.perimeters, account);
+    link(index.roleAssignments, state.roleAssignments, account);
+    link(index.storage, state.dataSources, account);
+    for (const a of state.associations) index.associations[a] = account;
+  }
 }
 
 /** The perimeter of an association or profile ID. */
