@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { count, fmt, leastPages, markdownTable, measuredRun, QUERIES_PER_SECOND, type QueryPlan, queryPlanTable, type RunResult } from './lib/benchmark.js';
 
 /**
  * The scale benchmark (issue: scale): generated tenants served by the HTTPS ARM simulator in its
@@ -16,6 +17,8 @@ import { parseArgs } from 'node:util';
  *                 [-- --latency-ms 100] [-- --transfer-bytes-per-ms 10000]
  *
  * quota floor = Resource Graph queries ÷ 3 per second: no client of one user can finish sooner.
+ * least-pages floor = the least pages the scan's rows need (scan.json stats.queryPlan) ÷ 3 per
+ * second: the floor of any query plan over the same rows. Under the table, each run's query plan.
  */
 const { values } = parseArgs({
   options: {
@@ -53,21 +56,17 @@ async function startSimulator(accounts: number, subscriptions: number): Promise<
   };
 }
 
-async function run(sim: Simulator, mode: 'ours' | 'baseline', deep: boolean): Promise<Record<string, number>> {
-  const heap = mode === 'ours' && Number(values['max-old-space-mib']) > 0 ? [`--max-old-space-size=${values['max-old-space-mib']}`] : [];
-  const child = spawn(process.execPath, [...heap, runMain, '--mode', mode, '--url', sim.url, ...(deep ? ['--deep'] : [])], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_EXTRA_CA_CERTS: sim.caFile },
+async function run(sim: Simulator, mode: 'ours' | 'baseline', deep: boolean): Promise<RunResult> {
+  const { code, signal, result } = await measuredRun<RunResult>(runMain, ['--mode', mode, '--url', sim.url, ...(deep ? ['--deep'] : [])], {
+    heapMiB: mode === 'ours' ? Number(values['max-old-space-mib']) : 0,
+    env: { NODE_EXTRA_CA_CERTS: sim.caFile },
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
-  const [code] = (await once(child, 'exit')) as [number];
-  if (code !== 0) throw new Error(`${mode} run exited with ${code}`);
-  return JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Record<string, number>;
+  if (!result) throw new Error(`${mode} run exited with ${code ?? signal}`);
+  return result;
 }
 
-const fmt = (n: number | undefined, digits = 1) => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits));
 const rows: string[][] = [];
+const queryPlans: Array<{ run: string; plan: QueryPlan | undefined }> = [];
 const baselineMax = Number(values['baseline-max']);
 const deepMax = Number(values['deep-max']);
 process.stderr.write(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}\n`);
@@ -78,59 +77,57 @@ for (const size of values.sizes.split(',')) {
   try {
     const plans: Array<{ deep: boolean }> = [{ deep: false }, ...(accounts <= deepMax ? [{ deep: true }] : [])];
     let oursWall: number | undefined;
-    const results: Array<{ deep: boolean; r: Record<string, number> }> = [];
+    const results: Array<{ deep: boolean; r: RunResult }> = [];
     for (const plan of plans) {
       process.stderr.write(`  ours, deep inspection ${plan.deep ? 'on' : 'off'}\n`);
       const r = await run(sim, 'ours', plan.deep);
       if (!plan.deep) oursWall = r.wallMs;
       results.push({ deep: plan.deep, r });
     }
-    let base: Record<string, number> | undefined;
+    let base: RunResult | undefined;
     if (accounts <= baselineMax) {
       process.stderr.write('  baseline (per-subscription listing, per-account reads)\n');
       base = await run(sim, 'baseline', false);
     }
+    const tenant = `${count(accounts)} / ${count(subscriptions)}`;
     for (const { deep, r } of results) {
-      const floorS = (r.graphQueries ?? 0) / 3;
-      const wallS = (r.wallMs ?? 0) / 1000;
+      const run = `ours, deep ${deep ? 'on' : 'off'}`;
+      const floorS = r.graphQueries / QUERIES_PER_SECOND;
+      const least = leastPages(r.queryPlan);
+      const leastS = least === undefined ? undefined : least / QUERIES_PER_SECOND;
+      const wallS = r.wallMs / 1000;
       rows.push([
-        `${accounts.toLocaleString('en')} / ${subscriptions.toLocaleString('en')}`,
-        `ours, deep ${deep ? 'on' : 'off'}`,
+        tenant,
+        run,
         fmt(wallS),
+        fmt(r.firstFindingMs === undefined ? undefined : r.firstFindingMs / 1000),
         String(r.graphQueries),
         String(r.armCalls),
-        String((r.graphThrottled ?? 0) + (r.armThrottled ?? 0)),
+        String((r.graphThrottled ?? 0) + r.armThrottled),
         String(r.peakRssMiB),
-        Math.round((r.findings ?? 0) / wallS).toLocaleString('en'),
+        count((r.findings ?? 0) / wallS),
         fmt(floorS),
         fmt(wallS / floorS, 2),
-        base && !deep ? fmt((base.wallMs ?? 0) / 1000) : '—',
-        base && !deep && oursWall ? `${fmt((base.wallMs ?? 0) / oursWall)}×` : '—',
+        fmt(leastS),
+        fmt(leastS === undefined ? undefined : wallS / leastS, 2),
+        base && !deep ? fmt(base.wallMs / 1000) : '—',
+        base && !deep && oursWall ? `${fmt(base.wallMs / oursWall)}×` : '—',
       ]);
+      queryPlans.push({ run: `${tenant}, ${run}`, plan: r.queryPlan });
     }
     if (base) {
-      rows.push([
-        `${accounts.toLocaleString('en')} / ${subscriptions.toLocaleString('en')}`,
-        'baseline',
-        fmt((base.wallMs ?? 0) / 1000),
-        '0',
-        String(base.armCalls),
-        String(base.armThrottled),
-        String(base.peakRssMiB),
-        '—',
-        '—',
-        '—',
-        fmt((base.wallMs ?? 0) / 1000),
-        '1×',
-      ]);
+      rows.push([tenant, 'baseline', fmt(base.wallMs / 1000), '—', '0', String(base.armCalls), String(base.armThrottled), String(base.peakRssMiB), '—', '—', '—', '—', '—', fmt(base.wallMs / 1000), '1×']);
     }
   } finally {
     await sim.stop();
   }
 }
-const header = ['accounts / subscriptions', 'run', 'wall (s)', 'ARG queries', 'ARM calls', '429s', 'peak RSS (MiB)', 'findings/s', 'quota floor (s)', 'wall ÷ floor', 'baseline (s)', 'baseline ÷ ours'];
-console.log(`| ${header.join(' | ')} |`);
-console.log(`|${header.map(() => '---').join('|')}|`);
-for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+const header = [
+  'accounts / subscriptions', 'run', 'wall (s)', 'time to first finding (s)', 'ARG queries', 'ARM calls', '429s', 'peak RSS (MiB)', 'findings/s',
+  'quota floor (s)', 'wall ÷ floor', 'least-pages floor (s)', 'wall ÷ least floor', 'baseline (s)', 'baseline ÷ ours',
+];
+console.log(markdownTable(header, rows));
 console.log(`\nour runs: node --max-old-space-size=${values['max-old-space-mib']} (0 = V8's default)`);
 console.log(`simulated latency ${values['latency-ms']} ms per request + body size ÷ ${values['transfer-bytes-per-ms']} bytes/ms; Resource Graph quota 15 queries / 5 s enforced; ARM reads 250-token bucket, 25/s per subscription`);
+console.log('quota floor = Resource Graph queries ÷ 3 per second; least-pages floor = the least pages the rows read need (Σ least pages of the query plan) ÷ 3 per second');
+for (const { run, plan } of queryPlans) console.log(`\nquery plan, ${run}:\n${queryPlanTable(plan)}`);
