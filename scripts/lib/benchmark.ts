@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import type { commitShardedScan } from '../../src/shards.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 
 /**
@@ -53,6 +54,22 @@ export interface RunResult {
   readonly peakRssMiB: number;
   /** scan.json's `stats.queryPlan` (ours, when the scan fills it). */
   readonly queryPlan?: QueryPlan;
+}
+
+/** What one measured fan-in commit prints (scripts/bench-commit.ts): one JSON line. */
+export interface CommitRun {
+  readonly outcome: Awaited<ReturnType<typeof commitShardedScan>>;
+  /** From the call of commitShardedScan to its return (ms). */
+  readonly wallMs: number;
+  /** Of `wallMs`, from the after-commit step's start (ms); absent without it. */
+  readonly afterCommitMs?: number;
+  /** Of `afterCommitMs`, the accounts' states written (StateStore.syncFromScan, ms). */
+  readonly stateSyncMs?: number;
+  /** Account states handed to the after-commit step (count). */
+  readonly states?: number;
+  /** Why the after-commit step failed (the commit logs it, and does not throw). */
+  readonly afterCommitError?: string;
+  readonly peakRssMiB: number;
 }
 
 /** This process's peak resident set so far (MiB). */
