@@ -14,11 +14,12 @@ import { count, fmt, leastPages, markdownTable, measuredRun, QUERIES_PER_SECOND,
  * a separate process (scripts/bench-run.ts) so its peak RSS is its own. Prints a table; asserts nothing.
  *
  *   npm run bench [-- --sizes 1000:10,10000:500,100000:5000] [-- --baseline-max 10000]
- *                 [-- --latency-ms 100] [-- --transfer-bytes-per-ms 10000]
+ *                 [-- --latency-ms 100] [-- --transfer-bytes-per-ms 10000] [-- --fanin 100000[:5000]]
  *
  * quota floor = Resource Graph queries ÷ 3 per second: no client of one user can finish sooner.
  * least-pages floor = the least pages the scan's rows need (scan.json stats.queryPlan) ÷ 3 per
  * second: the floor of any query plan over the same rows. Under the table, each run's query plan.
+ * `--fanin ACCOUNTS[:SUBSCRIPTIONS]` then runs the fan-in commit alone (scripts/bench-fanin.ts).
  */
 const { values } = parseArgs({
   options: {
@@ -29,11 +30,14 @@ const { values } = parseArgs({
     'transfer-bytes-per-ms': { type: 'string', default: '10000' },
     /** V8 heap cap for our runs (MiB), as a Function App instance's memory would impose. */
     'max-old-space-mib': { type: 'string', default: '384' },
+    /** After the table, the fan-in commit of a fanned-out scan of this many accounts (`N` or `N:subscriptions`). */
+    fanin: { type: 'string' },
   },
 });
 const here = dirname(fileURLToPath(import.meta.url));
 const simMain = join(here, '..', 'src', 'simulator', 'main.js');
 const runMain = join(here, 'bench-run.js');
+const faninMain = join(here, 'bench-fanin.js');
 
 interface Simulator {
   url: string;
@@ -131,3 +135,13 @@ console.log(`\nour runs: node --max-old-space-size=${values['max-old-space-mib']
 console.log(`simulated latency ${values['latency-ms']} ms per request + body size ÷ ${values['transfer-bytes-per-ms']} bytes/ms; Resource Graph quota 15 queries / 5 s enforced; ARM reads 250-token bucket, 25/s per subscription`);
 console.log('quota floor = Resource Graph queries ÷ 3 per second; least-pages floor = the least pages the rows read need (Σ least pages of the query plan) ÷ 3 per second');
 for (const { run, plan } of queryPlans) console.log(`\nquery plan, ${run}:\n${queryPlanTable(plan)}`);
+
+if (values.fanin) {
+  const [faninAccounts = '', faninSubscriptions] = values.fanin.split(':');
+  // Without a subscription count, the tenant's shape of the 100,000-account row: 20 accounts a subscription.
+  const args = ['--accounts', faninAccounts, '--subscriptions', faninSubscriptions ?? String(Math.max(1, Math.round(Number(faninAccounts) / 20))), '--max-old-space-mib', values['max-old-space-mib']];
+  console.log('');
+  const child = spawn(process.execPath, [faninMain, ...args], { stdio: 'inherit' });
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`the fan-in run exited with ${code}`);
+}
