@@ -34,13 +34,15 @@ const container = BlobServiceClient.fromConnectionString(connection).getContaine
 let started = performance.now();
 const log = values.verbose ? (m: string) => process.stderr.write(`  commit ${((performance.now() - started) / 1000).toFixed(1)}s ${m}\n`) : () => {};
 
-/** The state store, timing its sync from the scan (the rest of the after-commit step is the digest). */
+/** The state store, timing its sync from the scan (the rest of the after-commit step is the digest) and counting what it wrote. */
 class TimedStateStore extends StateStore {
   syncMs: number | undefined;
+  written: number | undefined;
   override async syncFromScan(states: Parameters<StateStore['syncFromScan']>[0], concurrency?: number): Promise<number> {
     const t0 = performance.now();
     try {
-      return await super.syncFromScan(states, concurrency);
+      this.written = await super.syncFromScan(states, concurrency);
+      return this.written;
     } finally {
       this.syncMs = performance.now() - t0;
     }
@@ -49,7 +51,6 @@ class TimedStateStore extends StateStore {
 
 const state = values['after-commit'] ? new TimedStateStore(container) : undefined;
 let afterStarted: number | undefined;
-let states: number | undefined;
 let afterCommitError: string | undefined;
 let afterCommit: AfterCommit | undefined;
 if (state) {
@@ -57,7 +58,6 @@ if (state) {
   const ledger = new AlertLedger(new BlobKeyValueStore(container));
   afterCommit = async (committed) => {
     afterStarted = performance.now();
-    states = committed.states.length;
     try {
       await afterScanCommit(committed, { state, webhooks: [], ledger, log });
     } catch (error) {
@@ -75,7 +75,7 @@ const run: CommitRun = {
   wallMs: ended - started,
   ...(afterStarted === undefined ? {} : { afterCommitMs: ended - afterStarted }),
   ...(state?.syncMs === undefined ? {} : { stateSyncMs: state.syncMs }),
-  ...(states === undefined ? {} : { states }),
+  ...(state?.written === undefined ? {} : { statesWritten: state.written }),
   ...(afterCommitError === undefined ? {} : { afterCommitError }),
   peakRssMiB: peakRssMiB(),
 };

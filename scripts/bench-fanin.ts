@@ -132,27 +132,27 @@ try {
       fmt(result.stateSyncMs === undefined ? undefined : result.stateSyncMs / 1000),
       String(result.peakRssMiB),
       count(t ? t.pass + t.fail + t.unknown + t.not_applicable : undefined),
-      result.afterCommitError ? `failed: ${result.afterCommitError}` : count(result.states),
+      result.afterCommitError ? `failed: ${result.afterCommitError}` : count(result.statesWritten),
     ]);
   }
-  console.log(markdownTable(['accounts / subscriptions', 'shards', 'run', 'wall (s)', 'of which after-commit (s)', 'of which state writes (s)', 'peak RSS (MiB)', 'findings committed', 'account states synced'], rows));
+  console.log(markdownTable(['accounts / subscriptions', 'shards', 'run', 'wall (s)', 'of which after-commit (s)', 'of which state writes (s)', 'peak RSS (MiB)', 'findings committed', 'account states written'], rows));
   console.log(`\ncommit runs: node --max-old-space-size=${heapMiB} (0 = V8's default), commitShardedScan alone in a fresh process; deep inspection ${values.deep ? 'on' : 'off'}`);
-  console.log(`parts: ${shards} findings files, ${fmt(partBytes / 2 ** 20)} MiB together; Azurite (Blob, in memory) on loopback; no previous scan, so no changes are computed`);
+  console.log(`parts: ${shards}, their NDJSON files ${fmt(partBytes / 2 ** 20)} MiB together; Azurite (Blob, in memory) on loopback; no previous scan, so no changes are computed`);
 } finally {
   await azurite.stop();
 }
 
 /**
  * Copies every blob of `from` but `except` into `to` (server-side), so a row commits its own copy.
- * @returns the bytes of the parts' findings files copied
+ * @returns the bytes of the NDJSON files copied (the parts' findings, and their states where a part keeps them so)
  */
 async function copyWithoutLock(from: ContainerClient, to: ContainerClient, except: string): Promise<number> {
   await to.createIfNotExists();
-  let findingsBytes = 0;
+  let ndjsonBytes = 0;
   for await (const blob of from.listBlobsFlat()) {
     if (blob.name === except) continue;
     await (await to.getBlobClient(blob.name).beginCopyFromURL(from.getBlobClient(blob.name).url)).pollUntilDone();
-    if (blob.name.endsWith('.ndjson')) findingsBytes += blob.properties.contentLength ?? 0;
+    if (blob.name.endsWith('.ndjson')) ndjsonBytes += blob.properties.contentLength ?? 0;
   }
-  return findingsBytes;
+  return ndjsonBytes;
 }

@@ -65,8 +65,8 @@ export interface CommitRun {
   readonly afterCommitMs?: number;
   /** Of `afterCommitMs`, the accounts' states written (StateStore.syncFromScan, ms). */
   readonly stateSyncMs?: number;
-  /** Account states handed to the after-commit step (count). */
-  readonly states?: number;
+  /** Account states the after-commit step wrote (StateStore.syncFromScan's count). */
+  readonly statesWritten?: number;
   /** Why the after-commit step failed (the commit logs it, and does not throw). */
   readonly afterCommitError?: string;
   readonly peakRssMiB: number;
