@@ -10,12 +10,15 @@ import { createAzureClients, developmentCredential } from '../src/collect/client
 import { defaultPolicy } from '../src/config/policy.js';
 import { runScan } from '../src/scan.js';
 import { DirectoryStore } from '../src/store/stores.js';
+import { peakRssMiB, queryPlanTable, type RunResult } from './lib/benchmark.js';
 
 /**
  * One measured run of `npm run bench`, in a process of its own so that its peak RSS is its own.
  * Prints one JSON line on stdout.
  *
- *   --mode ours      the scan (runScan: Resource Graph, streamed findings, every report format, a directory store)
+ *   --mode ours      the scan (runScan: Resource Graph, streamed findings, every report format, a directory store);
+ *                    also when the first account's findings were written, and scan.json's query plan
+ *                    (printed as a table on stderr with --verbose)
  *   --mode baseline  how per-subscription scanners work: list subscriptions, then per subscription list
  *                    accounts through the Cognitive Services client and, for each account (8 in flight),
  *                    read its perimeter configurations and its identity's role assignments. Collection only:
@@ -34,40 +37,45 @@ const { values } = parseArgs({
 const url = values.url ?? '';
 if (!url) throw new Error('--url is required');
 const credential = developmentCredential(url);
-const rss = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-async function ours(): Promise<Record<string, number>> {
+async function ours(): Promise<RunResult> {
   const clients = createAzureClients({ armEndpoint: url, credential });
   const dir = await mkdtemp(join(tmpdir(), 'perimeter-auditor-bench-'));
   try {
     const policy = defaultPolicy();
     const started = performance.now();
+    let firstFindingMs: number | undefined;
     const { scan } = await runScan({
       scope: { subscriptions: [], managementGroups: [] },
       policy,
       deepInspection: values.deep,
       clients,
       stores: [new DirectoryStore(dir)],
+      onFirstFindings: () => (firstFindingMs = performance.now() - started),
       ...(values.verbose ? { log: (m: string) => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1)}s rss ${Math.round(process.memoryUsage().rss / 2 ** 20)}MiB ${m}\n`) } : {}),
     });
     const wallMs = performance.now() - started;
     const t = scan.summary.byOutcome;
+    const { queryPlan } = scan.stats;
+    if (values.verbose) process.stderr.write(`query plan:\n${queryPlanTable(queryPlan)}\n`);
     return {
       wallMs,
       accounts: scan.coverage.accounts,
       findings: t.pass + t.fail + t.unknown + t.not_applicable,
+      ...(firstFindingMs === undefined ? {} : { firstFindingMs }),
       graphQueries: clients.graphStats.requests,
       graphThrottled: clients.graphStats.throttled,
       armCalls: clients.armStats.requests,
       armThrottled: clients.armStats.throttled,
-      peakRssMiB: rss(),
+      peakRssMiB: peakRssMiB(),
+      ...(queryPlan ? { queryPlan } : {}),
     };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 }
 
-async function baseline(): Promise<Record<string, number>> {
+async function baseline(): Promise<RunResult & { configurations: number; assignments: number }> {
   const counter = { requests: 0, throttled: 0 };
   const counting: PipelinePolicy = {
     name: 'benchCounter',
@@ -116,7 +124,8 @@ async function baseline(): Promise<Record<string, number>> {
     );
   }
   const wallMs = performance.now() - started;
-  return { wallMs, accounts, configurations, assignments, armCalls: counter.requests, armThrottled: counter.throttled, graphQueries: 0, peakRssMiB: rss() };
+  const armCalls = counter.requests;
+  return { wallMs, accounts, configurations, assignments, armCalls, armThrottled: counter.throttled, graphQueries: 0, peakRssMiB: peakRssMiB() };
 }
 
 const result = values.mode === 'baseline' ? await baseline() : await ours();
