@@ -68,7 +68,8 @@ class OutputFile {
   private pending = '';
 
   constructor(readonly path: string) {
-    this.stream = createWriteStream(path);
+    // A large buffer, so that the pass parses on while the file system writes (fs default: 16 KiB).
+    this.stream = createWriteStream(path, { highWaterMark: 1024 * 1024 });
     // Recorded, never unhandled: the next write or `close` throws it.
     this.stream.on('error', (e) => {
       this.error ??= e;
