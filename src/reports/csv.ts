@@ -69,6 +69,7 @@ export class CsvRows {
   private batch: string[][] = [];
   private ready = stringify([[...CSV_COLUMNS]], OPTIONS);
 
+  /** Adds the finding's row. */
   add(f: Finding): void {
     this.batch.push(cells(f));
     if (this.batch.length === BATCH) this.stringifyBatch();

@@ -122,6 +122,7 @@ export class SarifResults {
     this.index = new Map(rules.map((r, i) => [r.id, i]));
   }
 
+  /** Adds the finding's result when it is a `fail` or an `unknown`. */
   add(f: Finding): void {
     if (f.outcome !== 'fail' && f.outcome !== 'unknown') return;
     this.ready += `${this.first ? '' : ','}${JSON.stringify(result(f, this.index.get(f.ruleId) ?? -1))}`;

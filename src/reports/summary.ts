@@ -86,6 +86,7 @@ export class ReportAggregator {
     }
   }
 
+  /** Counts one finding; an account's findings may come in any order. */
   add(f: Finding): void {
     this.byOutcome[f.outcome] += 1;
     bump(this.byRule, f.ruleId, f.outcome);
