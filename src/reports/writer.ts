@@ -193,7 +193,7 @@ export class ReportWriter {
    * @throws the file system's error when the folder cannot be created
    */
   static async open(o: ReportWriterOptions): Promise<ReportWriter> {
-    return new ReportWriter(await mkdtemp(join(o.workDir ?? tmpdir(), 'pa-reports-')), o);
+    return new ReportWriter(await mkdtemp(join(o.workDir ?? tmpdir(), 'pa-report-files-')), o);
   }
 
   private file(name: string): OutputFile {
