@@ -7,34 +7,43 @@ import { finished } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { catalogEntry, type Finding, type Outcome } from '../src/domain/rule.js';
 import { SummaryBuilder } from '../src/engine/summary.js';
-import { type ReportFormat, reportArtifacts } from '../src/reports/index.js';
+import { parseReportFormats, type ReportFormat } from '../src/reports/index.js';
+import { ReportWriter } from '../src/reports/writer.js';
 import { RULES } from '../src/rules/index.js';
-import { fileFindings, writeChunk } from '../src/store/artifact.js';
+import { copyFile, writeChunk } from '../src/store/artifact.js';
 import type { ScanDocument } from '../src/store/scanDocument.js';
+import { DirectoryStore } from '../src/store/stores.js';
 
 /**
  * Report benchmark: writes a generated scan of N accounts (default 100,000; 19 rules each) to a
- * temporary directory, then renders each report format from its findings.ndjson in a separate
- * process and prints wall time and that process's peak RSS.
+ * temporary directory, then renders the reports from its findings.ndjson, each run in a process of
+ * its own: each format alone, then all four in the one pass a commit makes (reports/writer.ts). It
+ * prints each run's wall time (the pass, then the copy into place as a directory store makes it)
+ * and peak RSS, and the four single-format runs' total against the one pass.
  *
  *   npm run bench:reports [-- --accounts 100000] [-- --keep]
  */
 
 const self = fileURLToPath(import.meta.url);
 
-async function renderOne(format: ReportFormat, dir: string): Promise<void> {
+/** Renders `formats` from dir/findings.ndjson in one pass (reports/writer.ts) into dir/out, as a store would. */
+async function renderOne(formats: readonly ReportFormat[], dir: string): Promise<void> {
   const { readFile } = await import('node:fs/promises');
   const scan = JSON.parse(await readFile(join(dir, 'scan.json'), 'utf8')) as ScanDocument;
-  const [artifact] = reportArtifacts(scan, fileFindings(join(dir, 'findings.ndjson')), [format]);
-  if (!artifact) throw new Error(`no artifact for ${format}`);
   const started = process.hrtime.bigint();
-  const out = createWriteStream(join(dir, artifact.name));
-  await artifact.write(out);
-  out.end();
-  await finished(out);
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  const bytes = (await stat(join(dir, artifact.name))).size;
-  process.stdout.write(`${JSON.stringify({ format, ms, peakRssMiB: process.resourceUsage().maxRSS / 1024, bytes })}\n`);
+  const reports = await ReportWriter.open({ scan, formats, workDir: dir });
+  try {
+    await reports.read([(out) => copyFile(join(dir, 'findings.ndjson'), out)]);
+    const artifacts = await reports.finish(scan);
+    const passMs = Number(process.hrtime.bigint() - started) / 1e6;
+    await new DirectoryStore(join(dir, 'out')).saveFiles(scan.scanId, artifacts);
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    let bytes = 0;
+    for (const a of artifacts) bytes += (await stat(join(dir, 'out', a.name))).size;
+    process.stdout.write(`${JSON.stringify({ formats: formats.join(','), ms, passMs, peakRssMiB: process.resourceUsage().maxRSS / 1024, bytes })}\n`);
+  } finally {
+    await reports.remove();
+  }
 }
 
 const OUTCOMES: readonly Outcome[] = ['pass', 'fail', 'not_applicable', 'unknown'];
@@ -97,21 +106,21 @@ async function generate(dir: string, accounts: number): Promise<{ findings: numb
   return { findings: n, bytes: (await stat(join(dir, 'findings.ndjson'))).size };
 }
 
-function child(format: ReportFormat, dir: string): Promise<{ format: string; ms: number; peakRssMiB: number; bytes: number }> {
+function child(formats: readonly ReportFormat[], dir: string): Promise<{ formats: string; ms: number; passMs: number; peakRssMiB: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [self, 'render', format, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const p = spawn(process.execPath, [self, 'render', formats.join(','), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (c: Buffer) => {
       out += c.toString();
     });
-    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`render ${format} exited ${code}`))));
+    p.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`render ${formats.join(',')} exited ${code}`))));
   });
 }
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   if (args[0] === 'render') {
-    await renderOne(args[1] as ReportFormat, args[2] ?? '.');
+    await renderOne(parseReportFormats(args[1] ?? ''), args[2] ?? '.');
     return;
   }
   const at = args.indexOf('--accounts');
@@ -123,13 +132,22 @@ async function main(): Promise<void> {
     console.log(`generated ${accounts} accounts, ${gen.findings} findings, findings.ndjson ${(gen.bytes / 2 ** 20).toFixed(0)} MiB in ${Date.now() - started} ms`);
     console.log(`machine: ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
     console.log('');
-    console.log('format   wall (s)   peak RSS (MiB)   output (MiB)   findings/s');
-    for (const format of ['csv', 'sarif', 'json', 'html'] as ReportFormat[]) {
-      const r = await child(format, dir);
+    console.log('formats                 wall (s)   pass (s)   peak RSS (MiB)   output (MiB)   findings/s');
+    const row = (r: Awaited<ReturnType<typeof child>>) =>
       console.log(
-        `${format.padEnd(8)} ${(r.ms / 1000).toFixed(1).padStart(8)}   ${r.peakRssMiB.toFixed(0).padStart(14)}   ${(r.bytes / 2 ** 20).toFixed(1).padStart(12)}   ${Math.round(gen.findings / (r.ms / 1000)).toString().padStart(10)}`,
+        `${r.formats.padEnd(22)} ${(r.ms / 1000).toFixed(1).padStart(9)}   ${(r.passMs / 1000).toFixed(1).padStart(8)}   ${r.peakRssMiB.toFixed(0).padStart(14)}   ${(r.bytes / 2 ** 20).toFixed(1).padStart(12)}   ${Math.round(gen.findings / (r.ms / 1000)).toString().padStart(10)}`,
       );
+    // Each format alone (a pass of its own, as each renderer once read the findings), then all four in one pass.
+    let apart = 0;
+    for (const format of ['csv', 'sarif', 'json', 'html'] as const) {
+      const r = await child([format], dir);
+      row(r);
+      apart += r.ms;
     }
+    const together = await child(['csv', 'sarif', 'json', 'html'], dir);
+    row(together);
+    console.log('');
+    console.log(`four formats: ${(apart / 1000).toFixed(1)} s as four passes, ${(together.ms / 1000).toFixed(1)} s in one pass (${(apart / together.ms).toFixed(2)}×)`);
   } finally {
     if (!args.includes('--keep')) await rm(dir, { recursive: true, force: true });
     else console.log(`kept ${dir}`);

@@ -119,6 +119,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       stores: options.stores,
       ...(options.formats ? { formats: options.formats } : {}),
       afterCommit: options.afterCommit,
+      ...(options.workDir ? { workDir: options.workDir } : {}),
       // In one process the shards share the clients: the scan's requests are the clients' delta.
       requests: requestDelta(requestCounters(clients), requestsBefore),
       log,

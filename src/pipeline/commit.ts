@@ -5,9 +5,10 @@ import { catalogEntry } from '../domain/rule.js';
 import { type Baseline, loadBaseline } from '../engine/diff.js';
 import { SummaryBuilder } from '../engine/summary.js';
 import { scanOutcomeLine } from '../reports/coverage.js';
-import { REPORT_FORMATS, type ReportFormat, reportArtifacts } from '../reports/index.js';
+import { REPORT_FORMATS, type ReportFormat } from '../reports/index.js';
+import { ReportWriter } from '../reports/writer.js';
 import type { AccountState } from '../store/accountState.js';
-import type { Artifact, FindingSource } from '../store/artifact.js';
+import type { FindingSource } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import type { ScanStore, StoredScan } from '../store/stores.js';
 import { rulesOf } from './evaluate.js';
@@ -18,7 +19,8 @@ import { warnUnseenResourceGroups } from './scope.js';
 /**
  * Step 4 of the pipeline (docs/architecture.md), the one commit for every scan, whether its shards
  * ran in process or in queue workers: `scan.json` built from the plan and the parts, the findings
- * (the parts' files in shard order), every report against the previous scan, each store's commit
+ * (the parts' files in shard order), every report against the previous scan — the summary, the
+ * findings and the reports from one read of the parts (reports/writer.ts) — each store's commit
  * point last; then `afterCommit` (the digest and the accounts' states in the Function App).
  */
 
@@ -26,7 +28,10 @@ import { warnUnseenResourceGroups } from './scope.js';
 export interface PartToCommit {
   readonly part: ShardPart;
   readonly findings: FindingSource;
-  /** Copies the part's findings file, as stored, to `out`. */
+  /**
+   * Copies the part's findings file, as stored, to `out` (with backpressure; does not end it). The
+   * commit's one read of the part: the summary, findings.ndjson and every report are fed from it.
+   */
   copyFindings(out: Writable): Promise<void>;
   /** The part's account states, streamed. */
   states(): AsyncIterable<AccountState>;
@@ -56,6 +61,8 @@ export interface CommitOptions {
   readonly requests: RequestCounts;
   readonly log: ProgressLog;
   readonly now: () => Date;
+  /** Where the reports' temporary files go (removed on every path). Default the OS temporary directory. */
+  readonly workDir?: string | undefined;
 }
 
 /**
@@ -155,27 +162,36 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
   const current: FindingSource = async function* () {
     for (const p of parts) yield* p.findings();
   };
-  const policy = planPolicy(o.plan);
-  const summary = new SummaryBuilder(rulesOf(policy, o.plan.deepInspection).map((r) => r.id));
-  for await (const f of current()) summary.add(f);
-  const scan = scanDocument({ ...o, parts, summary: summary.build(), finishedAt: o.now() });
-  requireReadable(scan.coverage.subscriptions);
+  // Known before the findings are read: the rules and the coverage (the summary and the end time are
+  // placeholders here). A scan that read no subscription is refused before any finding is read.
+  const before = scanDocument({ ...o, parts, summary: new SummaryBuilder().build(), finishedAt: new Date(o.plan.startedAt) });
+  requireReadable(before.coverage.subscriptions);
   warnUnseenResourceGroups(parts.map((p) => p.part.unseenResourceGroups), o.log);
 
   const previous = await previousScan(o.stores, o.log);
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
-  const findings: Artifact = {
-    name: 'findings.ndjson',
-    contentType: 'application/x-ndjson',
-    async write(out) {
-      for (const p of parts) await p.copyFindings(out);
-    },
-  };
-  const artifacts = [findings, ...reportArtifacts(scan, current, o.formats ?? REPORT_FORMATS, baseline)];
-  for (const store of o.stores) {
-    await store.save(scan, artifacts);
-    o.log(`written to ${store.location}`);
+  // One pass over the parts feeds the summary, findings.ndjson and every report (reports/writer.ts).
+  const summary = new SummaryBuilder(before.rules.map((r) => r.id));
+  const reports = await ReportWriter.open({
+    scan: before,
+    formats: o.formats ?? REPORT_FORMATS,
+    findingsFile: true,
+    previous: baseline,
+    observe: (f) => summary.add(f),
+    workDir: o.workDir,
+  });
+  let scan: ScanDocument;
+  try {
+    await reports.read(parts.map((p) => (out) => p.copyFindings(out)));
+    scan = scanDocument({ ...o, parts, summary: summary.build(), finishedAt: o.now() });
+    const artifacts = await reports.finish(scan);
+    for (const store of o.stores) {
+      await store.save(scan, artifacts);
+      o.log(`written to ${store.location}`);
+    }
+  } finally {
+    await reports.remove();
   }
   for (const line of queryPlanLines(scan)) o.log(line);
   o.log(`scan ${scan.scanId} committed from ${parts.length} of ${o.plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);

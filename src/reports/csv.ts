@@ -1,6 +1,5 @@
 import { stringify } from 'csv-stringify/sync';
 import type { Finding } from '../domain/rule.js';
-import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
 
 /**
  * `report.csv`: one row per finding, RFC 4180 (CRLF records, quoted as needed) by csv-stringify.
@@ -59,20 +58,33 @@ function cells(f: Finding): string[] {
 
 const OPTIONS = { record_delimiter: '\r\n', quoted_match: /[\s",;]/ } as const;
 
-/** Streams the CSV of `source` into `out`. */
-export async function writeCsv(source: FindingSource, out: import('node:stream').Writable): Promise<void> {
-  await writeChunk(out, stringify([[...CSV_COLUMNS]], OPTIONS));
-  let batch: string[][] = [];
-  for await (const f of source()) {
-    batch.push(cells(f));
-    if (batch.length === 500) {
-      await writeChunk(out, stringify(batch, OPTIONS));
-      batch = [];
-    }
-  }
-  if (batch.length > 0) await writeChunk(out, stringify(batch, OPTIONS));
-}
+/** Rows stringified together (count): csv-stringify's cost is per call. */
+const BATCH = 500;
 
-export function csvArtifact(source: FindingSource): Artifact {
-  return { name: 'report.csv', contentType: 'text/csv; charset=utf-8', write: (out) => writeCsv(source, out) };
+/**
+ * The CSV of findings fed one at a time (reports/writer.ts): the header row first, then one row
+ * per finding in the order added. Holds at most `BATCH` rows before they become text.
+ */
+export class CsvRows {
+  private batch: string[][] = [];
+  private ready = stringify([[...CSV_COLUMNS]], OPTIONS);
+
+  /** Adds the finding's row. */
+  add(f: Finding): void {
+    this.batch.push(cells(f));
+    if (this.batch.length === BATCH) this.stringifyBatch();
+  }
+
+  /** The CSV text ready since the last call ('' when none); `last`: also the rows of an unfinished batch. */
+  take(last = false): string {
+    if (last) this.stringifyBatch();
+    const text = this.ready;
+    this.ready = '';
+    return text;
+  }
+
+  private stringifyBatch(): void {
+    if (this.batch.length > 0) this.ready += stringify(this.batch, OPTIONS);
+    this.batch = [];
+  }
 }

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { escapeUTF8 } from 'entities';
 import type { Finding, Outcome } from '../domain/rule.js';
 import { type Baseline, readBy, TransitionDiff } from '../engine/diff.js';
-import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
+import { type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { ReportAggregator, type ReportSummary } from './summary.js';
 
@@ -224,20 +224,66 @@ function more(list: Shown): string {
   return list.count > list.findings.length ? `<p>… and ${list.count - list.findings.length} more.</p>` : '';
 }
 
-/** Streams the HTML report of a scan into `out`. */
+/**
+ * What the HTML page keeps of the findings, fed one at a time: the accounts shown with drill-down
+ * (capped, failing ones first) and what changed since the previous scan (capped lists, the diff of
+ * engine/diff.ts). Its counts come from a `ReportAggregator` fed the same findings. Memory: the
+ * capped accounts' findings, 200 changes of each kind, and the diff's (see engine/diff.ts).
+ */
+export class HtmlReport {
+  private readonly cap: number;
+  private readonly accounts: AccountBuffer;
+  private readonly changes: ChangeList | undefined;
+
+  /** @param scan the scan as known before its findings are read: its coverage decides which previous fails are resolved */
+  constructor(
+    scan: Pick<ScanDocument, 'coverage'>,
+    private readonly options: HtmlOptions = {},
+  ) {
+    this.cap = options.accountCap ?? 2000;
+    this.accounts = new AccountBuffer(this.cap);
+    this.changes = options.previous ? new ChangeList(new TransitionDiff(options.previous.outcomes, readBy(scan)), 200) : undefined;
+  }
+
+  /** Takes one finding; findings arrive grouped by account. */
+  add(f: Finding): void {
+    this.accounts.add(f);
+    this.changes?.observe(f);
+  }
+
+  /**
+   * Writes the page, chunk by chunk, through `write` (which resolves when the chunk is taken:
+   * backpressure); once, after the last `add`.
+   * @param summary the `ReportAggregator` summary of the same findings
+   */
+  async write(scan: ScanDocument, summary: ReportSummary, write: (text: string) => Promise<void>): Promise<void> {
+    this.changes?.finish();
+    this.accounts.flush();
+    await writePage(scan, summary, { accounts: this.accounts, changes: this.changes, previous: this.options.previous, cap: this.cap }, write);
+  }
+}
+
+/** Streams the HTML report of `source` into `out` (one pass; a commit writes it with the other formats, reports/writer.ts). */
 export async function writeHtml(scan: ScanDocument, source: FindingSource, out: Writable, options: HtmlOptions = {}): Promise<void> {
-  const cap = options.accountCap ?? 2000;
-  const agg = new ReportAggregator(scan);
-  const accounts = new AccountBuffer(cap);
-  const changes = options.previous ? new ChangeList(new TransitionDiff(options.previous.outcomes, readBy(scan)), 200) : undefined;
+  const agg = new ReportAggregator(scan.rules);
+  const html = new HtmlReport(scan, options);
   for await (const f of source()) {
     agg.add(f);
-    accounts.add(f);
-    changes?.observe(f);
+    html.add(f);
   }
-  changes?.finish();
-  accounts.flush();
-  const summary = agg.summary();
+  await html.write(scan, agg.summary(scan), (text) => writeChunk(out, text));
+}
+
+/** What the page shows of the findings: the accounts kept, the changes and the scan they are since. */
+interface Kept {
+  readonly accounts: AccountBuffer;
+  readonly changes: ChangeList | undefined;
+  readonly previous: Baseline | undefined;
+  readonly cap: number;
+}
+
+async function writePage(scan: ScanDocument, summary: ReportSummary, kept: Kept, write: (text: string) => Promise<void>): Promise<void> {
+  const { accounts, changes, previous, cap } = kept;
   const s = scan.summary;
   const ex = s.exempted?.failsBySeverity ?? { high: 0, medium: 0, low: 0 };
   const unreadable = scan.coverage.subscriptions.filter((x) => x.status === 'unreadable');
@@ -273,9 +319,9 @@ ${failedTables.map((t) => `<li>table <code>${esc(t.type)}</code> not fully read:
 ${scan.coverage.problems.slice(0, 50).map((p) => `<li>${esc(p)}</li>`).join('')}
 ${scan.coverage.problems.length > 50 ? `<li>… ${scan.coverage.problems.length - 50} more in scan.json</li>` : ''}</ul></section>`);
   }
-  if (changes && options.previous) {
+  if (changes && previous) {
     const { opened, resolved } = changes;
-    parts.push(`<section id="changes"><h2>Since the previous scan</h2><p class="meta">compared with <code>${esc(options.previous.scanId)}</code> (finished ${esc(options.previous.finishedAt)}); a fail that turned unknown or not applicable is still open, and accounts of a subscription this scan could not read are not counted as resolved</p>
+    parts.push(`<section id="changes"><h2>Since the previous scan</h2><p class="meta">compared with <code>${esc(previous.scanId)}</code> (finished ${esc(previous.finishedAt)}); a fail that turned unknown or not applicable is still open, and accounts of a subscription this scan could not read are not counted as resolved</p>
 <h3>New since previous scan: ${opened.count}</h3>${opened.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>outcome</th><th>message</th></tr></thead><tbody>${findingRows(opened.findings, true)}</tbody></table>${more(opened)}` : '<p>No new fails.</p>'}
 <h3>Resolved since previous scan: ${resolved.count}</h3>${resolved.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>was</th><th>message then</th></tr></thead><tbody>${findingRows(resolved.findings, true)}</tbody></table>${more(resolved)}` : '<p>No fails resolved.</p>'}
 </section>`);
@@ -307,18 +353,13 @@ ${
   if (accounts.total > cap) {
     parts.push(`<p class="note">${accounts.total} accounts: this page shows ${accounts.shown().length} of them (accounts with fails first). Every finding is in <code>report.csv</code> and <code>findings.ndjson</code> beside this report.</p>`);
   }
-  await writeChunk(out, parts.join('\n'));
-  for (const a of accounts.shown()) await writeChunk(out, `${accountBlock(a)}\n`);
-  await writeChunk(
-    out,
+  await write(parts.join('\n'));
+  for (const a of accounts.shown()) await write(`${accountBlock(a)}\n`);
+  await write(
     `</section>
 <footer><p class="meta">Generated by perimeter-auditor from <code>scan.json</code> and <code>findings.ndjson</code>. Outcomes: pass (read and compliant), fail (read and not compliant), unknown (data could not be read), not applicable.</p></footer>
 <script>${FILTER_SCRIPT}</script>
 </body></html>
 `,
   );
-}
-
-export function htmlArtifact(scan: ScanDocument, source: FindingSource, options: HtmlOptions = {}): Artifact {
-  return { name: 'report.html', contentType: 'text/html; charset=utf-8', write: (out) => writeHtml(scan, source, out, options) };
 }

@@ -1,15 +1,9 @@
-import type { Baseline } from '../engine/diff.js';
-import type { Artifact, FindingSource } from '../store/artifact.js';
-import type { ScanDocument } from '../store/scanDocument.js';
-import { csvArtifact } from './csv.js';
-import { htmlArtifact } from './html.js';
-import { sarifArtifact } from './sarif.js';
-import { summaryArtifact } from './summary.js';
-
 /** Report formats and their file names (ARCHITECTURE.md: `report.*` beside `scan.json`). */
 export const REPORT_FORMATS = ['json', 'csv', 'sarif', 'html'] as const;
+/** A report format: `json`, `csv`, `sarif` or `html` (written by reports/writer.ts in one pass). */
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
+/** Each format's file name and content type (Blob Storage and HTTP). */
 export const REPORT_FILES: Readonly<Record<ReportFormat, { name: string; contentType: string }>> = {
   json: { name: 'report.json', contentType: 'application/json' },
   csv: { name: 'report.csv', contentType: 'text/csv; charset=utf-8' },
@@ -30,20 +24,4 @@ export function parseReportFormats(text: string): ReportFormat[] {
     if (!out.includes(raw as ReportFormat)) out.push(raw as ReportFormat);
   }
   return out;
-}
-
-/** The report artifacts of a scan, in the given formats. */
-export function reportArtifacts(scan: ScanDocument, source: FindingSource, formats: readonly ReportFormat[], previous?: Baseline): Artifact[] {
-  return formats.map((format) => {
-    switch (format) {
-      case 'json':
-        return summaryArtifact(scan, source);
-      case 'csv':
-        return csvArtifact(source);
-      case 'sarif':
-        return sarifArtifact(scan, source);
-      case 'html':
-        return htmlArtifact(scan, source, previous ? { previous } : {});
-    }
-  });
 }

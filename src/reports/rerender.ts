@@ -2,10 +2,11 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Baseline, loadBaseline } from '../engine/diff.js';
-import { fileFindings } from '../store/artifact.js';
+import { copyFile, fileFindings } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { DirectoryStore } from '../store/stores.js';
-import { type ReportFormat, reportArtifacts } from './index.js';
+import type { ReportFormat } from './index.js';
+import { ReportWriter } from './writer.js';
 
 /** Thrown when a scan directory does not hold a readable scan. */
 export class ScanDirectoryError extends Error {}
@@ -63,7 +64,8 @@ async function requireAllFindings(dir: string, scan: ScanDocument): Promise<void
 /**
  * `perimeter-auditor report`: renders reports again from a saved scan directory (scan.json +
  * findings.ndjson), optionally against a previous scan directory, into `outDir` (default: the scan
- * directory). Existing reports are replaced only when every new one was written.
+ * directory). Existing reports are replaced only when every new one was written. The findings are
+ * read once for every format (reports/writer.ts, as a commit writes them).
  * @throws ScanDirectoryError for a missing or unreadable scan, or a findings file whose line count is not
  *   accounts × rules of its scan.json (either directory); FindingsFormatError for a bad line.
  * @returns the files written
@@ -77,8 +79,15 @@ export async function rerenderReports(o: { scanDir: string; formats: readonly Re
     await requireAllFindings(o.previousDir, prev);
     previous = await loadBaseline(prev.scanId, prev.finishedAt, fileFindings(join(o.previousDir, 'findings.ndjson')));
   }
-  const artifacts = reportArtifacts(scan, fileFindings(join(o.scanDir, 'findings.ndjson')), o.formats, previous);
   const out = o.outDir ?? o.scanDir;
-  await new DirectoryStore(out).saveFiles(scan.scanId, artifacts);
-  return artifacts.map((a) => join(out, a.name));
+  // The commit's writer, fed the saved findings.ndjson instead of the parts: one pass, every format.
+  const reports = await ReportWriter.open({ scan, formats: o.formats, previous });
+  try {
+    await reports.read([(to) => copyFile(join(o.scanDir, 'findings.ndjson'), to)]);
+    const artifacts = await reports.finish(scan);
+    await new DirectoryStore(out).saveFiles(scan.scanId, artifacts);
+    return artifacts.map((a) => join(out, a.name));
+  } finally {
+    await reports.remove();
+  }
 }

@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import type { Writable } from 'node:stream';
 import type * as Sarif from 'sarif';
 import type { Finding, RuleCatalogEntry, Severity } from '../domain/rule.js';
-import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 
 /**
  * `report.sarif`: SARIF 2.1.0 (OASIS, https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html).
  * Rules become `reportingDescriptors`; `fail` findings become results at the rule's level and
  * `unknown` findings results at level `note`; the account is the result's logical location.
- * Streamed: the results array is written one result at a time.
+ * Streamed: the results are written one at a time between the log's text before and after them.
  */
 
 export const SARIF_LEVEL: Readonly<Record<Severity, Sarif.ReportingConfiguration.level>> = {
@@ -78,9 +76,11 @@ function result(f: Finding, ruleIndex: number): Sarif.Result {
   };
 }
 
-/** Streams the SARIF log of a scan into `out`. */
-export async function writeSarif(scan: ScanDocument, source: FindingSource, out: Writable): Promise<void> {
-  const index = new Map(scan.rules.map((r, i) => [r.id, i]));
+/**
+ * The SARIF log of a scan without its results: the text before the results array's first element
+ * and after its last. The results are written between them (`SarifResults`), so the log streams.
+ */
+export function sarifFrame(scan: ScanDocument): { before: string; after: string } {
   const run: Sarif.Run = {
     tool: {
       driver: {
@@ -105,16 +105,34 @@ export async function writeSarif(scan: ScanDocument, source: FindingSource, out:
   const text = JSON.stringify(log);
   const marker = '"results":[]';
   const at = text.lastIndexOf(marker);
-  await writeChunk(out, `${text.slice(0, at)}"results":[`);
-  let first = true;
-  for await (const f of source()) {
-    if (f.outcome !== 'fail' && f.outcome !== 'unknown') continue;
-    await writeChunk(out, `${first ? '' : ','}${JSON.stringify(result(f, index.get(f.ruleId) ?? -1))}`);
-    first = false;
-  }
-  await writeChunk(out, `]${text.slice(at + marker.length)}`);
+  return { before: `${text.slice(0, at)}"results":[`, after: `]${text.slice(at + marker.length)}` };
 }
 
-export function sarifArtifact(scan: ScanDocument, source: FindingSource): Artifact {
-  return { name: 'report.sarif', contentType: 'application/sarif+json', write: (out) => writeSarif(scan, source, out) };
+/**
+ * The results array's elements, fed one finding at a time (reports/writer.ts): one result per
+ * `fail` and per `unknown`, comma-separated, in the order added. Goes between `sarifFrame`'s texts.
+ */
+export class SarifResults {
+  private readonly index: ReadonlyMap<string, number>;
+  private ready = '';
+  private first = true;
+
+  /** @param rules the scan's rules, in its order (a result's `ruleIndex` points into them) */
+  constructor(rules: readonly RuleCatalogEntry[]) {
+    this.index = new Map(rules.map((r, i) => [r.id, i]));
+  }
+
+  /** Adds the finding's result when it is a `fail` or an `unknown`. */
+  add(f: Finding): void {
+    if (f.outcome !== 'fail' && f.outcome !== 'unknown') return;
+    this.ready += `${this.first ? '' : ','}${JSON.stringify(result(f, this.index.get(f.ruleId) ?? -1))}`;
+    this.first = false;
+  }
+
+  /** The results text ready since the last call ('' when none). */
+  take(): string {
+    const text = this.ready;
+    this.ready = '';
+    return text;
+  }
 }

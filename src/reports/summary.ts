@@ -1,12 +1,12 @@
 import type { Finding, Outcome, RuleCatalogEntry } from '../domain/rule.js';
 import type { OutcomeCounts } from '../engine/summary.js';
-import { type Artifact, type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { complianceHeadline, coverageOf } from './coverage.js';
 
 /**
  * `report.json`: the scan's counts for other tools — by outcome, severity, rule, control (MCSB,
- * CIS, Azure Policy) and subscription — plus account-level compliance. Built in one streaming pass.
+ * CIS, Azure Policy) and subscription — plus account-level compliance. Built in one streaming pass
+ * (reports/writer.ts).
  */
 export interface ReportSummary {
   readonly schemaVersion: 1;
@@ -61,7 +61,10 @@ function bump(map: Record<string, OutcomeCounts>, key: string, outcome: Outcome)
   map[key] = c;
 }
 
-/** Accumulates everything the summary and the HTML report count, one finding at a time. */
+/**
+ * Accumulates everything the summary and the HTML report count, one finding at a time (one
+ * aggregator serves both in the report writer's single pass). Memory: a few flags per account.
+ */
 export class ReportAggregator {
   private readonly ruleIndex: Map<string, RuleCatalogEntry>;
   private readonly accountFlags = new Map<string, { fail: boolean; unknown: boolean; subscription: string }>();
@@ -72,9 +75,10 @@ export class ReportAggregator {
   readonly azurePolicy: Record<string, OutcomeCounts> = {};
   readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }> = {};
 
-  constructor(readonly scan: ScanDocument) {
-    this.ruleIndex = new Map(scan.rules.map((r) => [r.id, r]));
-    for (const r of scan.rules) {
+  /** @param rules the scan's rules: each is counted (zero when it produced no finding) with its controls */
+  constructor(rules: readonly RuleCatalogEntry[]) {
+    this.ruleIndex = new Map(rules.map((r) => [r.id, r]));
+    for (const r of rules) {
       this.byRule[r.id] = zero();
       for (const c of r.controls.mcsb) this.mcsb[c] ??= zero();
       for (const c of r.controls.cis) this.cis[c] ??= zero();
@@ -82,6 +86,7 @@ export class ReportAggregator {
     }
   }
 
+  /** Counts one finding; an account's findings may come in any order. */
   add(f: Finding): void {
     this.byOutcome[f.outcome] += 1;
     bump(this.byRule, f.ruleId, f.outcome);
@@ -102,7 +107,8 @@ export class ReportAggregator {
     if (f.outcome === 'unknown') flags.unknown = true;
   }
 
-  summary(): ReportSummary {
+  /** The summary of the findings added, with `scan`'s identity, coverage and exemption counts; after the last `add`. */
+  summary(scan: ScanDocument): ReportSummary {
     let withFail = 0;
     let withUnknown = 0;
     let compliant = 0;
@@ -112,7 +118,7 @@ export class ReportAggregator {
       if (!flags.fail && !flags.unknown) compliant += 1;
     }
     const total = this.accountFlags.size;
-    const s = this.scan;
+    const s = scan;
     const coverage = coverageOf(s);
     // scan.json's account count; `report` refuses a findings file that does not hold all of them.
     const headline = complianceHeadline(coverage, compliant);
@@ -145,17 +151,7 @@ export class ReportAggregator {
   }
 }
 
-/** Computes the summary of a scan in one pass over its findings. */
-export async function summarize(scan: ScanDocument, source: FindingSource): Promise<ReportSummary> {
-  const agg = new ReportAggregator(scan);
-  for await (const f of source()) agg.add(f);
-  return agg.summary();
-}
-
-export function summaryArtifact(scan: ScanDocument, source: FindingSource): Artifact {
-  return {
-    name: 'report.json',
-    contentType: 'application/json',
-    write: async (out) => writeChunk(out, `${JSON.stringify(await summarize(scan, source), null, 2)}\n`),
-  };
+/** `report.json`'s text: the summary, indented by two spaces, and a newline. */
+export function summaryText(summary: ReportSummary): string {
+  return `${JSON.stringify(summary, null, 2)}\n`;
 }

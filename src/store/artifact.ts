@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
 import type { Finding } from '../domain/rule.js';
 
 /**
@@ -42,27 +43,67 @@ export async function writeChunk(out: Writable, chunk: string | Buffer): Promise
 export class FindingsFormatError extends Error {}
 
 /**
- * Reads findings from NDJSON text, one per line; blank lines are skipped.
- * @throws FindingsFormatError naming the line number when a line is not a JSON object with a ruleId and an outcome.
+ * Splits NDJSON into findings, one chunk at a time (a chunk may end inside a line or inside a UTF-8
+ * character). Lines end with `\n` (a `\r` before it is dropped); blank lines are skipped but counted,
+ * so an error names the line as an editor numbers it. The one parser of findings.ndjson text:
+ * `readFindings` and the report writer's single pass (reports/writer.ts) both use it.
  */
-export async function* readFindings(input: Readable): AsyncIterable<Finding> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let n = 0;
-  for await (const line of lines) {
-    n += 1;
-    if (line.trim() === '') continue;
+export class FindingLines {
+  private readonly decoder = new StringDecoder('utf8');
+  private rest = '';
+  private line = 0;
+
+  /**
+   * The findings of the lines `chunk` completes, in order.
+   * @throws FindingsFormatError naming the line number when a line is not a JSON object with a ruleId, an outcome and a resourceId.
+   */
+  push(chunk: Buffer | string): Finding[] {
+    const text = this.rest + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    const out: Finding[] = [];
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      this.parse(text.slice(start, end), out);
+      start = end + 1;
+    }
+    this.rest = text.slice(start);
+    return out;
+  }
+
+  /** The finding of a last line without a newline, if any. @throws FindingsFormatError as `push` */
+  end(): Finding[] {
+    const out: Finding[] = [];
+    const last = this.rest + this.decoder.end();
+    this.rest = '';
+    if (last !== '') this.parse(last, out);
+    return out;
+  }
+
+  private parse(raw: string, out: Finding[]): void {
+    this.line += 1;
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line.trim() === '') return;
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch {
-      throw new FindingsFormatError(`findings.ndjson line ${n} is not JSON`);
+      throw new FindingsFormatError(`findings.ndjson line ${this.line} is not JSON`);
     }
     const f = value as Partial<Finding>;
     if (typeof f !== 'object' || f === null || typeof f.ruleId !== 'string' || typeof f.outcome !== 'string' || typeof f.resourceId !== 'string') {
-      throw new FindingsFormatError(`findings.ndjson line ${n} is not a finding`);
+      throw new FindingsFormatError(`findings.ndjson line ${this.line} is not a finding`);
     }
-    yield f as Finding;
+    out.push(f as Finding);
   }
+}
+
+/**
+ * Reads findings from NDJSON text, one per line; blank lines are skipped.
+ * @throws FindingsFormatError naming the line number when a line is not a JSON object with a ruleId and an outcome.
+ */
+export async function* readFindings(input: Readable): AsyncIterable<Finding> {
+  const lines = new FindingLines();
+  for await (const chunk of input as AsyncIterable<Buffer | string>) yield* lines.push(chunk);
+  yield* lines.end();
 }
 
 /**
@@ -105,18 +146,27 @@ export function findingsArtifact(source: FindingSource): Artifact {
   };
 }
 
+/** Copies a file to `out`, byte for byte, in 1 MiB chunks with backpressure; does not end `out`. */
+export async function copyFile(path: string, out: Writable): Promise<void> {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
+    await writeChunk(out, chunk as Buffer);
+  }
+}
+
 /**
- * An artifact whose content is a file already written (the scan's temporary findings file), copied
- * byte for byte: no parse and re-serialize of a 1 GB findings file.
+ * An artifact whose content is a file already written (the scan's temporary findings file, a
+ * report the one pass wrote), copied byte for byte: no parse and re-serialize of a 1 GB findings
+ * file. `around` wraps the file in text known only once the file is written (the SARIF log around
+ * its results).
  */
-export function fileArtifact(name: string, contentType: string, path: string): Artifact {
+export function fileArtifact(name: string, contentType: string, path: string, around?: { readonly before: string; readonly after: string }): Artifact {
   return {
     name,
     contentType,
     async write(out) {
-      for await (const chunk of createReadStream(path, { highWaterMark: 1024 * 1024 })) {
-        await writeChunk(out, chunk as Buffer);
-      }
+      if (around) await writeChunk(out, around.before);
+      await copyFile(path, out);
+      if (around) await writeChunk(out, around.after);
     },
   };
 }

@@ -1,0 +1,350 @@
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, it, vi } from 'vitest';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse } from 'csv-parse/sync';
+import { defaultPolicy, describePolicy } from '../../src/config/policy.js';
+import type { Finding, Outcome } from '../../src/domain/rule.js';
+import { commitScan, type PartToCommit } from '../../src/pipeline/commit.js';
+import { rulesOf } from '../../src/pipeline/evaluate.js';
+import type { ScanPlan } from '../../src/pipeline/plan.js';
+import { CSV_COLUMNS } from '../../src/reports/csv.js';
+import type { ReportFormat } from '../../src/reports/index.js';
+import { rerenderReports } from '../../src/reports/rerender.js';
+import type { ReportSummary } from '../../src/reports/summary.js';
+import { copyFile, fileFindings, FindingsFormatError } from '../../src/store/artifact.js';
+import type { ScanDocument } from '../../src/store/scanDocument.js';
+import { DirectoryStore, type ScanStore } from '../../src/store/stores.js';
+import { FIXTURES } from '../helpers/paths.js';
+
+/**
+ * Issue 17, item 2: a commit reads its parts' findings once, and that one pass writes the summary,
+ * findings.ndjson and every report format. The scans here are made by hand (two shards, hostile
+ * text, an exemption), so every expectation below is derived from the findings themselves.
+ */
+
+const SUB_A = '0a0a0a0a-0000-4000-8000-00000000000a';
+const SUB_B = '0b0b0b0b-0000-4000-8000-00000000000b';
+const RULES = rulesOf(defaultPolicy(), true);
+const OUTCOMES: readonly Outcome[] = ['pass', 'fail', 'not_applicable', 'unknown'];
+const ZERO = { graphPages: 0, graphRequests: 0, armRequests: 0, throttled: 0 };
+const FORMULA_NAME = '=HYPERLINK("evil.example","x")';
+
+const accountId = (sub: string, name: string) => `/subscriptions/${sub}/resourceGroups/rg-ai/providers/Microsoft.CognitiveServices/accounts/${name}`;
+
+/** One account's findings, one per rule; the outcome cycles with the account and rule. */
+function accountFindings(sub: string, i: number): Finding[] {
+  const name = i === 0 ? FORMULA_NAME : `oai-${sub.slice(0, 2)}-${i}`;
+  return RULES.map((rule, r) => ({
+    ruleId: rule.id,
+    resourceId: accountId(sub, name),
+    outcome: OUTCOMES[(i + r) % OUTCOMES.length] ?? 'pass',
+    code: 'generated',
+    severity: rule.severity,
+    message: `${rule.id} on ${name}: "quoted", commas, <b>markup</b>`,
+    subscriptionId: sub,
+    resourceGroup: 'rg-ai',
+    accountName: name,
+    kind: i % 2 === 0 ? 'OpenAI' : 'AIServices',
+    location: 'eastus',
+    tags: { env: 'prod', owner: '<script>x</script>' },
+    evidence: { publicNetworkAccess: 'Enabled', index: i },
+    ...(i === 1 && r === 0 ? { exemption: { name: 'keys', category: 'Mitigated' as const, justification: 'rotated daily' } } : {}),
+  }));
+}
+
+/** A shard's findings: `accounts` accounts of `sub`, sorted by ID as a shard writes them. */
+function shardFindings(sub: string, accounts: number): Finding[] {
+  const all = Array.from({ length: accounts }, (_, i) => accountFindings(sub, i));
+  return all.sort((a, b) => (a[0]?.resourceId ?? '').localeCompare(b[0]?.resourceId ?? '')).flat();
+}
+
+function plan(scanId: string): ScanPlan {
+  const subscriptions = [SUB_A, SUB_B];
+  return {
+    schemaVersion: 2,
+    scanId,
+    startedAt: '2026-11-21T03:00:00.000Z',
+    scope: { include: { subscriptions, managementGroups: [] }, resourceGroups: [], exclude: { subscriptions: [], managementGroups: [], resourceGroups: [] } },
+    deepInspection: true,
+    tenantWide: false,
+    policy: describePolicy(defaultPolicy()),
+    subscriptions: subscriptions.map((id) => ({ id, status: 'read' as const })),
+    shards: subscriptions.map((id, index) => ({ index, subscriptions: [id] })),
+    contextTables: [],
+    queryPlan: [],
+    requests: ZERO,
+  };
+}
+
+/** How the commit used its parts: each finding source pass, and each byte copy (in order). */
+interface Reads {
+  findingPasses: number;
+  /** Copies started, by part index, and of those, finished. */
+  copies: number[];
+  copied: number[];
+  bytesCopied: number;
+}
+
+/** Writes each shard's findings file and wraps it as a part that counts how it is read. */
+async function parts(dir: string, shards: readonly Finding[][], reads: Reads): Promise<PartToCommit[]> {
+  const out: PartToCommit[] = [];
+  for (const [index, findings] of shards.entries()) {
+    const path = join(dir, `part-${index}.ndjson`);
+    await writeFile(path, findings.map((f) => `${JSON.stringify(f)}\n`).join(''));
+    const sub = index === 0 ? SUB_A : SUB_B;
+    const accounts = new Set(findings.map((f) => f.resourceId)).size;
+    out.push({
+      part: { index, subscriptions: [{ id: sub, status: 'read' }], accounts, accountRows: accounts, problems: [], deepRead: 0, deepFailed: 0, unseenResourceGroups: [],
+        accountQuery: { type: 'microsoft.cognitiveservices/accounts', rows: accounts, pages: 1, leastPages: 1 },
+        peakAccountRows: accounts,
+        requests: ZERO,
+      },
+      findings: () => {
+        reads.findingPasses += 1;
+        return fileFindings(path)();
+      },
+      copyFindings: async (to) => {
+        reads.copies.push(index);
+        reads.bytesCopied += (await readFile(path)).length;
+        await copyFile(path, to);
+        reads.copied.push(index);
+      },
+      states: async function* () {},
+    });
+  }
+  // Given out of order: the commit reads them in shard order.
+  return out.reverse();
+}
+
+interface Committed {
+  scan: ScanDocument;
+  reads: Reads;
+  /** JSON.parse calls on a finding line during the commit (count). */
+  parsedLines: number;
+  file: (name: string) => Promise<string>;
+}
+
+interface CommitCase {
+  dir: string;
+  /** The commit's workDir: where its temporary files go. */
+  work: string;
+  scanId: string;
+  shards: Finding[][];
+  formats?: ReportFormat[];
+  stores?: ScanStore[];
+  /** Where to count the reads (to see them when the commit throws). */
+  reads?: Reads;
+}
+
+async function commit(o: CommitCase): Promise<Committed> {
+  const reads: Reads = o.reads ?? { findingPasses: 0, copies: [], copied: [], bytesCopied: 0 };
+  const given = await parts(await mkdtemp(join(tmpdir(), 'pa-parts-')), o.shards, reads);
+  const parse = vi.spyOn(JSON, 'parse');
+  try {
+    const scan = await commitScan({
+      plan: plan(o.scanId),
+      parts: given,
+      stores: o.stores ?? [new DirectoryStore(o.dir)],
+      ...(o.formats ? { formats: o.formats } : {}),
+      requests: ZERO,
+      log: () => {},
+      now: () => new Date('2026-11-21T03:05:00.000Z'),
+      workDir: o.work,
+    });
+    const parsedLines = parse.mock.calls.filter(([text]) => typeof text === 'string' && text.startsWith('{"ruleId"')).length;
+    return { scan, reads, parsedLines, file: (name) => readFile(join(o.dir, name), 'utf8') };
+  } finally {
+    parse.mockRestore();
+  }
+}
+
+const count = (findings: readonly Finding[], pick: (f: Finding) => boolean) => findings.filter(pick).length;
+
+describe('one pass over the findings feeds every report (issue 17)', () => {
+  const fresh = (prefix: string) => mkdtemp(join(tmpdir(), prefix));
+
+  it('reads each part once, in shard order, parses each line once, and writes what the findings say in every format', async () => {
+    const shards = [shardFindings(SUB_A, 5), shardFindings(SUB_B, 4)];
+    const findings = shards.flat();
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    const c = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa1', shards });
+
+    // One pass: each part's bytes copied once, in shard order; the parsed source never iterated;
+    // each finding line parsed once (not once per consumer).
+    assert.deepEqual(c.reads.copies, [0, 1]);
+    assert.equal(c.reads.findingPasses, 0);
+    assert.equal(c.parsedLines, findings.length);
+    assert.deepEqual(await readdir(work), [], 'the temporary files are gone');
+
+    // findings.ndjson: the parts' bytes, in shard order.
+    const ndjson = shards.flat().map((f) => `${JSON.stringify(f)}\n`).join('');
+    assert.equal(await c.file('findings.ndjson'), ndjson);
+    assert.equal(c.reads.bytesCopied, Buffer.byteLength(ndjson));
+
+    // scan.json's summary counts the findings.
+    for (const o of OUTCOMES) assert.equal(c.scan.summary.byOutcome[o], count(findings, (f) => f.outcome === o), o);
+    assert.equal(c.scan.summary.exempted.failsByRule[RULES[0]?.id ?? ''], 2, 'one exempted fail per shard');
+    assert.equal(c.scan.coverage.accounts, 9);
+
+    // CSV: the header, then one row per finding in order, each cell from the finding.
+    const rows = parse(await c.file('report.csv')) as string[][];
+    assert.deepEqual(rows[0], [...CSV_COLUMNS]);
+    assert.deepEqual(
+      rows.slice(1),
+      findings.map((f) => [
+        f.subscriptionId,
+        f.resourceGroup,
+        f.accountName === FORMULA_NAME ? `'${FORMULA_NAME}` : f.accountName,
+        f.kind ?? '',
+        f.location,
+        f.ruleId,
+        f.severity,
+        f.outcome,
+        f.message,
+        'env=prod; owner=<script>x</script>',
+        f.resourceId,
+        JSON.stringify(f.evidence),
+        f.exemption ? 'Mitigated: keys' : '',
+      ]),
+    );
+
+    // SARIF: valid; one result per fail and unknown, in order; the run's end is the scan's.
+    type Location = { logicalLocations: Array<{ fullyQualifiedName: string }> };
+    type Result = { ruleId: string; level: string; properties: { outcome: string }; locations: Location[] };
+    const sarif = JSON.parse(await c.file('report.sarif')) as {
+      runs: Array<{
+        results: Result[];
+        invocations: Array<{ endTimeUtc: string; properties: { accounts: number } }>;
+        tool: { driver: { rules: unknown[] } };
+      }>;
+    };
+    const validate = new Ajv({ allErrors: true, strict: false });
+    addFormats.default(validate);
+    const check = validate.compile(JSON.parse(await readFile(join(FIXTURES, 'sarif-2.1.0-subset.schema.json'), 'utf8')));
+    assert.ok(check(sarif), validate.errorsText(check.errors));
+    const run = sarif.runs[0];
+    assert.ok(run);
+    const levels = { high: 'error', medium: 'warning', low: 'note' } as const;
+    assert.deepEqual(
+      run.results.map((r) => [r.ruleId, r.properties.outcome, r.level, r.locations[0]?.logicalLocations[0]?.fullyQualifiedName]),
+      findings.filter((f) => f.outcome === 'fail' || f.outcome === 'unknown').map((f) => [f.ruleId, f.outcome, f.outcome === 'fail' ? levels[f.severity] : 'note', f.resourceId]),
+    );
+    assert.equal(run.invocations[0]?.endTimeUtc, c.scan.finishedAt);
+    assert.equal(run.invocations[0]?.properties.accounts, 9);
+    assert.equal(run.tool.driver.rules.length, RULES.length);
+
+    // JSON summary: counts by outcome, rule and subscription, and the accounts' states.
+    const summary = JSON.parse(await c.file('report.json')) as ReportSummary;
+    const accounts = [...new Set(findings.map((f) => f.resourceId))];
+    const has = (id: string, o: Outcome) => findings.some((f) => f.resourceId === id && f.outcome === o);
+    assert.deepEqual(summary.accounts, {
+      total: 9,
+      compliant: accounts.filter((id) => !has(id, 'fail') && !has(id, 'unknown')).length,
+      withFail: accounts.filter((id) => has(id, 'fail')).length,
+      withUnknown: accounts.filter((id) => has(id, 'unknown')).length,
+      compliantPercent: summary.accounts.compliantPercent,
+    });
+    for (const rule of RULES) {
+      for (const o of OUTCOMES) assert.equal(summary.byRule[rule.id]?.[o], count(findings, (f) => f.ruleId === rule.id && f.outcome === o), `${rule.id} ${o}`);
+    }
+    assert.equal(summary.bySubscription[SUB_A]?.accounts, 5);
+    assert.equal(summary.bySubscription[SUB_B]?.fail, count(findings, (f) => f.subscriptionId === SUB_B && f.outcome === 'fail'));
+
+    // HTML: the by-rule table holds the same counts; every account is shown, its text escaped.
+    const html = await c.file('report.html');
+    for (const rule of RULES) {
+      const row = html.match(new RegExp(`<tr><td><strong>${rule.id}</strong>.*?</tr>`))?.[0] ?? '';
+      const cells = [...row.matchAll(/<td class="num o-(\w+)">(\d+)<\/td>/g)].map((m) => [m[1], Number(m[2])]);
+      assert.deepEqual(cells, (['fail', 'unknown', 'pass', 'not_applicable'] as const).map((o) => [o, summary.byRule[rule.id]?.[o]]), rule.id);
+    }
+    assert.equal([...html.matchAll(/<details class="account"/g)].length, 9);
+    assert.ok(!html.includes('<script>x</script>') && !html.includes('<b>markup</b>'));
+  });
+
+  it('the next commit reads its parts once too and shows what changed since the previous scan; `report` renders the same bytes', async () => {
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    const first = [shardFindings(SUB_A, 4), shardFindings(SUB_B, 3)];
+    await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa2', shards: first });
+    const previousDir = await fresh('pa-prev-');
+    await cp(dir, previousDir, { recursive: true });
+
+    // Now: one pass → fail and one fail → pass (both in SUB_A), and SUB_B's last account gone.
+    const now = first.map((s) => s.map((f) => ({ ...f })));
+    const [a, b] = now;
+    assert.ok(a && b);
+    const regress = a.findIndex((f) => f.outcome === 'pass' && !f.exemption);
+    const resolve = a.findIndex((f) => f.outcome === 'fail' && !f.exemption);
+    a[regress] = { ...(a[regress] as Finding), outcome: 'fail' };
+    a[resolve] = { ...(a[resolve] as Finding), outcome: 'pass' };
+    const gone = b.at(-1)?.resourceId;
+    const kept = b.filter((f) => f.resourceId !== gone);
+    const goneFails = count(b, (f) => f.resourceId === gone && f.outcome === 'fail');
+    assert.ok(goneFails > 0, 'the account that goes had fails');
+    const c = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa3', shards: [a, kept] });
+
+    assert.deepEqual(c.reads.copies, [0, 1]);
+    assert.equal(c.reads.findingPasses, 0);
+    assert.equal(c.parsedLines, first.flat().length + a.length + kept.length, 'the previous scan\'s lines once (its fails, for the diff), then each line of the parts once');
+    assert.deepEqual(await readdir(work), []);
+
+    const html = await c.file('report.html');
+    assert.match(html, /New since previous scan: 1</);
+    assert.match(html, new RegExp(`Resolved since previous scan: ${1 + goneFails}<`));
+
+    // `perimeter-auditor report` runs the same writer: the same bytes for every format.
+    const again = await fresh('pa-again-');
+    await rerenderReports({ scanDir: dir, previousDir, formats: ['json', 'csv', 'sarif', 'html'], outDir: again });
+    for (const name of ['report.json', 'report.csv', 'report.sarif', 'report.html']) assert.equal(await readFile(join(again, name), 'utf8'), await c.file(name), name);
+  });
+
+  it('writes only the formats asked for, the same bytes as with all of them', async () => {
+    const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 2)];
+    const [all, some, work] = [await fresh('pa-all-'), await fresh('pa-some-'), await fresh('pa-work-')];
+    await commit({ dir: all, work, scanId: '2026-11-21T03-00-00Z-onepa4', shards });
+    const c = await commit({ dir: some, work, scanId: '2026-11-21T03-00-00Z-onepa4', shards, formats: ['sarif', 'csv'] });
+    assert.deepEqual((await readdir(some)).sort(), ['findings.ndjson', 'report.csv', 'report.sarif', 'scan.json']);
+    assert.deepEqual(c.reads.copies, [0, 1]);
+    for (const name of ['findings.ndjson', 'report.csv', 'report.sarif']) assert.equal(await c.file(name), await readFile(join(all, name), 'utf8'), name);
+    assert.deepEqual(await readdir(work), []);
+  });
+
+  it('a bad line or a failing store commits nothing, keeps the previous scan current and removes the temporary files', async () => {
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
+    const previous = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa5', shards });
+    const before = await previous.file('scan.json');
+
+    // A line that is not a finding early in a second part of several MiB (many chunks): named, the
+    // copy stops (no wait on a stream that will not drain), and nothing of this scan is written.
+    const bad = [shards[0] ?? [], shardFindings(SUB_B, 400)];
+    bad[1]?.splice(2, 1, { not: 'a finding' } as unknown as Finding);
+    const reads: Reads = { findingPasses: 0, copies: [], copied: [], bytesCopied: 0 };
+    await assert.rejects(commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa6', shards: bad, reads }), (e: Error) => e instanceof FindingsFormatError && /line 3 is not a finding/.test(e.message));
+    assert.deepEqual([reads.copies, reads.copied], [[0, 1], [0]], 'the second part\'s copy was stopped');
+    assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
+    assert.deepEqual(await readdir(work), []);
+
+    // A store that fails after the first artifact: the directory store before it committed, it did not.
+    let written = 0;
+    const failing: ScanStore = {
+      location: 'failing',
+      current: async () => undefined,
+      save: async (_scan, artifacts) => {
+        const first = artifacts[0];
+        assert.ok(first);
+        await first.write(new PassThrough().resume());
+        written += 1;
+        throw new Error('storage is down');
+      },
+    };
+    await assert.rejects(commit({ dir, work, scanId: '2026-11-21T03-00-00Z-onepa7', shards, stores: [failing] }), /storage is down/);
+    assert.equal(written, 1);
+    assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
+    assert.deepEqual(await readdir(work), []);
+  });
+});
