@@ -24,9 +24,12 @@ export const ACCESS_LOG_COLUMNS = ['ServiceResourceId', 'Category', 'ResultDirec
  */
 export const MAX_ACCOUNTS_IN_QUERY = 500;
 
-/** A KQL string literal: single-quoted, with `\` and `'` escaped (Kusto "String data type"). */
+/**
+ * A KQL string literal: single-quoted, with `\` and `'` escaped, and line breaks written `\n` / `\r`
+ * (Kusto "The string data type": a quoted literal cannot hold a raw line break, which would end it).
+ */
 export function kqlString(value: string): string {
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, '\\\'')}'`;
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, '\\\'').replace(/\n/g, '\\n').replace(/\r/g, '\\r')}'`;
 }
 
 /**

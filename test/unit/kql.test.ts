@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
-import { ACCESS_LOG_COLUMNS, accessLogQuery, MAX_ACCOUNTS_IN_QUERY, WOULD_BE_DENIED_CATEGORIES } from '../../src/collect/accessLogQuery.js';
+import fc from 'fast-check';
+import { ACCESS_LOG_COLUMNS, accessLogQuery, kqlString, MAX_ACCOUNTS_IN_QUERY, WOULD_BE_DENIED_CATEGORIES } from '../../src/collect/accessLogQuery.js';
 import { OTHER_PERIMETER, PERIMETER, SUB } from '../helpers/builders.js';
 import { kqlAnalysis, kqlDiagnostics } from '../helpers/kusto.js';
 
@@ -66,6 +67,7 @@ describe('the Log Analytics query (NSPAccessLogs), checked by Kusto.Language', (
       `${PERIMETER}\\'`,
       `${PERIMETER}"x"`,
       `${PERIMETER}' or 1 == 1 or '' == '`,
+      `${PERIMETER}\n| take 1\r\n`,
     ];
     const injectedAccount = `${account('a')}') | project Count = 1 //`;
     const a = kqlAnalysis(accessLogQuery({ perimeterIds: hostile, accountIds: [injectedAccount], windowDays: 14 }), NSP_ACCESS_LOGS);
@@ -73,6 +75,19 @@ describe('the Log Analytics query (NSPAccessLogs), checked by Kusto.Language', (
     assert.deepEqual(a.operators, OPERATORS.filtered, 'no operator came from an ID; summarize and project are still last');
     assert.deepEqual(a.strings.filter((s) => s.startsWith('/subscriptions/')), [...hostile, injectedAccount].map((id) => id.toLowerCase()));
     assert.deepEqual(a.columns?.map((c) => c.name), [...ACCESS_LOG_COLUMNS]);
+  });
+
+  it('kqlString gives one literal whose value is the string, whatever its characters', () => {
+    const risky = fc.string({ unit: fc.constantFrom('\'', '"', '\\', '\n', '\r', '\t', '\0', '\u2028', '|', '/', '(', ')', ' ', 'a', 'é'), maxLength: 12 });
+    fc.assert(
+      fc.property(fc.oneof(risky, fc.string({ unit: 'binary', maxLength: 12 })), (value) => {
+        const a = kqlAnalysis(`NSPAccessLogs | where Category == ${kqlString(value)}`, NSP_ACCESS_LOGS);
+        assert.deepEqual(a.diagnostics, []);
+        assert.deepEqual(a.strings, [value]);
+        assert.deepEqual(a.operators, ['where']);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('is checked for real: a column the schema lacks, a misspelt column and a syntax error are reported', () => {
