@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import fc from 'fast-check';
+import type { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { ACCESS_LOG_COLUMNS, accessLogQuery, kqlString, MAX_ACCOUNTS_IN_QUERY, WOULD_BE_DENIED_CATEGORIES } from '../../src/collect/accessLogQuery.js';
+import { type AccountBatchSink, collectAccounts, collectContext, subscriptionsUnder } from '../../src/collect/collector.js';
+import { TABLES } from '../../src/collect/inventory.js';
+import { ResourceGraphReader, tableQuery, typeQuery } from '../../src/collect/resourceGraph.js';
 import { OTHER_PERIMETER, PERIMETER, SUB } from '../helpers/builders.js';
 import { kqlAnalysis, kqlDiagnostics } from '../helpers/kusto.js';
 
@@ -102,5 +106,92 @@ describe('the Log Analytics query (NSPAccessLogs), checked by Kusto.Language', (
     assert.deepEqual(misspelt.map((d) => [d.code, d.at]), [['KS142', query.indexOf('tolower(ServiceResourceId), Category') + 'tolower('.length]]);
     const broken = kqlDiagnostics(query.replace('| summarize Count = count(),', '| summarize Count = count(),,'), NSP_ACCESS_LOGS);
     assert.ok(broken.some((d) => d.severity === 'Error'), JSON.stringify(broken));
+  });
+});
+
+/**
+ * The columns of a Resource Graph row (Resource Graph docs, "Explore your Azure resources": `id, name,
+ * type, tenantId, kind, location, resourceGroup, subscriptionId, managedBy, sku, plan, properties, tags,
+ * identity, zones, extendedLocation`), the same in every table the project reads.
+ */
+const ARG_ROW = '(id:string, name:string, type:string, tenantId:string, kind:string, location:string, resourceGroup:string, subscriptionId:string, '
+  + 'managedBy:string, sku:dynamic, plan:dynamic, properties:dynamic, tags:dynamic, identity:dynamic, zones:dynamic, extendedLocation:dynamic)';
+const ARG_TABLES = { resources: ARG_ROW, networkresources: ARG_ROW, authorizationresources: ARG_ROW, resourcecontainers: ARG_ROW };
+
+/**
+ * The tabular operators Resource Graph supports (Resource Graph docs, "Understanding the Azure Resource
+ * Graph query language", "Supported tabular/top level operators"): Kusto.Language knows all of Kusto,
+ * so a query it accepts may still use an operator Resource Graph refuses.
+ */
+const ARG_OPERATORS = new Set(['count', 'distinct', 'extend', 'join', 'limit', 'mvexpand', 'mv-expand', 'order', 'project', 'project-away', 'sort', 'summarize', 'take', 'top', 'union', 'where']);
+
+const SUBSCRIPTION_ROW = { id: `/subscriptions/${SUB}`, subscriptionId: SUB, name: 'prod', type: 'microsoft.resources/subscriptions' };
+
+/**
+ * A Resource Graph reader over a fake client that keeps the text of every query sent and answers
+ * each with one subscription row (a row of another type is ignored by the collector), except that
+ * management group `mg-excluded` holds a subscription of its own.
+ */
+function recordingReader(sent: Set<string>): ResourceGraphReader {
+  const client = {
+    resources: async (request: { query: string; managementGroups?: string[] }) => {
+      sent.add(request.query);
+      const row = request.managementGroups?.includes('mg-excluded') ? { ...SUBSCRIPTION_ROW, id: '/subscriptions/excluded', subscriptionId: 'excluded' } : SUBSCRIPTION_ROW;
+      return { totalRecords: 1, count: 1, resultTruncated: 'false', data: [row], facets: [] };
+    },
+  };
+  return new ResourceGraphReader(client as unknown as ResourceGraphClient);
+}
+
+/** Every query text the collector sends, from its entry points over each kind of scope. */
+async function queriesTheCollectorSends(): Promise<Set<string>> {
+  const sent = new Set<string>();
+  const reader = recordingReader(sent);
+  const log = () => undefined;
+  const sink: AccountBatchSink = { page: async () => undefined, keep: async () => undefined, discard: async () => undefined };
+  await collectContext(reader, { subscriptions: [], managementGroups: [] }, log);
+  await collectContext(reader, { subscriptions: [SUB], managementGroups: ['mg-1'] }, log, { subscriptions: ['other'], managementGroups: ['mg-excluded'] });
+  await collectAccounts(reader, [SUB], { log, batch: () => sink });
+  await collectAccounts(reader, [SUB], { log, tenantWide: true, batch: () => sink });
+  await subscriptionsUnder(reader, 'mg-1');
+  return sent;
+}
+
+describe('the Resource Graph queries, checked by Kusto.Language', () => {
+  for (const [name, spec] of Object.entries(TABLES)) {
+    it(`${name} (${spec.table}, ${spec.type}) has no diagnostic, uses only Resource Graph's operators and projects id`, () => {
+      const a = kqlAnalysis(tableQuery(spec), ARG_TABLES);
+      assert.deepEqual(a.diagnostics, []);
+      assert.deepEqual(a.operators.filter((o) => !ARG_OPERATORS.has(o)), []);
+      assert.ok(a.columns?.some((c) => c.name === 'id'), 'paging needs id (AZURE-FACTS.md)');
+      assert.deepEqual(a.strings[0], spec.type, 'the type compared is the spec\'s, as one literal');
+    });
+  }
+
+  it('the collector sends exactly those queries, whatever the scope, and each has no diagnostic', async () => {
+    const sent = await queriesTheCollectorSends();
+    for (const query of sent) assert.deepEqual(kqlDiagnostics(query, ARG_TABLES), [], query);
+    assert.deepEqual([...sent].sort(), Object.values(TABLES).map(tableQuery).sort());
+  });
+
+  it('is checked for real: a misspelt column, an unknown table, a syntax error and an operator Resource Graph lacks are reported', () => {
+    const accounts = TABLES.accounts;
+    const misspelt = tableQuery({ ...accounts, project: accounts.project.replace('properties.networkAcls', 'propertiess.networkAcls') });
+    assert.deepEqual(kqlDiagnostics(misspelt, ARG_TABLES).map((d) => [d.code, d.at]), [['KS142', misspelt.indexOf('propertiess')]]);
+    const table = kqlDiagnostics(typeQuery('networkresource', TABLES.associations.type, 'id'), ARG_TABLES);
+    assert.ok(table.some((d) => d.severity === 'Error' && d.message.includes('networkresource')), JSON.stringify(table));
+    const broken = kqlDiagnostics(tableQuery({ ...TABLES.accessRules, project: TABLES.accessRules.project.replace(/\)$/, '') }), ARG_TABLES);
+    assert.ok(broken.some((d) => d.severity === 'Error'), JSON.stringify(broken));
+    const serialized = kqlAnalysis(`${tableQuery(TABLES.subscriptions)} | serialize`, ARG_TABLES);
+    assert.deepEqual(serialized.diagnostics, []);
+    assert.deepEqual(serialized.operators.filter((o) => !ARG_OPERATORS.has(o)), ['serialize']);
+  });
+
+  it('binds every column of a schema, a keyword-named one too, and refuses a schema it cannot read', () => {
+    assert.deepEqual(kqlAnalysis('resources | project kind, zones, extendedLocation', ARG_TABLES).columns, [
+      { name: 'kind', type: 'string' }, { name: 'zones', type: 'dynamic' }, { name: 'extendedLocation', type: 'dynamic' },
+    ]);
+    assert.throws(() => kqlDiagnostics('T', { T: '(a:strin)' }), /a:strin/);
+    assert.throws(() => kqlDiagnostics('T', { T: 'a:string' }), /not "\(Column:type/);
   });
 });
