@@ -3,7 +3,8 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { replayDeadLetters } from './alerts/dispatch.js';
 import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore, type KeyValueStore } from './alerts/ledger.js';
 import { alertOnScan } from './alerts/scanAlerts.js';
-import { CLOUDS, createAzureClients, credentialFor, isLoopbackHttps } from './collect/clients.js';
+import { LOGS_ENDPOINTS } from './collect/accessLogs.js';
+import { type AzureClients, CLOUDS, createAzureClients, credentialFor, isLoopbackHttps, logsEndpointFor } from './collect/clients.js';
 import { loadWebhooks } from './config/alerts.js';
 import { SettingsError, SettingsSchema } from './config/settings.js';
 import { defaultPolicy, describePolicy, loadPolicyFile, type Policy } from './config/policy.js';
@@ -15,7 +16,9 @@ import { checkEndpoint } from './config/endpoints.js';
 import { ManagementGroupIdSchema, SubscriptionIdSchema } from './config/scopeIds.js';
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
 import { rerenderReports } from './reports/rerender.js';
+import { readinessOf, readinessText } from './reports/readiness.js';
 import { RULES } from './rules/index.js';
+import { parseResourceId, sameId } from './domain/resourceId.js';
 import { runScan, type ScanResult } from './scan.js';
 import type { ScanScope } from './collect/collector.js';
 import { auditContainer } from './store/blob.js';
@@ -68,6 +71,13 @@ function parseFormats(value: string): ReportFormat[] {
   } catch (error) {
     throw new InvalidArgumentError((error as Error).message);
   }
+}
+
+/** `--days`: an integer number of days, 1–90 (RULES.md `readinessWindowDays`). */
+function parseDays(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 90) throw new InvalidArgumentError('expected a whole number of days from 1 to 90');
+  return n;
 }
 
 function pad(text: string, width: number): string {
@@ -124,6 +134,7 @@ interface ScanFlags {
   managementGroup: string[];
   output: string;
   armEndpoint?: string;
+  logsEndpoint?: string;
   cloud: keyof typeof CLOUDS;
   policy?: string;
   format: ReportFormat[];
@@ -158,10 +169,35 @@ export function scopeFromFlags(flags: { subscription: readonly string[]; managem
   return { subscriptions: [...new Set(subscriptions)], managementGroups: [...new Set(managementGroups)] };
 }
 
+/**
+ * The ARM and Log Analytics endpoints of the flags, checked (https, no credentials in the URL).
+ * @throws EndpointError naming the flag
+ */
+function endpointsOf(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>): { armEndpoint: string; logsEndpoint: string } {
+  const armEndpoint = checkEndpoint('--arm-endpoint', flags.armEndpoint ?? CLOUDS[flags.cloud], { https: true }).toString().replace(/\/$/, '');
+  const logsEndpoint = flags.logsEndpoint
+    ? checkEndpoint('--logs-endpoint', flags.logsEndpoint, { https: true }).toString().replace(/\/$/, '')
+    : flags.armEndpoint ? logsEndpointFor(armEndpoint) : LOGS_ENDPOINTS[flags.cloud];
+  return { armEndpoint, logsEndpoint };
+}
+
+/** The SDK clients for the flags' endpoints: the development token for https loopback ones, else Azure's credential chain. */
+function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>): AzureClients {
+  const { armEndpoint, logsEndpoint } = endpointsOf(flags);
+  for (const e of new Set([armEndpoint, logsEndpoint])) if (isLoopbackHttps(e)) progress(`using the development token for the loopback endpoint ${e}`);
+  return createAzureClients({
+    armEndpoint,
+    credential: credentialFor(armEndpoint),
+    logsEndpoint,
+    logsCredential: credentialFor(logsEndpoint),
+    throttle: { onRetry: progress },
+  });
+}
+
 async function scanCommand(flags: ScanFlags): Promise<number> {
   // Every input is checked before the first request (and no message repeats URL credentials).
   const scope = scopeFromFlags(flags);
-  const armEndpoint = checkEndpoint('--arm-endpoint', flags.armEndpoint ?? CLOUDS[flags.cloud], { https: true }).toString().replace(/\/$/, '');
+  endpointsOf(flags);
   if (flags.blobAccountUrl) checkEndpoint('--blob-account-url', flags.blobAccountUrl, { https: true });
   if (!SettingsSchema.shape.AUDIT_CONTAINER.safeParse(flags.container).success)
     throw new UsageError(`--container '${flags.container}' is not a Blob container name (3–63 lower-case letters, digits and single hyphens)`);
@@ -177,8 +213,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     ledgerStore = new BlobKeyValueStore(blob.container);
   }
   const ledger = new AlertLedger(ledgerStore);
-  if (isLoopbackHttps(armEndpoint)) progress(`using the development token for the loopback endpoint ${armEndpoint}`);
-  const clients = createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint), throttle: { onRetry: progress } });
+  const clients = clientsFor(flags);
   const result = await runScan({
     scope,
     policy,
@@ -194,6 +229,64 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   const code = exitCodeOf(result.scan, flags.failOn, flags.allowPartial);
   if (code === EXIT_PARTIAL) progress('exit 3: the scan is partial (see coverage); --allow-partial accepts partial scans');
   return code;
+}
+
+interface ReadinessFlags extends Pick<ScanFlags, 'subscription' | 'managementGroup' | 'armEndpoint' | 'logsEndpoint' | 'cloud' | 'policy'> {
+  account?: string;
+  days?: number;
+  bicep: boolean;
+  json: boolean;
+}
+
+/**
+ * `readiness`: the scan pipeline with NSP-07 alone (deep inspection on), nothing stored; prints each
+ * Learning-mode account's would-be-denied flows and the access rules that keep them working.
+ * @returns 0 when no account would lose traffic, 1 when one would, 3 when some could not be judged
+ *   (unknown) and none would; 2 (thrown UsageError) for a bad flag or an account out of scope
+ */
+async function readinessCommand(flags: ReadinessFlags): Promise<number> {
+  let scope = scopeFromFlags(flags);
+  const account = flags.account === undefined ? undefined : parseResourceId(flags.account);
+  if (flags.account !== undefined && (!account || !/^microsoft\.cognitiveservices\/accounts$/i.test(account.type)))
+    throw new UsageError(`--account '${flags.account}' is not a Microsoft.CognitiveServices/accounts resource ID`);
+  const base = await loadPolicy(flags.policy, true);
+  const clients = clientsFor(flags);
+  // One account: its subscription, unless the flags name a scope.
+  if (account && scope.subscriptions.length === 0 && scope.managementGroups.length === 0)
+    scope = { subscriptions: [account.subscriptionId], managementGroups: [] };
+  const policy: Policy = {
+    ...base,
+    deepInspection: true,
+    enabledRules: new Set(['NSP-07']),
+    parameters: { ...base.parameters, ...(flags.days === undefined ? {} : { readinessWindowDays: flags.days }) },
+    ...(account ? { scope: { ...base.scope, include: { ...base.scope.include, resourceGroups: [`/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}`] } } } : {}),
+  };
+  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: progress, retainFindings: true });
+  let accounts = readinessOf(result.findings);
+  if (flags.account !== undefined) {
+    accounts = accounts.filter((a) => sameId(a.finding.resourceId, flags.account ?? ''));
+    if (accounts.length === 0) {
+      const seen = result.findings.find((f) => sameId(f.resourceId, flags.account ?? ''));
+      if (!seen) throw new UsageError(`--account '${flags.account}' was not found in the scan's scope`);
+      process.stdout.write(`${seen.accountName}: not in Learning mode (${seen.message})
+`);
+      return EXIT_OK;
+    }
+  }
+  const plans = accounts.map((a) => ({
+    resourceId: a.finding.resourceId,
+    outcome: a.finding.outcome,
+    message: a.finding.message,
+    flows: a.flows,
+    proposedRules: a.rules,
+    unplannedFlows: a.unplanned,
+  }));
+  if (flags.json) process.stdout.write(`${JSON.stringify(plans, null, 2)}\n`);
+  else if (accounts.length === 0) process.stdout.write('no account in scope is associated with a perimeter in Learning mode\n');
+  else process.stdout.write(readinessText(accounts, { bicep: flags.bicep }));
+  if (accounts.some((a) => a.finding.outcome === 'fail')) return EXIT_FINDINGS;
+  if (accounts.some((a) => a.finding.outcome === 'unknown') || result.scan.status === 'partial') return EXIT_PARTIAL;
+  return EXIT_OK;
 }
 
 /** `ALERT_MIN_SEVERITY`, validated by the same schema as the Function App's settings. */
@@ -242,6 +335,7 @@ export function program(): Command {
     .option('--management-group <id>', 'management group to scan (repeatable)', collectRepeatable, [])
     .option('--output <dir>', 'directory for the output files', './audit-output')
     .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (default from --cloud)')
+    .option('--logs-endpoint <url>', 'Log Analytics query endpoint for NSP-07 (default from --cloud; the simulator\'s own with a loopback --arm-endpoint)')
     .addOption(new Option('--cloud <name>', 'Azure cloud').choices(Object.keys(CLOUDS)).default('AzureCloud'))
     .option('--policy <file>', 'policy file (YAML or JSON): scope, rules, parameters, exemptions')
     .option('--format <list>', `report formats beside scan.json (${REPORT_FORMATS.join(', ')})`, parseFormats, [...REPORT_FORMATS])
@@ -257,6 +351,23 @@ export function program(): Command {
     .option('--container <name>', 'Blob container', 'audit')
     .action(async (flags: ScanFlags) => {
       process.exitCode = await scanCommand(flags);
+    });
+
+  cmd
+    .command('readiness')
+    .description('enforcement readiness (NSP-07): what Enforced mode would block, from the perimeter access logs, and the access rules to add')
+    .option('--account <id>', 'one account (resource ID); default every Learning-mode account in scope')
+    .option('--days <n>', 'the access-log window in days (1–90; default the policy\'s readinessWindowDays, 14)', parseDays)
+    .option('--subscription <id>', 'subscription to read (repeatable, or comma-separated)', collectRepeatable, [])
+    .option('--management-group <id>', 'management group to read (repeatable)', collectRepeatable, [])
+    .option('--arm-endpoint <url>', 'Azure Resource Manager endpoint (default from --cloud)')
+    .option('--logs-endpoint <url>', 'Log Analytics query endpoint (default from --cloud)')
+    .addOption(new Option('--cloud <name>', 'Azure cloud').choices(Object.keys(CLOUDS)).default('AzureCloud'))
+    .option('--policy <file>', 'policy file (scope, parameters readinessWindowDays and readinessMinPrefixLength)')
+    .option('--bicep', 'print each proposed rule\'s Bicep as well as its az command', false)
+    .option('--json', 'print the plan as JSON', false)
+    .action(async (flags: ReadinessFlags) => {
+      process.exitCode = await readinessCommand(flags);
     });
 
   cmd

@@ -152,5 +152,5 @@ export async function planOf(options: Pick<ScanOptions, 'scope' | 'policy' | 'de
 /** The plan (made or given) and its context indexed once for every shard of this process; the raw rows are not kept. */
 async function planAndPrepare(options: ScanOptions, now: () => Date, log: ProgressLog): Promise<{ plan: ScanPlan; prepared: PreparedTenant }> {
   const planned = options.planned ?? (await planOf(options, now(), log));
-  return { plan: planned.plan, prepared: prepareContext(planned.context) };
+  return { plan: planned.plan, prepared: prepareContext(planned.context, planned.accessLogs) };
 }

@@ -8,6 +8,7 @@ import { type ContextTables, type ProgressLog, ScanSetupError } from './collect/
 import { type AfterCommit, commitScan, type PartToCommit } from './pipeline/commit.js';
 import { type PlannedScan, planPolicy, type ScanPlan, sumRequests } from './pipeline/plan.js';
 import { evaluateShard, prepareContext, type ShardPart } from './pipeline/shard.js';
+import type { AccessLogReading } from './domain/snapshot.js';
 import type { AccountState } from './store/accountState.js';
 import { readFindings, readJsonLines, writeChunk } from './store/artifact.js';
 import { BlobLease, JsonBlobs } from './store/json.js';
@@ -20,7 +21,7 @@ import { BlobStore } from './store/stores.js';
  * and its context and puts one message per shard on the `scan-shards` Storage queue. A
  * queue-triggered worker evaluates its shard (pipeline/shard.ts) under the plan's policy and writes
  * its part; the worker that finds every part present runs the one commit (pipeline/commit.ts).
- * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `parts/{n}.ndjson`,
+ * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `accessLogs.json` (NSP-07), `parts/{n}.ndjson`,
  * `parts/{n}.states.ndjson`, then `parts/{n}.json` (the part's commit point), `commit.lock`. Open
  * plans are listed under `shards/open/{scanId}.json` until committed.
  */
@@ -57,11 +58,12 @@ export async function enqueueShards(o: {
   timeoutMs: number;
   log: ProgressLog;
 }): Promise<StoredPlan> {
-  const { plan, context } = o.planned;
+  const { plan, context, accessLogs } = o.planned;
   const stored: StoredPlan = { ...plan, deadline: new Date(Date.parse(plan.startedAt) + o.timeoutMs).toISOString() };
   const blobs = new JsonBlobs(o.container);
   await o.container.createIfNotExists();
   await blobs.write(`${base(plan.scanId)}/context.json`, context);
+  await blobs.write(`${base(plan.scanId)}/accessLogs.json`, accessLogs);
   await blobs.write(`${base(plan.scanId)}/plan.json`, stored);
   await blobs.write(openPointer(plan.scanId), { scanId: plan.scanId, deadline: stored.deadline });
   await o.queue.createIfNotExists();
@@ -138,7 +140,8 @@ export async function runShard(
   const shard = await evaluateShard({
     plan,
     index: message.shard,
-    context: prepareContext(context),
+    // Written with the context; a plan stored before NSP-07 existed has none (its shards judge NSP-07 unknown).
+    context: prepareContext(context, (await blobs.value<Record<string, AccessLogReading>>(`${base(message.scanId)}/accessLogs.json`)) ?? {}),
     policy: planPolicy(plan),
     clients: o.clients,
     log: o.log,

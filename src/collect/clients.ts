@@ -1,5 +1,6 @@
 import { CognitiveServicesManagementClient } from '@azure/arm-cognitiveservices';
 import { ResourceGraphClient } from '@azure/arm-resourcegraph';
+import { LogsQueryClient } from '@azure/monitor-query-logs';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { ServiceClient } from '@azure/core-client';
 import type { PipelinePolicy } from '@azure/core-rest-pipeline';
@@ -7,6 +8,7 @@ import { DefaultAzureCredential } from '@azure/identity';
 import { lookup as dnsLookup } from 'node:dns';
 import { Agent } from 'node:https';
 import { checkServerIdentity } from 'node:tls';
+import { LOGS_ENDPOINTS, type LogsReader, logsReaderOf } from './accessLogs.js';
 import { ArmReader } from './armReads.js';
 import type { CognitiveServicesClientFactory } from './perimeterConfigurations.js';
 import { ResourceGraphReader } from './resourceGraph.js';
@@ -100,6 +102,30 @@ export interface AzureClientsOptions {
   readonly throttle?: ThrottleOptions;
   /** Resource Graph page size (rows, at most 1000). */
   readonly pageSize?: number;
+  /**
+   * Log Analytics query endpoint (NSP-07), e.g. `https://api.loganalytics.io`. Default: the cloud of
+   * `armEndpoint` (`logsEndpointFor`).
+   */
+  readonly logsEndpoint?: string;
+  /**
+   * The credential for `logsEndpoint`. Default: the development token for an https loopback
+   * endpoint, else `credential` when ARM is a real cloud too. When ARM is a loopback simulator and
+   * the logs endpoint is not, there is no default (the development token never leaves the machine):
+   * the clients then have no Logs reader and NSP-07 is `unknown`.
+   */
+  readonly logsCredential?: TokenCredential;
+}
+
+/**
+ * The Log Analytics endpoint that goes with an ARM endpoint (AZURE-FACTS.md, "Perimeter access
+ * logs"): the same cloud's; an https loopback ARM endpoint (the simulator) serves the query API
+ * itself; any other endpoint gets the public cloud's.
+ */
+export function logsEndpointFor(armEndpoint: string): string {
+  const endpoint = armEndpoint.replace(/\/+$/, '');
+  if (isLoopbackHttps(endpoint)) return endpoint;
+  const cloud = (Object.keys(CLOUDS) as CloudName[]).find((c) => CLOUDS[c] === endpoint);
+  return LOGS_ENDPOINTS[cloud ?? 'AzureCloud'];
 }
 
 /** The clients a scan uses, and their request counters. */
@@ -110,6 +136,9 @@ export interface AzureClients {
   readonly arm: ArmReader;
   readonly graphStats: RequestStats;
   readonly armStats: RequestStats;
+  /** Log Analytics queries (NSP-07); undefined when no credential fits the logs endpoint. */
+  readonly logs?: LogsReader;
+  readonly logsStats: RequestStats;
 }
 
 /**
@@ -168,11 +197,30 @@ export function createAzureClients(o: AzureClientsOptions): AzureClients {
   const clients = new Map<string, CognitiveServicesManagementClient>();
   const armOptions = clientOptions(o, armPolicy, agent);
   const arm = new ArmReader(new ServiceClient({ ...armOptions, credential: o.credential }), o.armEndpoint);
+  // Log Analytics: about 200 requests per 30 s per user (AZURE-FACTS.md); 429s retried by the same policy.
+  const logsStats = newStats();
+  const logsEndpoint = (o.logsEndpoint ?? logsEndpointFor(o.armEndpoint)).replace(/\/+$/, '');
+  const logsCredential = o.logsCredential
+    ?? (isLoopbackHttps(logsEndpoint) ? developmentCredential(logsEndpoint) : isLoopbackHttps(o.armEndpoint) ? undefined : o.credential);
+  const knownLogs = Object.values(LOGS_ENDPOINTS).find((e) => e === logsEndpoint);
+  const logs = logsCredential
+    ? logsReaderOf(new LogsQueryClient(logsCredential, {
+        endpoint: `${logsEndpoint}/v1`,
+        credentials: { scopes: [`${knownLogs ?? LOGS_ENDPOINTS.AzureCloud}/.default`] },
+        retryOptions: { maxRetries: 0 },
+        additionalPolicies: [{ policy: throttlingPolicy({ window: { limit: 200, windowMs: 30_000 }, ...o.throttle }, logsStats), position: 'perRetry' }],
+        userAgentOptions: { userAgentPrefix: 'perimeter-auditor' },
+        ...(o.caCertificates ? { tlsOptions: { ca: o.caCertificates } } : {}),
+        ...(ipv6LiteralAgent(logsEndpoint, o.caCertificates) ? { agent: ipv6LiteralAgent(logsEndpoint, o.caCertificates) } : {}),
+      }))
+    : undefined;
   return {
     arm,
     graph: new ResourceGraphReader(graphClient, o.pageSize ?? 1000),
     graphStats,
     armStats,
+    ...(logs ? { logs } : {}),
+    logsStats,
     cognitiveServicesFor(subscriptionId) {
       const key = subscriptionId.toLowerCase();
       let client = clients.get(key);

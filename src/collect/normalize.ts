@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { type Observed, read, unread } from '../domain/observed.js';
 import { idKey, lastSegment, parentId, parseResourceId, sameId } from '../domain/resourceId.js';
 import type {
+  AccessLogReading,
   AccessRule,
   AccountSnapshot,
   ManagedIdentity,
@@ -295,6 +296,8 @@ export interface PreparedTenant {
   readonly problems: string[];
   readonly readableSubscriptions: ReadonlySet<string>;
   readonly indexes: Indexes;
+  /** What the perimeter's access logs say, by lower-case account ID (NSP-07; the plan reads them once per scan). */
+  readonly accessLogs?: ReadonlyMap<string, AccessLogReading>;
 }
 
 /**

@@ -35,6 +35,8 @@ export const DEFAULT_PARAMETERS: RuleParameters = {
     '18d7d88d-d35e-4fb5-a5c3-7773c20a72d9',
     'f58310d9-a9f6-439a-9e8d-f62e7b41a168',
   ],
+  readinessWindowDays: 14,
+  readinessMinPrefixLength: 24,
 };
 
 /** Management groups, subscriptions and resource groups (resource group IDs). */
@@ -113,6 +115,8 @@ export const PolicyFileSchema = z
         expectedBypass: z.enum(['AzureServices', 'None']),
         dataAccessRoleIds: z.array(guid),
         privilegedRoleIds: z.array(guid),
+        readinessWindowDays: z.number().int().min(1).max(90),
+        readinessMinPrefixLength: z.number().int().min(16).max(32),
         deepInspection: z.boolean(),
       })
       .partial()

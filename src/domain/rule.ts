@@ -20,6 +20,10 @@ export interface RuleParameters {
   readonly dataAccessRoleIds: readonly string[];
   /** Role definition GUIDs that are privileged (lower-case). */
   readonly privilegedRoleIds: readonly string[];
+  /** NSP-07: the access-log window read (days, 1–90). */
+  readonly readinessWindowDays: number;
+  /** NSP-07: the shortest inbound prefix length a proposed access rule may use (bits, 16–32; 24 = at most a /24). */
+  readonly readinessMinPrefixLength: number;
 }
 
 /** What a rule's `evaluate` sees besides the account. */

@@ -38,7 +38,54 @@ export interface AccountSnapshot {
    * inspection did not run for this account (off, or the account has no association row).
    */
   readonly perimeterConfigurations: Observed<readonly PerimeterConfiguration[]> | undefined;
+  /**
+   * What the perimeter's access logs say (NSP-07, deep inspection; src/collect/accessLogs.ts).
+   * `undefined` when they were not read for this account: deep inspection off, the account not in
+   * Learning mode when the plan was made, or an evaluation that does not read them.
+   */
+  readonly accessLogs?: AccessLogReading;
 }
+
+/** One would-be-denied flow of an account (NSPAccessLogs, summed over the window). */
+export interface AccessLogFlow {
+  /** `Inbound` or `Outbound` (the record's `ResultDirection`). */
+  readonly direction: string;
+  /** `NspPublicInboundResourceRulesAllowed` or `NspPublicOutboundResourceRulesAllowed`. */
+  readonly category: string;
+  /** Attacker-influenced text from the log, as recorded; '' when absent. */
+  readonly sourceIpAddress: string;
+  readonly sourceResourceId: string;
+  readonly destinationFqdn: string;
+  /** Records (count). */
+  readonly count: number;
+  /** The latest record's time (ISO 8601). */
+  readonly lastSeen: string;
+}
+
+/**
+ * What the access logs say about one account over the window (AZURE-FACTS.md, "Perimeter access logs").
+ * - `read`: every Learning-mode perimeter of the account sends its logs to a workspace, and each
+ *   was queried completely.
+ * - `incomplete`: some of it could not be read (`reason`); `flows` holds what was read — a flow
+ *   seen is certain, its absence is not.
+ * - `no-destination`: no diagnostic setting of the account's Learning-mode perimeters sends both
+ *   would-be-denied categories to a Log Analytics workspace (NSP-06's remedy).
+ */
+export type AccessLogReading
+  = | {
+    readonly status: 'read' | 'incomplete';
+    /** The window read (days). */
+    readonly windowDays: number;
+    /** Workspaces (resource IDs) whose logs were read for the account. */
+    readonly workspaces: readonly string[];
+    /** Every record of the account in the window, of any category (count). */
+    readonly records: number;
+    /** The would-be-denied flows, most records first. */
+    readonly flows: readonly AccessLogFlow[];
+    /** Why the reading is incomplete (absent when `read`). */
+    readonly reason?: string;
+  }
+  | { readonly status: 'no-destination'; readonly windowDays: number; readonly reason: string };
 
 /** `properties.publicNetworkAccess` and `properties.networkAcls`, defaults applied. */
 export interface NetworkSettings {

@@ -72,6 +72,8 @@ export function* evaluateAccounts(accounts: Iterable<AccountSnapshot>, s: Evalua
       deep = configurations.ok ? 'read' : 'failed';
       account = withPerimeterConfigurations(account, configurations);
     }
+    const accessLogs = s.deepInspection ? s.prepared.accessLogs?.get(idKey(account.id)) : undefined;
+    if (accessLogs !== undefined) account = { ...account, accessLogs };
     const findings = evaluateAccount(account, rules, ctx, onError).map((f) => applyExemptions(f, s.policy, s.evaluatedAt));
     yield { account, findings, state: stateOf(account, findings, s.source), deep };
   }

@@ -1,8 +1,11 @@
+import { collectAccessLogs, readinessTargets } from '../collect/accessLogs.js';
 import type { AzureClients } from '../collect/clients.js';
 import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog, type TablePlan } from '../collect/collector.js';
 import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
 import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
-import type { ScopeSpec } from './scope.js';
+import { parseResourceId } from '../domain/resourceId.js';
+import type { AccessLogReading } from '../domain/snapshot.js';
+import { ResourceGroupFilter, type ScopeSpec } from './scope.js';
 
 /**
  * Step 2 of the pipeline (docs/architecture.md): the plan of one scan. The subscriptions in scope
@@ -46,10 +49,16 @@ export interface ScanPlan {
   readonly requests: RequestCounts;
 }
 
-/** A plan and the context tables its shards evaluate against. */
+/** A plan and the context its shards evaluate against. */
 export interface PlannedScan {
   readonly plan: ScanPlan;
   readonly context: ContextTables;
+  /**
+   * The perimeters' access logs (NSP-07), read once per scan for the accounts in scope whose
+   * effective access mode is Learning: lower-case account ID → reading. Empty when deep inspection
+   * is off or NSP-07 is disabled.
+   */
+  readonly accessLogs: Readonly<Record<string, AccessLogReading>>;
 }
 
 /** The request counters of clients now (they may serve several scans: count deltas). */
@@ -102,6 +111,24 @@ export async function planScan(o: {
     const t = tables[name];
     return { type: TABLES[name].type, rows: t.rows.length, ...(t.failure === undefined ? {} : { failure: t.failure }) };
   });
+  // NSP-07's access logs: once per scan, for the Learning-mode accounts in scope (src/collect/accessLogs.ts).
+  let accessLogs = new Map<string, AccessLogReading>();
+  if (o.deepInspection && o.policy.enabledRules.has('NSP-07')) {
+    const subscriptionsInScope = new Set(readable.map((s) => s.toLowerCase()));
+    const groups = new ResourceGroupFilter(o.scope);
+    const inScope = (accountId: string) => {
+      const id = parseResourceId(accountId);
+      if (!id) return false;
+      if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
+      return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
+    };
+    accessLogs = await collectAccessLogs(readinessTargets(tables.associations, inScope), {
+      arm: o.clients.arm,
+      logs: o.clients.logs,
+      windowDays: o.policy.parameters.readinessWindowDays,
+      log: o.log,
+    });
+  }
   const plan: ScanPlan = {
     schemaVersion: 2,
     scanId: o.scanId,
@@ -117,7 +144,7 @@ export async function planScan(o: {
     requests: requestDelta(requestCounters(o.clients), before),
   };
   o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
-  return { plan, context: tables };
+  return { plan: { ...plan, requests: requestDelta(requestCounters(o.clients), before) }, context: tables, accessLogs: Object.fromEntries(accessLogs) };
 }
 
 /** The policy a plan fixed. @throws PolicyError when the stored document does not validate */

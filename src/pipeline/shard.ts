@@ -11,7 +11,7 @@ import { readPerimeterConfigurations } from '../collect/perimeterConfigurations.
 import type { Policy } from '../config/policy.js';
 import type { Observed } from '../domain/observed.js';
 import type { Finding } from '../domain/rule.js';
-import type { AccountSnapshot } from '../domain/snapshot.js';
+import type { AccessLogReading, AccountSnapshot } from '../domain/snapshot.js';
 import { writeChunk } from '../store/artifact.js';
 import { faultPoint } from '../testing/faults.js';
 import { evaluateAccounts, isDeepCandidate } from './evaluate.js';
@@ -62,10 +62,12 @@ export interface EvaluatedShard {
 
 /**
  * The context tables indexed once (normalize.ts `prepareTenant`), for every shard a process runs:
- * each shard only narrows the readable subscriptions to its own.
+ * each shard only narrows the readable subscriptions to its own. `accessLogs` are the plan's
+ * access-log readings (NSP-07), by lower-case account ID.
  */
-export function prepareContext(context: ContextTables): PreparedTenant {
-  return prepareTenant({ subscriptions: [], tables: { ...context, accounts: { rows: [] } } });
+export function prepareContext(context: ContextTables, accessLogs?: Readonly<Record<string, AccessLogReading>>): PreparedTenant {
+  const prepared = prepareTenant({ subscriptions: [], tables: { ...context, accounts: { rows: [] } } });
+  return accessLogs ? { ...prepared, accessLogs: new Map(Object.entries(accessLogs)) } : prepared;
 }
 
 /** One batch's output files and counts, kept when its read completes, discarded when it fails. */
@@ -142,7 +144,8 @@ export async function evaluateShard(o: {
         const accounts: AccountSnapshot[] = [];
         for (const a of normalizeAccounts({ rows }, prepared)) if (groups.has(a)) accounts.push(a);
         let configurations = new Map<string, Observed<readonly unknown[]>>();
-        if (plan.deepInspection) {
+        // Configurations feed NSP-05 and NSP-06 only; a policy without them (e.g. `readiness`) skips the reads.
+        if (plan.deepInspection && (policy.enabledRules.has('NSP-05') || policy.enabledRules.has('NSP-06'))) {
           const targets = accounts.filter((a) => isDeepCandidate(a, policy.parameters));
           configurations = await readPerimeterConfigurations(targets, clients.cognitiveServicesFor, {
             maxConcurrency: o.deepConcurrency,

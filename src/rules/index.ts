@@ -19,6 +19,7 @@ import nsp03 from './nsp-03-perimeter-inbound-least-privilege.js';
 import nsp04 from './nsp-04-perimeter-outbound-least-privilege.js';
 import nsp05 from './nsp-05-perimeter-configuration-healthy.js';
 import nsp06 from './nsp-06-perimeter-access-logging.js';
+import nsp07 from './nsp-07-perimeter-enforcement-ready.js';
 
 /**
  * The rule registry: an explicit list, in catalog order (RULES.md). A meta-test checks that every
@@ -31,6 +32,7 @@ export const RULES: readonly Rule[] = [
   nsp04,
   nsp05,
   nsp06,
+  nsp07,
   net01,
   net02,
   net03,

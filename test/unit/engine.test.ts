@@ -51,11 +51,11 @@ describe('engine', () => {
     const policy = defaultPolicy();
     const deep = activeRules(RULES, policy.enabledRules, true).map((r) => r.id);
     const shallow = activeRules(RULES, policy.enabledRules, false).map((r) => r.id);
-    assert.equal(deep.length, 19);
+    assert.equal(deep.length, 20);
     assert.ok(!deep.includes('NET-07'));
     assert.deepEqual(
       shallow,
-      deep.filter((id) => id !== 'NSP-05' && id !== 'NSP-06'),
+      deep.filter((id) => id !== 'NSP-05' && id !== 'NSP-06' && id !== 'NSP-07'),
     );
   });
 
