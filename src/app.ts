@@ -7,7 +7,7 @@ import { type AzureClients, azureCredential, createAzureClients, credentialFor }
 import type { ProgressLog, ScanScope } from './collect/collector.js';
 import { loadWebhooks, type WebhookConfig } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
-import { armEndpointOf, loadSettings, type Settings } from './config/settings.js';
+import { armEndpointOf, loadSettings, logsEndpointOf, type Settings } from './config/settings.js';
 import type { AfterCommit } from './pipeline/commit.js';
 import type { PlannedScan } from './pipeline/plan.js';
 import { planOf, runScan, type ScanResult } from './scan.js';
@@ -79,7 +79,14 @@ export function apiDeps(env: Record<string, string | undefined> = process.env): 
 /** The SDK clients for the settings' cloud and identity; every retried request is logged in plain words. */
 function clientsFor(settings: Settings, log: ProgressLog): AzureClients {
   const armEndpoint = armEndpointOf(settings);
-  return createAzureClients({ armEndpoint, credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID), throttle: { onRetry: log } });
+  const logsEndpoint = logsEndpointOf(settings);
+  return createAzureClients({
+    armEndpoint,
+    credential: credentialFor(armEndpoint, settings.AZURE_CLIENT_ID),
+    logsEndpoint,
+    logsCredential: credentialFor(logsEndpoint, settings.AZURE_CLIENT_ID),
+    throttle: { onRetry: log },
+  });
 }
 
 /**
@@ -149,6 +156,7 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
   const c = compose(settings, log);
   return evaluateChange(event, {
     arm: c.clients.arm,
+    ...(c.clients.logs ? { logs: c.clients.logs } : {}),
     graph: c.clients.graph,
     state: c.state,
     container: c.store.container,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CLOUDS } from '../collect/clients.js';
+import { LOGS_ENDPOINTS } from '../collect/accessLogs.js';
+import { CLOUDS, logsEndpointFor } from '../collect/clients.js';
 import { hasNoCredentials } from './endpoints.js';
 import { ManagementGroupIdSchema, SubscriptionIdSchema } from './scopeIds.js';
 
@@ -41,6 +42,8 @@ export const SettingsSchema = z.object({
     .default('AzureCloud'),
   /** ARM endpoint override; default from AZURE_CLOUD. Must be https. */
   ARM_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
+  /** Log Analytics query endpoint override (NSP-07); default from AZURE_CLOUD (the simulator's own with a loopback ARM_ENDPOINT). Must be https. */
+  LOGS_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
   /** Read per-account perimeter configurations (NSP-05, NSP-06). Default true. */
   DEEP_INSPECTION: bool(true),
   /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
@@ -92,6 +95,7 @@ export type Settings = z.infer<typeof SettingsSchema>;
 export const SETTINGS_NOT_DEPLOYED: Readonly<Partial<Record<keyof Settings, string>>> = {
   AUDIT_STORAGE_CONNECTION_STRING: 'a connection string carries the account key; in Azure the app uses its identity (shared-key access is off)',
   ARM_ENDPOINT: 'derived from AZURE_CLOUD; an override for the local ARM simulator only',
+  LOGS_ENDPOINT: 'derived from AZURE_CLOUD; an override for the local simulator only',
   POLICY: 'multi-line policy text does not pass through azd parameters; infra/ sets POLICY_BLOB, a blob in the audit container (docs/deploy.md)',
 };
 
@@ -132,6 +136,11 @@ export function loadSettings(env: Record<string, string | undefined>): Settings 
     );
   }
   return parsed.data;
+}
+
+/** The Log Analytics query endpoint the settings select (NSP-07). */
+export function logsEndpointOf(settings: Pick<Settings, 'ARM_ENDPOINT' | 'LOGS_ENDPOINT' | 'AZURE_CLOUD'>): string {
+  return settings.LOGS_ENDPOINT ?? (settings.ARM_ENDPOINT ? logsEndpointFor(settings.ARM_ENDPOINT) : LOGS_ENDPOINTS[settings.AZURE_CLOUD]);
 }
 
 /** The ARM endpoint the settings select. */

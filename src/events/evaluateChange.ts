@@ -1,3 +1,4 @@
+import { collectAccessLogs, type LogsReader, readinessTargets } from '../collect/accessLogs.js';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DispatchOptions, DispatchOutcome } from '../alerts/dispatch.js';
 import { dispatchAlert } from '../alerts/dispatch.js';
@@ -36,6 +37,11 @@ import { type ChangeTarget, routeEvent } from './route.js';
 
 export interface ChangeDeps {
   readonly arm: ArmReader;
+  /**
+   * Log Analytics, for NSP-07 (the perimeter's access logs, read for the event's Learning-mode
+   * accounts as a scan reads them). Absent: NSP-07 is `unknown` for them (not inspected).
+   */
+  readonly logs?: LogsReader;
   /** Resource Graph, to list the subscriptions under management groups the scope names (only then). */
   readonly graph?: ResourceGraphReader;
   readonly state: StateStore;
@@ -229,13 +235,20 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     subscriptions,
     tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments },
   };
-  const prepared = prepareTenant(raw);
+  const deep = deps.deepInspection ?? policy.deepInspection;
+  // NSP-07: the same collection step as a scan's plan, for this event's Learning-mode accounts.
+  const accessLogs = deep && deps.logs && policy.enabledRules.has('NSP-07')
+    ? await collectAccessLogs(readinessTargets(associations, (id) => accountIds.some((a) => sameId(a, id))), {
+        arm, logs: deps.logs, windowDays: policy.parameters.readinessWindowDays, ...(deps.log ? { log: deps.log } : {}),
+      })
+    : undefined;
+  const prepared = { ...prepareTenant(raw), ...(accessLogs ? { accessLogs } : {}) };
   const findings = new Map<string, Finding[]>();
   const states = new Map<string, AccountState>();
   const problems = prepared.problems;
   const evaluations = evaluateAccounts(normalizeAccounts(raw.tables.accounts, prepared), {
     policy,
-    deepInspection: deps.deepInspection ?? policy.deepInspection,
+    deepInspection: deep,
     prepared,
     configurations: configs,
     evaluatedAt: new Date(at),
