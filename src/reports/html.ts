@@ -5,6 +5,7 @@ import type { Finding, Outcome } from '../domain/rule.js';
 import { type Baseline, readBy, TransitionDiff } from '../engine/diff.js';
 import { type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
+import { type AccountReadiness, readinessOf } from './readiness.js';
 import { ReportAggregator, type ReportSummary } from './summary.js';
 
 /**
@@ -52,6 +53,13 @@ export const FILTER_SCRIPT = `(function () {
   q.addEventListener('input', apply);
   sel.addEventListener('change', apply);
   apply();
+  Array.prototype.forEach.call(document.querySelectorAll('button.copy'), function (b) {
+    b.addEventListener('click', function () {
+      var target = document.getElementById(b.getAttribute('data-copy'));
+      if (!target || !navigator.clipboard) return;
+      navigator.clipboard.writeText(target.textContent).then(function () { b.textContent = 'copied'; }, function () { b.textContent = 'copy failed'; });
+    });
+  });
 })();`;
 
 const SCRIPT_HASH = createHash('sha256').update(FILTER_SCRIPT, 'utf8').digest('base64');
@@ -73,6 +81,8 @@ th { background: #f6f6f6; } td.num { text-align: right; font-variant-numeric: ta
 .sev-high { font-weight: 600; }
 details.account { border: 1px solid #e3e3e3; border-radius: 6px; margin: 6px 0; padding: 4px 8px; }
 details.account > summary { cursor: pointer; }
+.readiness { border: 1px solid #e3e3e3; border-radius: 6px; margin: 8px 0; padding: 4px 12px; }
+.readiness pre { background: #f6f6f6; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: .8rem; margin-left: 6px; color: #fff; }
 .b-fail { background: #c62828; } .b-unknown { background: #b26a00; } .b-ok { background: #2e7d32; }
 .filters { display: flex; gap: 12px; align-items: center; margin: 8px 0; } .filters input { flex: 1; padding: 6px; font-size: 1rem; }
@@ -234,6 +244,9 @@ export class HtmlReport {
   private readonly cap: number;
   private readonly accounts: AccountBuffer;
   private readonly changes: ChangeList | undefined;
+  /** NSP-07 findings that are not `not_applicable` (enforcement readiness), the first `cap`; and how many there were. */
+  private readonly readiness: Finding[] = [];
+  private readinessCount = 0;
 
   /** @param scan the scan as known before its findings are read: its coverage decides which previous fails are resolved */
   constructor(
@@ -249,6 +262,10 @@ export class HtmlReport {
   add(f: Finding): void {
     this.accounts.add(f);
     this.changes?.observe(f);
+    if (f.ruleId === 'NSP-07' && f.outcome !== 'not_applicable') {
+      this.readinessCount += 1;
+      if (this.readiness.length < READINESS_CAP) this.readiness.push(f);
+    }
   }
 
   /**
@@ -259,7 +276,8 @@ export class HtmlReport {
   async write(scan: ScanDocument, summary: ReportSummary, write: (text: string) => Promise<void>): Promise<void> {
     this.changes?.finish();
     this.accounts.flush();
-    await writePage(scan, summary, { accounts: this.accounts, changes: this.changes, previous: this.options.previous, cap: this.cap }, write);
+    const readiness = { accounts: readinessOf(this.readiness), count: this.readinessCount };
+    await writePage(scan, summary, { accounts: this.accounts, changes: this.changes, previous: this.options.previous, cap: this.cap, readiness }, write);
   }
 }
 
@@ -280,10 +298,45 @@ interface Kept {
   readonly changes: ChangeList | undefined;
   readonly previous: Baseline | undefined;
   readonly cap: number;
+  /** NSP-07 accounts shown (capped) and how many there were. */
+  readonly readiness: { readonly accounts: readonly AccountReadiness[]; readonly count: number };
+}
+
+/** NSP-07 accounts the "Enforcement readiness" section shows (count); the rest are in report.csv and findings.ndjson. */
+const READINESS_CAP = 200;
+
+/** Attacker-controlled text (log fields, names): escaped, and isolated from the surrounding text's direction (<bdi>). */
+const iso = (text: unknown): string => `<bdi>${esc(text)}</bdi>`;
+
+/** The "Enforcement readiness" section (NSP-07): per Learning-mode account, the would-be-denied flows and the rules to add, with copy buttons. */
+function readinessSection(r: Kept['readiness']): string {
+  if (r.count === 0) return '';
+  const blocks = r.accounts.map((a, i) => {
+    const f = a.finding;
+    const flows = a.flows.length === 0
+      ? ''
+      : `<table><thead><tr><th>direction</th><th>source or destination</th><th>records</th><th>last seen</th></tr></thead><tbody>${a.flows
+        .map((x) => `<tr><td>${esc(x.direction)}</td><td>${iso(x.direction.toLowerCase() === 'outbound' ? x.destinationFqdn : x.sourceResourceId || x.sourceIpAddress)}</td><td class="num">${esc(x.count)}</td><td>${iso(x.lastSeen)}</td></tr>`)
+        .join('')}</tbody></table>`;
+    const unplanned = a.unplanned.length === 0
+      ? ''
+      : `<p class="note">Not planned (review by hand):</p><ul>${a.unplanned
+        .map((u) => `<li>${esc(u.flow.direction)} ${iso(u.flow.direction.toLowerCase() === 'outbound' ? u.flow.destinationFqdn : u.flow.sourceResourceId || u.flow.sourceIpAddress)}: ${esc(u.reason)}</li>`)
+        .join('')}</ul>`;
+    const rules = a.rules
+      .map((rule, j) => `<div class="rule"><p><strong>${esc(rule.name)}</strong> (${esc(rule.direction)}) on profile ${iso(rule.profileName)} of perimeter ${iso(rule.perimeterName)}</p>
+<pre id="az-${i}-${j}">${esc(rule.az)}</pre><button type="button" class="copy" data-copy="az-${i}-${j}">copy command</button>
+<details><summary>Bicep</summary><pre id="bicep-${i}-${j}">${esc(rule.bicep)}</pre><button type="button" class="copy" data-copy="bicep-${i}-${j}">copy Bicep</button></details></div>`)
+      .join('\n');
+    return `<div class="readiness" data-outcome="${esc(f.outcome)}"><h3><span class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}</span> ${iso(f.accountName)} <small>${iso(f.subscriptionId)} / ${iso(f.resourceGroup)}</small></h3>
+<p>${iso(f.message)}</p>${flows}${unplanned}${rules}</div>`;
+  });
+  return `<section id="readiness"><h2>Enforcement readiness</h2><p class="meta">NSP-07: for each account associated in Learning mode, the traffic its perimeter's access logs show would be denied once Enforced, and the access rules that keep it working (each within NSP-03 and NSP-04). Apply them, wait for the logs to show no would-be-denied traffic, then switch the association to Enforced.</p>
+${blocks.join('\n')}${r.count > r.accounts.length ? `<p>… and ${r.count - r.accounts.length} more accounts in report.csv and findings.ndjson.</p>` : ''}</section>`;
 }
 
 async function writePage(scan: ScanDocument, summary: ReportSummary, kept: Kept, write: (text: string) => Promise<void>): Promise<void> {
-  const { accounts, changes, previous, cap } = kept;
+  const { accounts, changes, previous, cap, readiness } = kept;
   const s = scan.summary;
   const ex = s.exempted?.failsBySeverity ?? { high: 0, medium: 0, low: 0 };
   const unreadable = scan.coverage.subscriptions.filter((x) => x.status === 'unreadable');
@@ -326,6 +379,7 @@ ${scan.coverage.problems.length > 50 ? `<li>… ${scan.coverage.problems.length 
 <h3>Resolved since previous scan: ${resolved.count}</h3>${resolved.count ? `<table><thead><tr><th>account</th><th>rule</th><th>severity</th><th>was</th><th>message then</th></tr></thead><tbody>${findingRows(resolved.findings, true)}</tbody></table>${more(resolved)}` : '<p>No fails resolved.</p>'}
 </section>`);
   }
+  parts.push(readinessSection(readiness));
   parts.push(`<section id="chart"><h2>Outcomes by rule</h2>${chart(summary, scan)}</section>
 <section id="rules"><h2>By rule</h2><table><thead><tr><th>rule</th><th>compliant state</th><th>severity</th><th>fail</th><th>unknown</th><th>pass</th><th>n/a</th><th>MCSB</th></tr></thead><tbody>
 ${scan.rules
