@@ -6,6 +6,7 @@ import type { WebhookConfig } from './config/alerts.js';
 import { summaryTable } from './cli.js';
 import { createAzureClients, developmentCredential } from './collect/clients.js';
 import { defaultPolicy } from './config/policy.js';
+import { readinessOf, readinessText } from './reports/readiness.js';
 import { runScan } from './scan.js';
 import { auditContainer } from './store/blob.js';
 import { BlobStore, DirectoryStore } from './store/stores.js';
@@ -49,6 +50,7 @@ export async function runDemo(options: { output: string; log: (message: string) 
         clients,
         stores: [blob, new DirectoryStore(options.output)],
         log: options.log,
+        retainFindings: true,
         afterCommit: ({ scan: s, previous, current }) => alertOnScan({ scan: s, previous, current, webhooks: [webhook], ledger, log: options.log }),
       });
 
@@ -67,6 +69,10 @@ export async function runDemo(options: { output: string; log: (message: string) 
     const names = ['scan.json', 'findings.ndjson', 'report.html', 'report.csv', 'report.sarif', 'report.json'];
     process.stdout.write(`\nfiles in ${options.output}: ${names.join(', ')} (open report.html in a browser)\n`);
     process.stdout.write(`blob: ${container.url}/scans/${second.scan.scanId}/ (latest.json → ${latest?.scanId ?? 'missing'})\n`);
+
+    const readiness = readinessOf(second.findings);
+    process.stdout.write(`\nenforcement readiness (NSP-07, from the perimeters' access logs; \`perimeter-auditor readiness\` prints the same for a tenant):\n`);
+    process.stdout.write(readiness.length === 0 ? 'no account is associated in Learning mode\n' : readinessText(readiness));
 
     process.stdout.write(`\nwebhook receiver got ${receiver.requests.length} digest(s):\n`);
     for (const r of receiver.requests) {
