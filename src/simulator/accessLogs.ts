@@ -357,7 +357,7 @@ export function logsQueryAnswer(tenant: SimulatorTenant, customerId: string, bod
   const id = lower(customerId);
   const workspace = tenant.resources.find((r) => lower(r.type) === WORKSPACE_TYPE && lower(props(r).customerId) === id);
   if (!workspace) return logsError(404, 'WorkspaceNotFoundError', `The workspace could not be found: ${customerId}`);
-  const forbiddenSub = (tenant.forbiddenSubscriptions ?? []).map(lower).includes(subscriptionOfId(String(workspace.id)));
+  const forbiddenSub = tenant.forbiddenSubscriptions.map(lower).includes(subscriptionOfId(String(workspace.id)));
   if (forbiddenSub || model.forbiddenWorkspaces.map(lower).includes(id)) {
     return logsError(403, 'InsufficientAccessError', 'The provided credentials have insufficient access to perform the requested operation');
   }
