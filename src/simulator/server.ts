@@ -7,12 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { generate } from 'selfsigned';
+import { type AccessLogModel, accessLogModel, diagnosticSettingsAnswer, LOGS_QUERY_ROUTE, logsQueryAnswer } from './accessLogs.js';
 
 /**
  * A local HTTPS Azure Resource Manager simulator speaking the REST shapes of
  * shared/design/AZURE-FACTS.md: Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`,
  * tables, `$top`/`$skipToken` paging, quota headers, optional 429s) and the Cognitive Services
- * perimeter configuration API. The certificate is made at start; trust it with
+ * perimeter configuration API, and the perimeters' access logs (diagnostic settings and the Log
+ * Analytics query API under `/v1`, accessLogs.ts). The certificate is made at start; trust it with
  * `NODE_EXTRA_CA_CERTS=<caFile>` or the SDK option `tlsOptions: { ca }`.
  *
  * Used by `perimeter-auditor demo`, the benchmarks and the tests: a stand-in for Azure on loopback,
@@ -22,8 +24,11 @@ import { generate } from 'selfsigned';
 /** A raw ARM row (any JSON object). */
 export type Row = Record<string, unknown>;
 
-/** The tenant the simulator serves, in raw ARM shape. */
-export interface SimulatorTenant {
+/**
+ * The tenant the simulator serves, in raw ARM shape. The access-log fields (diagnostic settings,
+ * workspaces refused or partial, traffic; accessLogs.ts) are optional: absent means none.
+ */
+export interface SimulatorTenant extends Partial<AccessLogModel> {
   /** `resourcecontainers` rows (type microsoft.resources/subscriptions). */
   readonly resourcecontainers: Row[];
   readonly resources: Row[];
@@ -39,12 +44,13 @@ export interface SimulatorTenant {
 
 /** A request as the fault hook sees it. */
 export interface SimulatorRequest {
-  readonly kind: 'graph' | 'arm';
+  /** `logs`: the Log Analytics query API (`POST /v1/workspaces/{customerId}/query`). */
+  readonly kind: 'graph' | 'arm' | 'logs';
   readonly method: string;
   readonly path: string;
   /** The query string, e.g. `?api-version=2024-10-01`. */
   readonly search: string;
-  /** Parsed JSON body (Resource Graph), else undefined. */
+  /** Parsed JSON body (Resource Graph, Log Analytics), else undefined. */
   readonly body: Record<string, unknown> | undefined;
   /** 1-based count of requests of this kind so far. */
   readonly sequence: number;
@@ -81,8 +87,9 @@ export interface SimulatorOptions {
    */
   readonly armBucket?: { readonly size: number; readonly refillPerSecond: number };
   /**
-   * The clock of the quota window and the ARM token buckets (ms since the epoch). Default the real
-   * one; a test that shares a fake clock with the client's pacing gets the same answers on any machine.
+   * The clock of the quota window, the ARM token buckets and the access logs (a query's window, the
+   * traffic's `lastSeenDaysAgo`), in ms since the epoch. Default the real one; a test that shares a
+   * fake clock with the client's pacing gets the same answers on any machine.
    */
   readonly now?: () => number;
   /** Resource Graph quota per user: `limit` queries per `windowMs`; beyond it, 429 when `enforce`. */
@@ -113,14 +120,17 @@ export interface ArmSimulator {
   readonly caCertificate: string;
   /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS. */
   readonly caFile: string;
-  /** Counters (requests). */
-  readonly stats: { graphRequests: number; armRequests: number; throttled: number; armThrottled: number; bytesSent: number };
+  /** Counters (requests; `throttled` counts Resource Graph's and injected 429s, `logsRequests` Log Analytics queries). */
+  readonly stats: { graphRequests: number; armRequests: number; logsRequests: number; throttled: number; armThrottled: number; bytesSent: number };
   close(): Promise<void>;
 }
 
 const TABLES = ['resourcecontainers', 'resources', 'networkresources', 'authorizationresources'] as const;
 
-/** Loads a tenant from a folder of fixture files (`*.json`, one per table; see tenants/sample). */
+/**
+ * Loads a tenant from a folder of fixture files (`*.json`, one per table; `perimeterConfigurations.json`,
+ * `tenant.json`, and `accessLogs.json` for the access-log model; see tenants/sample).
+ */
 export async function loadTenant(dir: string): Promise<SimulatorTenant> {
   const json = async (name: string, fallback: unknown) => {
     try {
@@ -143,6 +153,7 @@ export async function loadTenant(dir: string): Promise<SimulatorTenant> {
     perimeterConfigurations: Object.fromEntries(Object.entries(configs).map(([k, v]) => [k.toLowerCase(), v])),
     managementGroups: meta.managementGroups ?? {},
     forbiddenSubscriptions: meta.forbiddenSubscriptions ?? [],
+    ...accessLogModel(await json('accessLogs.json', {})),
   };
 }
 
@@ -267,7 +278,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   });
   const tenant = options.tenant;
   const forbidden = new Set(tenant.forbiddenSubscriptions.map((s) => s.toLowerCase()));
-  const stats = { graphRequests: 0, armRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
+  const stats = { graphRequests: 0, armRequests: 0, logsRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
   // Rows by table → type → subscription (lower-case; '' for rows without one), built on first use,
   // so that a query over 300 subscriptions of a 100,000-account tenant does not scan every row.
   // Tests add and remove rows between requests: an index is rebuilt when its table's length changed.
@@ -448,6 +459,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     if (subMatch && forbidden.has(lower(subMatch[1]))) {
       return armError(403, 'AuthorizationFailed', `The client does not have authorization over scope '/subscriptions/${subMatch[1]}'`);
     }
+    const settings = diagnosticSettingsAnswer(tenant, path);
+    if (settings) return settings;
     const ra = ROLE_ASSIGNMENTS.exec(path);
     if (ra) {
       // $filter=principalId eq '{id}': assignments at, above or below the subscription for that principal.
@@ -599,19 +612,24 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         }
         const isGraph
           = /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && req.method === 'POST';
+        const logsWorkspace = req.method === 'POST' ? LOGS_QUERY_ROUTE.exec(url.pathname)?.[1] : undefined;
         let body: Record<string, unknown> | undefined;
-        if (isGraph) {
+        if (isGraph || logsWorkspace !== undefined) {
           try {
             body = JSON.parse(raw) as Record<string, unknown>;
           } catch {
-            await respond(res, armError(400, 'InvalidRequestContent', 'The request content was invalid'));
-            return;
+            // Log Analytics answers a body that is not JSON itself (400 BadArgumentError, accessLogs.ts).
+            if (logsWorkspace === undefined) {
+              await respond(res, armError(400, 'InvalidRequestContent', 'The request content was invalid'));
+              return;
+            }
           }
         }
-        const sequence = isGraph ? ++stats.graphRequests : ++stats.armRequests;
+        const kind = isGraph ? 'graph' : logsWorkspace !== undefined ? 'logs' : 'arm';
+        const sequence = kind === 'graph' ? ++stats.graphRequests : kind === 'logs' ? ++stats.logsRequests : ++stats.armRequests;
         if (options.latencyMs) await delay(options.latencyMs);
         const injected = await options.fault?.({
-          kind: isGraph ? 'graph' : 'arm',
+          kind,
           method: req.method ?? 'GET',
           path: url.pathname,
           search: url.search,
@@ -621,6 +639,10 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         if (injected) {
           if (injected.status === 429) stats.throttled += 1;
           await respond(res, injected);
+          return;
+        }
+        if (logsWorkspace !== undefined) {
+          await respond(res, logsQueryAnswer(tenant, decodeURIComponent(logsWorkspace), body, clock()));
           return;
         }
         await respond(res, isGraph && body ? handleGraph(body) : handleArm(req.method ?? 'GET', url, baseUrl));

@@ -23,7 +23,7 @@ describe('scheduledScan function', () => {
         DEEP_INSPECTION: 'false',
       });
       assert.equal(run.code, 0, JSON.stringify(run.logs) + run.stderr);
-      const summary = run.logs.find((l) => /^scan \S+ partial: [\d.]+% compliant \(\d+ of 16 accounts read\); coverage: 16 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/.test(l.message));
+      const summary = run.logs.find((l) => /^scan \S+ partial: [\d.]+% compliant \(\d+ of 19 accounts read\); coverage: 19 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/.test(l.message));
       assert.ok(summary, JSON.stringify(run.logs));
       const container = azurite.container('scheduled',
       );
@@ -98,7 +98,7 @@ describe('scheduledScan function', () => {
       for (const env of [{ ...base, POLICY: text }, { ...base, POLICY_BLOB: 'config/policy.yaml' }]) {
         const run = await invoke(env);
         assert.equal(run.code, 0, JSON.stringify(run.logs));
-        assert.ok(run.logs.some((l) => /coverage: 7 accounts read in 1 of 1 subscription in scope/.test(l.message)), 'only the dev subscription was scanned');
+        assert.ok(run.logs.some((l) => /coverage: 8 accounts read in 1 of 1 subscription in scope/.test(l.message)), 'only the dev subscription was scanned');
       }
       const bad = await invoke({ ...base, POLICY: 'rules:\n  NET-07: { enabled: sometimes }\n' });
       assert.equal(bad.code, 1);

@@ -338,7 +338,7 @@ describe('alerts on scans', () => {
               outcomes.push(o.map((x) => `${x.webhook}:${x.status}`));
             },
           });
-          assert.equal(result.scan.coverage.accounts, 16, 'the scan completed');
+          assert.equal(result.scan.coverage.accounts, 19, 'the scan completed');
         }
       });
       assert.deepEqual(outcomes, [['LIVE:delivered', 'DEAD:dead-lettered'], ['LIVE:skipped-nothing-to-send', 'DEAD:skipped-nothing-to-send']]);
@@ -347,7 +347,7 @@ describe('alerts on scans', () => {
       assert.match(slack.text, /^Azure AI perimeter audit: \d+ new fails$/);
       // The digest states what the scan read: the sample tenant has an unreadable subscription.
       const coverage = (slack.blocks as Array<{ type: string; elements?: Array<{ text: string }> }>).find((b) => b.type === 'context' && /^Coverage/.test(b.elements?.[0]?.text ?? ''));
-      assert.match(coverage?.elements?.[0]?.text ?? '', /^Coverage \(partial scan\): 16 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/);
+      assert.match(coverage?.elements?.[0]?.text ?? '', /^Coverage \(partial scan\): 19 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable/);
       assert.equal((await ledger.deadLetters()).length, 1);
     } finally {
       await r.close();

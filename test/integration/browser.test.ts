@@ -56,8 +56,8 @@ describe.skipIf(missing)('HTML report in headless Chromium', () => {
 
     assert.match(await page.title(), /^Perimeter audit \d{4}-\d{2}-\d{2}T/);
     assert.equal(await page.locator('h1').textContent(), 'Azure AI network perimeter audit');
-    assert.equal(await page.locator('details.account').count(), 18);
-    assert.equal(await page.locator('#shown').textContent(), '18 of 18 accounts shown');
+    assert.equal(await page.locator('details.account').count(), 21);
+    assert.equal(await page.locator('#shown').textContent(), '21 of 21 accounts shown');
     assert.equal(await page.locator('svg[aria-label="Outcomes by rule"] rect').count() > 20, true, 'the chart is drawn');
 
     // The hostile name is displayed as text, not markup.
@@ -67,7 +67,7 @@ describe.skipIf(missing)('HTML report in headless Chromium', () => {
 
     // Filter by text, then by state.
     await page.fill('#q', 'oai-batch');
-    assert.equal(await page.locator('#shown').textContent(), '1 of 18 accounts shown');
+    assert.equal(await page.locator('#shown').textContent(), '1 of 21 accounts shown');
     assert.equal(await page.locator('details.account:visible').count(), 1);
     await page.fill('#q', '');
     await page.selectOption('#state', 'ok');

@@ -209,9 +209,9 @@ describe('perimeter-auditor CLI', () => {
     const out = await mkdtemp(join(tmpdir(), 'pa-demo-'));
     const run = await cli(['demo', '--output', out]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /accounts: 16; findings: 304/);
+    assert.match(run.stdout, /accounts: 19; findings: 361/);
     assert.match(run.stdout, /latest\.json → \d{4}-/);
     const { scan } = await readOutput(out);
-    assert.equal(scan.coverage.accounts, 16);
+    assert.equal(scan.coverage.accounts, 19);
   });
 });

@@ -102,7 +102,7 @@ describe('change-event evaluation (simulator + Azurite)', () => {
   it('fresh ARM reads give every account exactly the verdicts the scan gave (one normalizer, one engine)', async () => {
     await setup(async ({ tenant, deps }) => {
       const accounts = tenant.resources.filter((r) => String(r.type) === 'microsoft.cognitiveservices/accounts' && !String(r.id).includes('c3d4e5f6'));
-      assert.equal(accounts.length, 16);
+      assert.equal(accounts.length, 19);
       for (const a of accounts) {
         const before = await deps.state.read(String(a.id));
         const result = await evaluateChange(parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', String(a.id))), deps);

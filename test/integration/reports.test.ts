@@ -216,7 +216,7 @@ describe('report command and changes between scans', () => {
     await writeHtml(o.scan, memoryFindings(o.findings), out, { accountCap: 3 });
     out.end();
     const html = await done;
-    assert.match(html, /16 accounts: this page shows 3 of them \(accounts with fails first\)/);
+    assert.match(html, /19 accounts: this page shows 3 of them \(accounts with fails first\)/);
     const states = [...html.matchAll(/<details class="account" data-state="(\w+)"/g)].map((m) => m[1]);
     assert.deepEqual(states, ['fail', 'fail', 'fail']);
     assert.match(html, /report\.csv/);

@@ -28,9 +28,9 @@ describe('scan of the sample tenant', () => {
       assert.equal(coverage[SUB_DEV]?.status, 'read');
       assert.equal(coverage[SUB_FORBIDDEN]?.status, 'unreadable');
       assert.match(coverage[SUB_FORBIDDEN]?.reason ?? '', /403 AuthorizationFailed/);
-      assert.equal(scan.coverage.accounts, 16);
+      assert.equal(scan.coverage.accounts, 19);
       assert.ok(!findings.some((f) => f.subscriptionId === SUB_FORBIDDEN), 'nothing from the unreadable subscription');
-      assert.equal(findings.length, 16 * 19);
+      assert.equal(findings.length, 19 * 19);
       const pairs = new Set(findings.map((f) => `${f.resourceId.toLowerCase()}|${f.ruleId}`));
       assert.equal(pairs.size, findings.length, 'exactly one finding per (rule, account)');
       assert.equal(scan.rules.length, 19);
@@ -46,7 +46,7 @@ describe('scan of the sample tenant', () => {
         const counts = scan.summary.byRule[rule.id];
         assert.ok(counts && counts.pass > 0 && counts.fail > 0, `${rule.id} ${JSON.stringify(counts)}`);
       }
-      assert.equal(scan.stats.armRequests, 8, 'one configurations read per account with an association row');
+      assert.equal(scan.stats.armRequests, 11, 'one configurations read per account with an association row');
     });
   });
 
@@ -84,6 +84,13 @@ describe('scan of the sample tenant', () => {
       expect('docintel-dev', 'AUTH-01', 'pass');
       expect('cog-speech-dev', 'ID-03', 'fail', /Owner/);
       expect('oai-pe-pending', 'NET-06', 'fail', /pe-external/);
+      // The Learning-mode accounts of enforcement readiness: their profiles are least-privilege and logged.
+      expect('oai-rollout-prod', 'NSP-02', 'fail', /Learning/);
+      expect('oai-rollout-prod', 'NSP-03', 'pass');
+      expect('oai-rollout-prod', 'NSP-04', 'pass');
+      expect('oai-rollout-prod', 'NSP-06', 'pass');
+      expect('aisvc-ready-prod', 'NSP-06', 'pass');
+      expect('oai-lab-dev', 'NSP-06', 'pass');
     });
   });
 
@@ -109,7 +116,7 @@ describe('scan of the sample tenant', () => {
       assert.equal(sim.stats.throttled, 0);
       assert.ok(sim.stats.graphRequests > 8, `${sim.stats.graphRequests} queries, over two quota windows`);
       assert.ok(clock.now() - start >= 2000, `the client waited for the quota to reset (${clock.waits.join(', ')} ms)`);
-      assert.equal(scan.coverage.accounts, 16);
+      assert.equal(scan.coverage.accounts, 19);
     });
   });
 
@@ -215,7 +222,7 @@ describe('scan of the sample tenant', () => {
         assert.equal(finding(findings, 'oai-chat-prod', 'NSP-05').outcome, 'unknown');
         assert.match(finding(findings, 'oai-chat-prod', 'NSP-06').message, /HTTP 403/);
         assert.equal(finding(findings, 'oai-batch-prod', 'NSP-05').outcome, 'fail');
-        assert.deepEqual(scan.coverage.deepInspection, { accounts: 8, failed: 1 });
+        assert.deepEqual(scan.coverage.deepInspection, { accounts: 11, failed: 1 });
         assert.equal(scan.status, 'partial');
       },
     );
@@ -228,18 +235,18 @@ describe('scan of the sample tenant', () => {
       assert.equal(scan.stats.armRequests, 0);
       assert.equal(sim.stats.armRequests, 0);
       assert.ok(!findings.some((f) => f.ruleId === 'NSP-05' || f.ruleId === 'NSP-06'));
-      assert.equal(findings.length, 16 * 17);
+      assert.equal(findings.length, 19 * 17);
     });
   });
 
   it('scans a management group, and given subscriptions, recording one that is not visible', async () => {
     await withSimulator({}, async (sim) => {
       const byMg = await scanSimulator(sim, { scope: { managementGroups: ['contoso-ai'] } });
-      assert.equal(byMg.scan.coverage.accounts, 16);
+      assert.equal(byMg.scan.coverage.accounts, 19);
       const missing = '99999999-9999-4999-8999-999999999999';
       const bySub = await scanSimulator(sim, { scope: { subscriptions: [SUB_DEV, missing] } });
       assert.ok(bySub.findings.every((f) => f.subscriptionId === SUB_DEV));
-      assert.equal(bySub.scan.coverage.accounts, 7);
+      assert.equal(bySub.scan.coverage.accounts, 8);
       const cov = Object.fromEntries(bySub.scan.coverage.subscriptions.map((s) => [s.id, s]));
       assert.equal(cov[SUB_DEV]?.status, 'read');
       assert.equal(cov[missing]?.status, 'unreadable');
@@ -303,7 +310,7 @@ describe('scan of the sample tenant', () => {
     const tenant = { ...(await sampleTenant()), resourcecontainers: [] };
     await withSimulator({ tenant }, async (sim) => {
       const { scan, findings } = await scanSimulator(sim);
-      assert.equal(scan.coverage.accounts, 16);
+      assert.equal(scan.coverage.accounts, 19);
       assert.deepEqual(scan.coverage.subscriptions.map((s) => s.id).sort(), [SUB_PROD, SUB_DEV].sort());
       assert.equal(finding(findings, 'oai-batch-prod', 'ID-04').outcome, 'fail');
     });

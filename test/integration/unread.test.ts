@@ -315,13 +315,13 @@ describe('never a verdict on data that was not read (issue 14)', () => {
       const event = JSON.parse(buildPayload('cloudevents', message, 'id').body) as { data: { coverage: Record<string, unknown> } };
       assert.deepEqual(event.data.coverage, {
         status: 'partial',
-        accountsRead: 16,
+        accountsRead: 19,
         subscriptionsInScope: 3,
         subscriptionsRead: 2,
         subscriptionsUnreadable: 1,
         text: coverageOf(scan).text,
       });
-      assert.match(buildPayload('teams', message, 'id').body, /Coverage \(partial scan\): 16 accounts read in 2 of 3 subscriptions in scope/);
+      assert.match(buildPayload('teams', message, 'id').body, /Coverage \(partial scan\): 19 accounts read in 2 of 3 subscriptions in scope/);
     });
   });
 });
