@@ -66,7 +66,8 @@ describe('enforcement readiness (NSP-07) on the sample tenant', () => {
       const rollout = finding(findings, 'oai-rollout-prod', 'NSP-07');
       assert.equal(rollout.outcome, 'fail', rollout.message);
       assert.equal(rollout.code, 'would-be-denied-traffic');
-      const e = rollout.evidence as { flows: Array<{ destinationFqdn: string }>; proposedRules: Array<{ name: string; addressPrefixes: string[]; subscriptions: string[]; fullyQualifiedDomainNames: string[] }>; unplannedFlows: unknown[] };
+      type Proposed = { name: string; addressPrefixes: string[]; subscriptions: string[]; fullyQualifiedDomainNames: string[] };
+      const e = rollout.evidence as { flows: Array<{ destinationFqdn: string }>; proposedRules: Proposed[]; unplannedFlows: unknown[] };
       assert.equal(e.flows.length, 7, 'every would-be-denied flow in the window (the 30-day-old one is not)');
       // 203.0.113.10 and .11 are exactly a /31; 198.51.100.7 stays alone.
       assert.deepEqual(e.proposedRules.map((r) => r.name), ['readiness-inbound-addresses', 'readiness-inbound-subscriptions', 'readiness-outbound-fqdns']);
