@@ -28,6 +28,10 @@ try {
   const shot = join(ROOT, 'docs', 'report.png');
   await page.screenshot({ path: shot, fullPage: true });
   process.stdout.write(`written ${shot}\n`);
+  // The Enforcement readiness section (NSP-07), as the browser test views it.
+  const readiness = join(ROOT, 'docs', 'readiness.png');
+  await page.locator('#readiness .readiness', { hasText: 'oai-rollout-prod' }).screenshot({ path: readiness });
+  process.stdout.write(`written ${readiness}\n`);
 } finally {
   await browser.close();
 }

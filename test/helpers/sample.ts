@@ -1,3 +1,4 @@
+import type { LogsReader } from '../../src/collect/accessLogs.js';
 import type { ArmReader } from '../../src/collect/armReads.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { Finding } from '../../src/domain/rule.js';
@@ -18,6 +19,18 @@ export function simulatorArm(sim: ArmSimulator): ArmReader {
     caCertificates: sim.caCertificate,
     throttle: { baseDelayMs: 1, maxAttempts: 2 },
   }).arm;
+}
+
+/** The Log Analytics reader of SDK clients pointed at a simulator (it serves the query API too), with short retry waits. */
+export function simulatorLogs(sim: ArmSimulator): LogsReader {
+  const logs = createAzureClients({
+    armEndpoint: sim.url,
+    credential: developmentCredential(sim.url),
+    caCertificates: sim.caCertificate,
+    throttle: { baseDelayMs: 1, maxAttempts: 2 },
+  }).logs;
+  if (!logs) throw new Error('no Logs reader for the simulator');
+  return logs;
 }
 
 /** The finding for an account name and rule ID. @throws when absent. */

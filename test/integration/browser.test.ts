@@ -9,7 +9,7 @@ import { DirectoryStore } from '../../src/store/stores.js';
 import { CHROMIUM, chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
 import { ROOT } from '../helpers/paths.js';
-import { scanSimulator, withSimulator } from '../helpers/sample.js';
+import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
 
 /**
  * The HTML report in a real browser: Debian's Chromium driven by playwright-core. `.ci/run`
@@ -21,7 +21,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 const missing = chromiumMissing();
 if (missing && process.env.CI) throw new Error(`Chromium not found at ${CHROMIUM}; .ci/run installs Debian's chromium`);
 
-async function reportOf(tenant: ReturnType<typeof hostileTenant>): Promise<string> {
+async function reportOf(tenant: ReturnType<typeof hostileTenant> | ReturnType<typeof sampleTenant>): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'pa-browser-'));
   const t = await tenant;
   await withSimulator({ tenant: t }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(dir)], formats: ['html'] }));
@@ -84,5 +84,35 @@ describe.skipIf(missing)('HTML report in headless Chromium', () => {
     assert.ok(requests.every((u) => u.startsWith('file://')), `only the file itself was loaded: ${requests.join(', ')}`);
     await page.screenshot({ path: join(ARTIFACTS, 'report-hostile.png'), fullPage: false });
     await page.close();
+  });
+
+  it('shows enforcement readiness: flows as text, and copy buttons that copy the exact command', async () => {
+    const file = await reportOf(sampleTenant());
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await context.grantPermissions(['clipboard-read', 'clipboard-write']);
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('dialog', (d) => {
+      problems.push(`dialog: ${d.message()}`);
+      void d.dismiss();
+    });
+    await page.goto(pathToFileURL(file).href);
+    const section = page.locator('#readiness');
+    assert.equal(await section.locator('h2').textContent(), 'Enforcement readiness');
+    const rollout = section.locator('.readiness', { hasText: 'oai-rollout-prod' });
+    assert.equal(await rollout.count(), 1);
+    // The hostile destination is shown as the text it is.
+    assert.equal(await rollout.locator('bdi', { hasText: '<script>alert(1)</script>' }).count() > 0, true);
+    const command = (await rollout.locator('pre').first().textContent()) ?? '';
+    assert.match(command, /^az network perimeter profile access-rule create /);
+    await rollout.locator('button.copy').first().click();
+    await page.locator('button.copy', { hasText: 'copied' }).first().waitFor();
+    type WithClipboard = { navigator: { clipboard: { readText(): Promise<string> } } };
+    assert.equal(await page.evaluate(() => (globalThis as unknown as WithClipboard).navigator.clipboard.readText()), command);
+    assert.deepEqual(problems, []);
+    // The README's picture of the section (npm run docs:screenshot copies the same view to docs/readiness.png).
+    await rollout.screenshot({ path: join(ARTIFACTS, 'readiness.png') });
+    await context.close();
   });
 });

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import type { Finding } from '../../src/domain/rule.js';
+import { RULES } from '../../src/rules/index.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { SUB_DEV, withSimulator } from '../helpers/sample.js';
 import { runCli } from '../helpers/spawn.js';
@@ -183,7 +184,7 @@ describe('perimeter-auditor CLI', () => {
     await writeFile(good, 'rules:\n  NET-07: { enabled: true, severity: high }\n');
     const ok = await cli(['policy', 'validate', good]);
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /valid \(20 rules on, 0 exemption\(s\)\)/);
+    assert.match(ok.stdout, /valid \(21 rules on, 0 exemption\(s\)\)/);
     const bad = join(dir, 'bad.yaml');
     await writeFile(bad, 'rules:\n  NET-07:\n    enabled: yes please\n');
     const ko = await cli(['policy', 'validate', bad]);
@@ -199,7 +200,7 @@ describe('perimeter-auditor CLI', () => {
     const run = await cli(['rules', '--json']);
     assert.equal(run.code, 0);
     const catalog = JSON.parse(run.stdout) as Array<{ id: string; enabledByDefault: boolean; references: string[] }>;
-    assert.equal(catalog.length, 20);
+    assert.equal(catalog.length, RULES.length);
     assert.ok(catalog.every((r) => r.references.length > 0));
     const plain = await cli(['rules']);
     assert.match(plain.stdout, /^NET-07 +medium +off private-endpoint-required/m);
@@ -209,7 +210,7 @@ describe('perimeter-auditor CLI', () => {
     const out = await mkdtemp(join(tmpdir(), 'pa-demo-'));
     const run = await cli(['demo', '--output', out]);
     assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stdout, /accounts: 19; findings: 361/);
+    assert.match(run.stdout, /accounts: 19; findings: 380/);
     assert.match(run.stdout, /latest\.json → \d{4}-/);
     const { scan } = await readOutput(out);
     assert.equal(scan.coverage.accounts, 19);

@@ -11,7 +11,7 @@ import { afterScanCommit } from '../../src/events/scanState.js';
 import { StateStore } from '../../src/store/accountState.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
-import { sampleTenant, scanSimulator, simulatorArm, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { sampleTenant, scanSimulator, simulatorArm, simulatorLogs, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { type Receiver, startReceiver } from '../../src/simulator/receiver.js';
 import type { ArmSimulator, Row, SimulatorRequest, SimulatorTenant } from '../../src/simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
@@ -75,7 +75,7 @@ describe('change-event evaluation (simulator + Azurite)', () => {
         afterCommit: (committed) => afterScanCommit(committed, { state, webhooks: [], ledger, log: () => {} }),
       });
       const arm = simulatorArm(sim);
-      await fn({ tenant, sim, container, hook, deps: { arm, state, container, policy: defaultPolicy(), webhooks: [hook], ledger } });
+      await fn({ tenant, sim, container, hook, deps: { arm, logs: simulatorLogs(sim), state, container, policy: defaultPolicy(), webhooks: [hook], ledger } });
     });
   }
 
