@@ -71,7 +71,7 @@ export default defineRule({
       const top = logs.flows.slice(0, 3).map(describeFlow).join('; ');
       return {
         outcome: 'fail', code: 'would-be-denied-traffic',
-        message: `${logs.flows.length} flow(s) (${records} record(s) in ${logs.windowDays} day(s)) would be blocked once perimeter '${best.perimeterName}' is Enforced: ${top}${logs.flows.length > 3 ? '; …' : ''}. ${plan.rules.length} access rule(s) proposed.${logs.status === 'incomplete' ? ` (Logs partly read: ${logs.reason}.)` : ''}`,
+        message: `${logs.flows.length} flow(s) (${records} record(s) in ${logs.windowDays} day(s)) would be blocked once perimeter '${best.perimeterName}' is Enforced: ${top}${logs.flows.length > 3 ? `; and ${logs.flows.length - 3} more` : ''}. ${plan.rules.length} access rule(s) proposed.${logs.status === 'incomplete' ? ` (Logs partly read: ${logs.reason}.)` : ''}`,
         evidence: {
           windowDays: logs.windowDays,
           workspaces: logs.workspaces,
