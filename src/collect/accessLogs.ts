@@ -39,8 +39,12 @@ export const DIAGNOSTIC_SETTINGS_API_VERSION = '2021-05-01-preview';
 /** The api-version of the Log Analytics workspace read (`Microsoft.OperationalInsights/workspaces`). */
 export const WORKSPACES_API_VERSION = '2023-09-01';
 
-/** Most ARM reads (diagnostic settings, workspaces) and Log Analytics queries in flight (counts). */
-const ARM_READS_IN_FLIGHT = 8;
+/**
+ * Most ARM reads (diagnostic settings, workspaces) and Log Analytics queries in flight (counts). The
+ * perimeters spread over many subscriptions and ARM's read limits are per subscription (the ARM
+ * client's policy paces each subscription on its own 429s), so 32 reads go at once.
+ */
+const ARM_READS_IN_FLIGHT = 32;
 const QUERIES_IN_FLIGHT = 4;
 
 export type { AccessLogFlow, AccessLogReading } from '../domain/snapshot.js';
