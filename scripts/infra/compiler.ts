@@ -124,7 +124,8 @@ export function findBicep(root: string, options: FindOptions = {}): Bicep {
     if (!path || !existsSync(path)) continue;
     const version = versionOf(path);
     if (!version) continue;
-    log(`${why}: using bicep ${version} from ${origin}${version === pinned ? '' : ` (the project pins ${pinned}; results may differ)`}`);
+    const hint = version === pinned ? '' : ` (the project pins ${pinned}, which \`az bicep install --version v${pinned}\` installs; results may differ)`;
+    log(`${why}: using bicep ${version} from ${origin}${hint}`);
     return { path, version, origin };
   }
   throw new BicepNotFoundError(`No Bicep compiler: ${why}, and no bicep on PATH, in ~/.azure/bin or in ~/.azd/bin. ${HOW_TO_GET_BICEP}`);
@@ -174,7 +175,11 @@ export interface BicepRun {
   readonly output: string;
 }
 
-/** Runs the command-line compiler (`build …`, `lint …`) in `cwd` and reads its diagnostics from stderr. */
+/**
+ * Runs the command-line compiler (`build …`, `lint …`) in `cwd` (relative paths in `args` are from there) and
+ * reads its diagnostics from stderr; waits at most 10 minutes.
+ * @throws Error when the binary cannot be started.
+ */
 export function runBicep(bicep: Bicep, args: readonly string[], cwd: string): BicepRun {
   const r = spawnSync(bicep.path, [...args], { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 600_000 });
   if (r.error) throw r.error;
