@@ -1,35 +1,47 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { basename, join, posix } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { webhookSecretSetting, webhookUrlSetting } from '../../src/config/alerts.js';
+import { loadWebhooks, webhookSecretSetting, webhookUrlSetting } from '../../src/config/alerts.js';
 import { PLATFORM_SETTINGS, SETTINGS_NOT_DEPLOYED, SettingsSchema } from '../../src/config/settings.js';
-import { SCAN_QUEUE } from '../../src/queues.js';
 import { ROUTED_OPERATIONS } from '../../src/events/route.js';
+import { SCAN_QUEUE } from '../../src/queues.js';
 import { SHARD_POISON_QUEUE, SHARD_QUEUE } from '../../src/shards.js';
-import { type BicepFile, BicepSyntaxError, bodyObject, children, type Declaration, type Expr, literalString, parseBicep, property, walk } from './bicep.js';
+import { type ArmTemplate, TEMPLATES, type Templates } from './build.js';
+import type { BicepSession } from './rpc.js';
+import {
+  type Deployment, DeploymentError, evaluateDeployment, MANAGEMENT_GROUP_DEPLOYMENT, type Parameters, type PredictedResource,
+  resourceTypeOf, runtimeProperties, scopeOf, STAND_IN_LOCATION, StandInError, standInGuid, SUBSCRIPTION_DEPLOYMENT,
+} from './snapshot.js';
 
 /**
- * The infrastructure drift check (issue: infrastructure as code). Reads infra/ (Bicep, the azd
- * parameters file, azure.yaml and the hooks) and the code's own declarations, and reports every
- * disagreement:
+ * The infrastructure drift check (issues: infrastructure as code; 22, the compiled templates). Reads the ARM
+ * templates Microsoft's Bicep compiler made of infra/ (`npm run infra:build`), has the compiler's template
+ * engine evaluate them with a few parameter sets ({@link CHECK_DEPLOYMENTS}, and each allowed value of each
+ * parameter), and compares what those deployments would create with the code's own declarations:
  *
- * - settings: each setting of `SettingsSchema` (src/config/settings.ts) is set by infra/main.bicep,
- *   unless `SETTINGS_NOT_DEPLOYED` says why not; infra sets nothing else but the host's own settings
- *   (`PLATFORM_SETTINGS`) and the per-webhook `ALERT_WEBHOOK_<NAME>_URL`/`_SECRET` Key Vault references;
- *   literal values and parameter defaults pass the schema;
- * - roles: every role assignment is one of {@link ALLOWED_ROLES}, at the scope allowed for it, to the
- *   Function App's managed identity; no custom role definitions;
- * - queues and container: those the code uses exist;
- * - change events: the Event Grid filter is exactly `ROUTED_OPERATIONS` (src/events/route.ts), sent to
- *   the `resourceChanged` function;
- * - wiring: modules exist, their parameters and outputs match their use, every name resolves.
+ * - settings: the Function App's app settings hold each setting of `SettingsSchema` (src/config/settings.ts)
+ *   unless `SETTINGS_NOT_DEPLOYED` says why not, and nothing else but the host's own (`PLATFORM_SETTINGS`)
+ *   and, per webhook, `ALERT_WEBHOOK_<NAME>_URL`/`_SECRET` as Key Vault references to the deployed vault;
+ *   every value each deployment gives passes the schema, and the code's webhook loader accepts them;
+ * - roles: every role assignment is one of {@link ALLOWED_ROLES}, at the scope allowed for it (a resource
+ *   the deployment creates), to the Function App's identity; Reader on exactly the scanned subscriptions;
+ *   Key Vault Secrets User only with Key Vault references resolved by that identity; no custom roles;
+ * - storage: the queues and the audit container the code uses exist, on the account of
+ *   AUDIT_STORAGE_ACCOUNT_URL, whose shared-key access is off;
+ * - change events: one system topic per subscription, whose event subscription filters exactly
+ *   `ROUTED_OPERATIONS` (src/events/route.ts) into the `resourceChanged` function, and none before the
+ *   hook turns them on;
+ * - the rest of azd's contract: main.parameters.json, azure.yaml, the hooks, every .bicep file used.
+ *
+ * What the compiler checks itself (names, types, module parameters and outputs, property names of each
+ * resource type) is its business: infra:build fails on any error or warning.
  *
  * Source of the roles: "Connecting to host storage with an identity" (Storage Blob Data Contributor,
  * Storage Queue Data Contributor), "Use Key Vault references as app settings" (Key Vault Secrets User)
  * and the Resource Graph / Resource Manager read permissions (Reader).
  */
 
-/** Files of infra/ and the project root that the check reads, by path relative to the project root. */
+/** Files of infra/ (other than Bicep) and of the project root that the check reads, by path relative to the root. */
 export type InfraSources = ReadonlyMap<string, string>;
 
 /** A role the deployment may grant, and where. */
@@ -37,7 +49,7 @@ export interface AllowedRole {
   readonly name: string;
   /** Built-in role definition GUID. */
   readonly id: string;
-  /** Scopes: a target scope (`subscription`, `managementGroup`) or the resource type of the scope. */
+  /** Scopes: `subscription`, `managementGroup`, or the resource type of the scope. */
   readonly scopes: readonly string[];
   /** Why the app needs it. */
   readonly why: string;
@@ -71,22 +83,42 @@ export const ALLOWED_ROLES: readonly AllowedRole[] = [
   },
 ];
 
-/** Bicep functions infra/ may call (a name outside this list and the declarations is a typo). */
-const FUNCTIONS = new Set([
-  'subscription', 'resourceGroup', 'managementGroup', 'tenant', 'environment', 'deployment', 'uniqueString', 'guid', 'union', 'concat', 'split', 'join',
-  'filter', 'map', 'toObject', 'reduce', 'flatten', 'string', 'json', 'empty', 'contains', 'toLower', 'toUpper', 'trim', 'replace', 'length', 'first',
-  'last', 'take', 'skip', 'subscriptionResourceId', 'tenantResourceId', 'managementGroupResourceId', 'resourceId', 'extensionResourceId', 'format',
-  'startsWith', 'endsWith', 'substring', 'coalesce', 'int', 'bool', 'range', 'items', 'any',
-]);
+/** Two audited subscriptions of the `full` deployment (stand-ins). */
+export const AUDITED_SUBSCRIPTIONS = ['6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d'] as const;
 
-/** Reads infra/ and the files the check compares it with, from a project root. */
+/** Values of the parameters infra/main.bicep requires (azd passes them: AZURE_ENV_NAME, AZURE_LOCATION). */
+export const REQUIRED_PARAMETERS: Parameters = { environmentName: 'audit-prod', location: STAND_IN_LOCATION };
+
+/**
+ * The parameter sets the check deploys infra/main.bicep with: `defaults` (what `azd up` does when nothing is
+ * set), and `full` (two subscriptions, a management group, a signed and an unsigned webhook, the event
+ * subscriptions on: every optional part present).
+ */
+export const CHECK_DEPLOYMENTS = {
+  defaults: REQUIRED_PARAMETERS,
+  full: {
+    ...REQUIRED_PARAMETERS,
+    auditedSubscriptionIds: AUDITED_SUBSCRIPTIONS.join(', '),
+    auditedManagementGroups: 'mg-prod',
+    alertWebhooks: 'SECOPS:cloudevents,TEAMS_CHANNEL:teams:medium',
+    deployEventSubscriptions: true,
+  },
+} as const satisfies Record<string, Parameters>;
+
+/** The principal the management-group template is deployed for (the hook passes AUDITOR_PRINCIPAL_ID). */
+const HOOK_PRINCIPAL = standInGuid('the hook\'s AUDITOR_PRINCIPAL_ID');
+
+/** The management-group template, relative to infra/ (the postprovision hook deploys it). */
+const MANAGEMENT_GROUP_TEMPLATE = posix.relative('infra', TEMPLATES.managementGroup.source);
+
+/** Reads the files the check compares with the templates (infra/ but Bicep, azure.yaml, the resourceChanged function). */
 export function readInfraSources(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const visit = (dir: string): void => {
     for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
       const rel = posix.join(dir, entry.name);
       if (entry.isDirectory()) visit(rel);
-      else out.set(rel, readFileSync(join(root, rel), 'utf8'));
+      else if (!entry.name.endsWith('.bicep')) out.set(rel, readFileSync(join(root, rel), 'utf8'));
     }
   };
   if (existsSync(join(root, 'infra'))) visit('infra');
@@ -96,224 +128,267 @@ export function readInfraSources(root: string): Map<string, string> {
   return out;
 }
 
-type Scope = ReadonlySet<string>;
+/** What the check reads. */
+export interface InfraInput {
+  /** The checkout whose infra/ was compiled (for the compiler's file references). */
+  readonly root: string;
+  readonly sources: InfraSources;
+  /** The compiled templates (dist/infra/, or compiled in memory by the tests). */
+  readonly templates: Templates;
+  /** A running compiler, whose template engine evaluates the deployments. */
+  readonly session: BicepSession;
+}
 
 /** The parts of azure.yaml the check reads. */
 interface AzureYaml {
-  infra?: { path?: string };
+  infra?: { path?: string; module?: string };
   services?: Record<string, { host?: string; language?: string; project?: string; remoteBuild?: boolean }>;
   hooks?: Record<string, Record<string, { run?: string }>>;
 }
 
+const KEY_VAULT_REFERENCE = /^@Microsoft\.KeyVault\(VaultName=([^;()]+);SecretName=([^;()]+)\)$/;
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const ROLE_DEFINITION = /^(?:\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Authorization\/roleDefinitions\/([^/]+)$/i;
+const same = (a: string | undefined, b: string | undefined): boolean => a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
+const ofType = (deployment: Deployment, type: string): PredictedResource[] => deployment.resources.filter((r) => same(r.type, type));
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** A value at a property path of a resource, e.g. `at(site, 'properties', 'functionAppConfig', 'runtime')`. */
+function at(value: unknown, ...path: string[]): unknown {
+  let v = value;
+  for (const p of path) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+const describe = (parameters: Parameters): string => {
+  const set = Object.entries(parameters).filter(([k]) => !(k in REQUIRED_PARAMETERS));
+  return set.length === 0 ? 'the defaults' : set.map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(', ');
+};
+
 class Checker {
   readonly problems: string[] = [];
-  readonly files = new Map<string, BicepFile>();
 
-  constructor(private readonly sources: InfraSources) {}
+  constructor(private readonly input: InfraInput) {}
 
-  problem(text: string): void {
-    this.problems.push(text);
+  problem(message: string): void {
+    if (!this.problems.includes(message)) this.problems.push(message);
   }
 
-  run(): string[] {
-    for (const [path, text] of this.sources) {
-      if (!path.endsWith('.bicep')) continue;
-      try {
-        this.files.set(path, parseBicep(text, path));
-      } catch (err) {
-        if (!(err instanceof BicepSyntaxError)) throw err;
-        this.problem(`syntax: ${err.message}`);
+  async run(): Promise<string[]> {
+    const main = this.input.templates.main;
+    if (!main.$schema.includes('/subscriptionDeploymentTemplate.json')) this.problem('infra/main.bicep: targetScope must be subscription (azd provisions the resource group itself)');
+    this.checkParametersFile(main);
+    this.checkSettingsAfterVault(main);
+    const azureYaml = this.checkAzureYaml();
+    await this.checkFilesUsed();
+    const deployments = await this.deployments(main);
+    const full = deployments.get('full');
+    const defaults = deployments.get('defaults');
+    for (const d of deployments.values()) this.checkSettingValues(d);
+    if (full) {
+      const settings = this.checkSettings(full);
+      if (settings) {
+        this.checkRoles(full, settings, TEMPLATES.main.source);
+        this.checkStorage(full, settings);
+        this.checkEvents(full, true);
+        this.checkFunctionApp(full, azureYaml);
       }
     }
-    const main = this.files.get('infra/main.bicep');
-    if (!main) {
-      if (!this.sources.has('infra/main.bicep')) this.problem('infra/main.bicep does not exist');
-      return this.problems;
+    if (defaults) {
+      const settings = this.appSettings(defaults);
+      if (settings) this.checkRoles(defaults, settings, TEMPLATES.main.source);
+      this.checkEvents(defaults, false);
     }
-    if (main.targetScope !== 'subscription') this.problem('infra/main.bicep: targetScope must be subscription (azd provisions the resource group itself)');
-    for (const file of this.files.values()) this.checkNames(file);
-    this.checkModules(main);
-    this.checkParametersFile(main);
-    this.checkAzureYaml();
-    const settings = this.checkSettings(main);
-    this.checkRoles(main, settings);
-    this.checkStorage(main);
-    this.checkEvents();
-    this.checkFunctionApp();
+    await this.checkManagementGroupTemplate();
     return this.problems;
   }
 
-  // ---- wiring -------------------------------------------------------------------------------------
+  // ---- deployments --------------------------------------------------------------------------------
 
-  private declared(file: BicepFile): Map<string, Declaration> {
-    const out = new Map<string, Declaration>();
-    for (const d of file.declarations) {
-      if (d.k === 'targetScope' || d.k === 'output') continue;
-      if (out.has(d.name)) this.problem(`${file.path}:${d.line}: ${d.name} is declared twice`);
-      out.set(d.name, d);
+  private async evaluate(template: ArmTemplate, parameters: Parameters, scope = SUBSCRIPTION_DEPLOYMENT): Promise<Deployment | undefined> {
+    try {
+      return await evaluateDeployment(this.input.session, template, parameters, scope);
+    } catch (err) {
+      if (!(err instanceof DeploymentError) && !(err instanceof StandInError)) throw err;
+      this.problem(`${template === this.input.templates.main ? TEMPLATES.main.source : TEMPLATES.managementGroup.source}: ${err.message}`);
+      return undefined;
+    }
+  }
+
+  /** {@link CHECK_DEPLOYMENTS}, and `allowed-<i>`: the i-th allowed value (other than the default) of every parameter that lists them. */
+  private async deployments(main: ArmTemplate): Promise<Map<string, Deployment>> {
+    const out = new Map<string, Deployment>();
+    const params = Object.entries(main.parameters ?? {});
+    const missing = params.filter(([name, p]) => p.defaultValue === undefined && !(name in REQUIRED_PARAMETERS)).map(([name]) => name);
+    if (missing.length > 0) {
+      this.problem(`infra/main.bicep requires ${missing.join(', ')}: give the drift check a value (REQUIRED_PARAMETERS in scripts/infra/check.ts) and azd one (infra/main.parameters.json)`);
+      return out;
+    }
+    const sets: Array<[string, Parameters]> = Object.entries(CHECK_DEPLOYMENTS);
+    type Declared = { allowedValues?: readonly unknown[]; defaultValue?: unknown };
+    const others = (p: Declared): unknown[] => (p.allowedValues ?? []).filter((v) => JSON.stringify(v) !== JSON.stringify(p.defaultValue));
+    const alternatives = params.map(([name, p]) => [name, others(p)] as const);
+    const variants = Math.max(0, ...alternatives.map(([, values]) => values.length));
+    for (let i = 0; i < variants; i++) {
+      const set: Record<string, string | number | boolean> = { ...REQUIRED_PARAMETERS };
+      for (const [name, values] of alternatives) {
+        const v = values[i];
+        if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') set[name] = v;
+      }
+      sets.push([`allowed-${i}`, set]);
+    }
+    for (const [name, set] of sets) {
+      const d = await this.evaluate(main, set);
+      if (d) out.set(name, d);
     }
     return out;
   }
 
-  /** Every identifier resolves: a declaration, a loop or lambda variable, or a known function. */
-  private checkNames(file: BicepFile): void {
-    const names = this.declared(file);
-    const visit = (e: Expr, bound: Scope): void => {
-      if (e.k === 'id') {
-        if (!names.has(e.name) && !bound.has(e.name)) this.problem(`${file.path}:${e.line}: ${e.name} is not declared`);
-        return;
-      }
-      if (e.k === 'call' && e.callee.k === 'id' && !FUNCTIONS.has(e.callee.name)) {
-        this.problem(`${file.path}:${e.line}: ${e.callee.name}() is not a Bicep function this project uses`);
-      }
-      for (const c of children(e)) {
-        // A function name is not a value to resolve; its arguments are.
-        if (e.k === 'call' && c.expr === e.callee && e.callee.k === 'id') continue;
-        visit(c.expr, c.binds.length > 0 ? new Set([...bound, ...c.binds]) : bound);
-      }
-    };
-    for (const d of file.declarations) {
-      if (d.k === 'param' && d.default) visit(d.default, new Set());
-      if (d.k === 'var' || d.k === 'resource' || d.k === 'module' || d.k === 'output' || d.k === 'targetScope') visit(d.value, new Set());
-    }
-  }
+  // ---- azd's contract -----------------------------------------------------------------------------
 
-  private moduleFile(from: BicepFile, path: string): BicepFile | undefined {
-    return this.files.get(posix.normalize(posix.join(posix.dirname(from.path), path)));
-  }
-
-  /** Module paths exist; parameters passed are declared, required ones are passed; outputs used exist. */
-  private checkModules(main: BicepFile): void {
-    const modules = new Map<string, BicepFile>();
-    for (const d of main.declarations) {
-      if (d.k !== 'module') continue;
-      const target = this.moduleFile(main, d.path);
-      if (!target) {
-        const path = posix.normalize(posix.join(posix.dirname(main.path), d.path));
-        if (!this.sources.has(path)) this.problem(`${main.path}:${d.line}: module ${d.name}: ${d.path} does not exist`);
-        continue;
-      }
-      modules.set(d.name, target);
-      const body = bodyObject(d.value);
-      const params = property(body, 'params');
-      const declaredParams = new Map(target.declarations.filter((x) => x.k === 'param').map((x) => [x.name, x]));
-      const passed = new Set(params?.k === 'object' ? params.props.map((p) => p.key) : []);
-      for (const name of passed) if (!declaredParams.has(name)) this.problem(`${main.path}:${d.line}: module ${d.name} passes ${name}, which ${target.path} does not declare`);
-      for (const [name, p] of declaredParams) {
-        if (p.k === 'param' && !p.default && !passed.has(name)) this.problem(`${main.path}:${d.line}: module ${d.name} does not pass ${name}, which ${target.path} requires`);
-      }
-      if (target.targetScope !== 'subscription' && !property(body, 'scope')) this.problem(`${main.path}:${d.line}: module ${d.name} needs a scope (${target.path} is ${target.targetScope}-scoped)`);
-    }
-    // module.outputs.X: X is an output of the module.
-    for (const d of main.declarations) {
-      if (d.k === 'targetScope') continue;
-      const exprs = d.k === 'param' ? (d.default ? [d.default] : []) : [d.value];
-      for (const root of exprs) {
-        for (const e of walk(root)) {
-          if (e.k !== 'member' || e.object.k !== 'member' || e.object.name !== 'outputs') continue;
-          let owner = e.object.object;
-          if (owner.k === 'index') owner = owner.object;
-          if (owner.k !== 'id') continue;
-          const target = modules.get(owner.name);
-          if (target && !target.declarations.some((x) => x.k === 'output' && x.name === e.name)) {
-            this.problem(`${main.path}:${e.line}: ${owner.name}.outputs.${e.name}: ${target.path} has no output ${e.name}`);
-          }
-        }
-      }
-    }
-    for (const path of this.files.keys()) {
-      if (path === main.path) continue;
-      const used = main.declarations.some((d) => d.k === 'module' && this.moduleFile(main, d.path)?.path === path)
-        || [...this.sources.entries()].some(([p, text]) => p.startsWith('infra/hooks/') && text.includes(posix.basename(path)));
-      if (!used) this.problem(`${path} is used by neither infra/main.bicep nor a hook`);
-    }
-  }
-
-  /** main.parameters.json names only parameters of main.bicep, and gives every required one. */
-  private checkParametersFile(main: BicepFile): void {
-    const text = this.sources.get('infra/main.parameters.json');
-    if (text === undefined) {
+  /** main.parameters.json names only parameters of the compiled template, and gives every required one. */
+  private checkParametersFile(main: ArmTemplate): void {
+    const content = this.input.sources.get('infra/main.parameters.json');
+    if (content === undefined) {
       this.problem('infra/main.parameters.json does not exist');
       return;
     }
     let parsed: { parameters?: Record<string, { value?: unknown }> };
     try {
-      parsed = JSON.parse(text) as typeof parsed;
+      parsed = JSON.parse(content) as typeof parsed;
     } catch {
       this.problem('infra/main.parameters.json is not JSON');
       return;
     }
     const given = parsed.parameters ?? {};
-    const params = main.declarations.filter((d) => d.k === 'param');
-    for (const name of Object.keys(given)) if (!params.some((p) => p.name === name)) this.problem(`infra/main.parameters.json sets ${name}, which infra/main.bicep does not declare`);
-    for (const p of params) if (p.k === 'param' && !p.default && !(p.name in given)) this.problem(`infra/main.parameters.json does not set ${p.name}, which infra/main.bicep requires`);
+    const declared = main.parameters ?? {};
+    for (const name of Object.keys(given)) if (!(name in declared)) this.problem(`infra/main.parameters.json sets ${name}, which infra/main.bicep does not declare`);
+    for (const [name, p] of Object.entries(declared)) {
+      if (p.defaultValue === undefined && !(name in given)) this.problem(`infra/main.parameters.json does not set ${name}, which infra/main.bicep requires`);
+    }
   }
 
-  /** azure.yaml: the Function App service, built here (no remote build), and hooks that exist. */
-  private checkAzureYaml(): void {
-    const text = this.sources.get('azure.yaml');
-    if (text === undefined) {
+  /** azure.yaml: infra/main.bicep, the Function App service built here (no remote build), hooks that exist. */
+  private checkAzureYaml(): AzureYaml | undefined {
+    const content = this.input.sources.get('azure.yaml');
+    if (content === undefined) {
       this.problem('azure.yaml does not exist');
-      return;
+      return undefined;
     }
-    const doc = parseYaml(text) as AzureYaml;
-    if ((doc.infra?.path ?? 'infra') !== 'infra') this.problem('azure.yaml: infra.path must be infra');
-    const services = Object.entries(doc.services ?? {});
-    const fn = services.filter(([, s]) => s.host === 'function');
+    const doc = parseYaml(content) as AzureYaml;
+    if ((doc.infra?.path ?? 'infra') !== 'infra' || (doc.infra?.module ?? 'main') !== 'main') this.problem('azure.yaml: infra must be infra/main.bicep (path: infra, module: main)');
+    const fn = Object.entries(doc.services ?? {}).filter(([, s]) => s.host === 'function');
     if (fn.length !== 1) this.problem('azure.yaml: expected exactly one service with host: function');
     for (const [name, s] of fn) {
       if (s.remoteBuild !== false) this.problem(`azure.yaml: service ${name} must set remoteBuild: false (the package is the prebuilt bundle; .funcignore leaves out the sources)`);
-      const main = this.files.get('infra/modules/functionapp.bicep');
-      const tagsOk = this.files.get('infra/main.bicep')?.declarations.some((d) => d.k === 'module' && d.path === 'modules/functionapp.bicep'
-        && [...walk(d.value)].some((e) => e.k === 'object' && e.props.some((p) => p.key === 'azd-service-name' && literalString(p.value) === name)));
-      if (main && !tagsOk) this.problem(`azure.yaml: service ${name}: the Function App is not tagged azd-service-name: ${name} in infra/main.bicep`);
     }
     for (const [hook, variants] of Object.entries(doc.hooks ?? {})) {
       for (const [variant, spec] of Object.entries(variants)) {
-        if (!spec.run || !this.sources.has(spec.run)) this.problem(`azure.yaml: hook ${hook} (${variant}) runs ${spec.run ?? '(nothing)'}, which does not exist`);
+        if (!spec.run || !this.input.sources.has(spec.run)) this.problem(`azure.yaml: hook ${hook} (${variant}) runs ${spec.run ?? '(nothing)'}, which does not exist`);
+      }
+    }
+    return doc;
+  }
+
+  /** Every .bicep file of infra/ is compiled into main.bicep (the compiler's file references) or deployed by a hook. */
+  private async checkFilesUsed(): Promise<void> {
+    const { root, session, sources } = this.input;
+    const referenced = new Set((await session.fileReferences(join(root, TEMPLATES.main.source))).map((f) => posix.relative(root, f.split('\\').join('/'))));
+    const hooks = [...sources.entries()].filter(([p]) => p.startsWith('infra/hooks/')).map(([, t]) => t);
+    const bicepFiles: string[] = [];
+    const visit = (dir: string): void => {
+      for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+        const rel = posix.join(dir, entry.name);
+        if (entry.isDirectory()) visit(rel);
+        else if (entry.name.endsWith('.bicep')) bicepFiles.push(rel);
+      }
+    };
+    visit('infra');
+    for (const f of bicepFiles) {
+      if (!referenced.has(f) && !hooks.some((h) => h.includes(basename(f)))) this.problem(`${f} is used by neither infra/main.bicep nor a hook`);
+    }
+    if (!hooks.some((h) => h.includes(basename(MANAGEMENT_GROUP_TEMPLATE)))) this.problem(`${TEMPLATES.managementGroup.source}: no hook deploys it (Reader on management groups)`);
+  }
+
+  /**
+   * The app settings' deployment depends on the Key Vault's (the compiled `dependsOn`): the references
+   * resolve with the identity's role on the vault, which must exist when the settings are applied. Module
+   * outputs make other dependencies implicit; this one is not (the vault's name is a variable).
+   */
+  private checkSettingsAfterVault(main: ArmTemplate): void {
+    type Nested = { type?: string; name?: string; dependsOn?: string[]; properties?: { template?: { resources?: unknown } } };
+    // languageVersion 1.0 lists resources in an array, 2.0 in an object by symbolic name.
+    const list = (r: unknown): Array<[string, Nested]> =>
+      (Array.isArray(r) ? r.map((x, i) => [String(i), x as Nested]) : Object.entries((r ?? {}) as Record<string, Nested>));
+    const deployments = list(main.resources).filter(([, r]) => r.type === 'Microsoft.Resources/deployments');
+    const creates = (d: Nested, type: string): boolean => list(d.properties?.template?.resources).some(([, r]) => r.type === type);
+    const vaults = deployments.filter(([, d]) => creates(d, 'Microsoft.KeyVault/vaults'));
+    for (const [, settings] of deployments.filter(([, d]) => creates(d, 'Microsoft.Web/sites/config'))) {
+      for (const [symbol, vault] of vaults) {
+        // 1.0 names the deployment in a resource ID expression, 2.0 by its symbolic name.
+        const named = (dep: string): boolean => dep === symbol || (vault.name !== undefined && dep.includes(`'Microsoft.Resources/deployments', '${vault.name.replace(/'/g, '\'\'')}')`));
+        if (!(settings.dependsOn ?? []).some(named)) {
+          this.problem(`infra/main.bicep: the app settings (module ${settings.name}) must dependsOn the Key Vault module (${vault.name}): its references resolve with the role granted there`);
+        }
       }
     }
   }
 
   // ---- settings -----------------------------------------------------------------------------------
 
-  private varValue(file: BicepFile, name: string): Expr | undefined {
-    const d = file.declarations.find((x) => x.k === 'var' && x.name === name);
-    return d?.k === 'var' ? d.value : undefined;
+  private site(d: Deployment): PredictedResource | undefined {
+    const sites = ofType(d, 'Microsoft.Web/sites');
+    if (sites.length !== 1) this.problem(`infra/main.bicep: expected one Function App (Microsoft.Web/sites), found ${sites.length}`);
+    return sites[0];
   }
 
-  /** Setting name (or template with `<*>` for interpolations) → value expression, of an object expression. */
-  private settingsOf(file: BicepFile, e: Expr, out: Map<string, Expr>): void {
-    if (e.k === 'id') {
-      const v = this.varValue(file, e.name);
-      if (!v) this.problem(`${file.path}:${e.line}: app settings come from ${e.name}, which is not a var`);
-      else this.settingsOf(file, v, out);
-    } else if (e.k === 'object') {
-      for (const p of e.props) out.set(p.key, p.value);
-    } else if (e.k === 'call' && e.callee.k === 'id' && e.callee.name === 'union') {
-      for (const a of e.args) this.settingsOf(file, a, out);
-    } else if (e.k === 'call' && e.callee.k === 'id' && e.callee.name === 'toObject' && e.args[1]?.k === 'lambda' && e.args[2]?.k === 'lambda') {
-      const key = e.args[1].body;
-      if (key.k !== 'str') this.problem(`${file.path}:${e.line}: a toObject key must be a string template`);
-      else out.set(key.parts.map((p) => (typeof p === 'string' ? p : '<*>')).join(''), e.args[2].body);
-    } else {
-      this.problem(`${file.path}:${e.line}: cannot read app settings from a ${e.k} expression (use objects, vars, union() and toObject())`);
+  /** The user-assigned identity of the Function App: its resource ID, when the deployment creates it. */
+  private appIdentity(d: Deployment): string | undefined {
+    const site = this.site(d);
+    const ids = Object.keys(site?.identity?.userAssignedIdentities ?? {});
+    if (site?.identity?.type !== 'UserAssigned' || ids.length !== 1) {
+      this.problem('infra/modules/functionapp.bicep: the app must use one user-assigned identity');
+      return undefined;
     }
+    if (!ofType(d, 'Microsoft.ManagedIdentity/userAssignedIdentities').some((r) => same(r.id, ids[0]))) {
+      this.problem('infra/modules/functionapp.bicep: the app\'s identity is not one the deployment creates');
+      return undefined;
+    }
+    return ids[0];
   }
 
-  /** Compares the app settings that main.bicep deploys with the settings the code reads. */
-  private checkSettings(main: BicepFile): Map<string, Expr> {
-    const settings = new Map<string, Expr>();
-    const call = main.declarations.find((d) => d.k === 'module' && d.path === 'modules/appsettings.bicep');
-    const arg = call?.k === 'module' ? property(property(bodyObject(call.value), 'params'), 'settings') : undefined;
-    if (!arg) {
-      this.problem('infra/main.bicep: no module modules/appsettings.bicep with a settings parameter');
-      return settings;
+  /** The Function App's app settings (the one `appsettings` config resource), values resolved. */
+  private appSettings(d: Deployment): Map<string, string> | undefined {
+    const site = this.site(d);
+    const configs = ofType(d, 'Microsoft.Web/sites/config').filter((r) => r.name.endsWith('/appsettings'));
+    if (!site || configs.length !== 1 || !configs[0]!.id.toLowerCase().startsWith(`${site.id.toLowerCase()}/config/`)) {
+      this.problem(`infra/main.bicep: expected one appsettings resource of the Function App, found ${configs.length}`);
+      return undefined;
     }
-    this.settingsOf(main, arg, settings);
+    const out = new Map<string, string>();
+    for (const [k, v] of Object.entries(configs[0]!.properties ?? {})) {
+      if (typeof v === 'string') out.set(k, v);
+      else this.problem(`setting ${k}: not a string (${JSON.stringify(v)})`);
+    }
+    return out;
+  }
+
+  /** Every value each deployment sets for a setting of the schema passes it (an empty string counts as unset). */
+  private checkSettingValues(d: Deployment): void {
+    const settings = this.appSettings(d);
     const schema = SettingsSchema.shape as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+    for (const [key, value] of settings ?? []) {
+      const field = schema[key];
+      if (field && !field.safeParse(value === '' ? undefined : value).success) {
+        this.problem(`setting ${key}: infra/main.bicep sets ${JSON.stringify(value)} (with ${describe(d.parameters)}), which src/config/settings.ts rejects`);
+      }
+    }
+  }
+
+  /** The settings of the `full` deployment against the code's, both ways. */
+  private checkSettings(full: Deployment): Map<string, string> | undefined {
+    const settings = this.appSettings(full);
+    if (!settings) return undefined;
+    const schema = SettingsSchema.shape as Record<string, unknown>;
     const notDeployed = SETTINGS_NOT_DEPLOYED as Record<string, string | undefined>;
-    const dynamic = [webhookUrlSetting('<*>'), webhookSecretSetting('<*>')];
     for (const key of Object.keys(schema)) {
       if (notDeployed[key]) {
         if (settings.has(key)) this.problem(`setting ${key}: infra/main.bicep sets it, but the code says it is not deployed (${notDeployed[key]})`);
@@ -321,201 +396,201 @@ class Checker {
         this.problem(`setting ${key}: read by the code (src/config/settings.ts) but not set by infra/main.bicep`);
       }
     }
-    for (const [key, value] of settings) {
-      if (key in schema) this.checkValue(main, key, value, schema[key]!);
-      else if (dynamic.includes(key)) this.checkKeyVaultReference(main, key, value);
-      else if (!PLATFORM_SETTINGS.includes(key)) this.problem(`setting ${key}: set by infra/main.bicep but not read by the code (not in SettingsSchema or PLATFORM_SETTINGS)`);
-    }
-    for (const key of dynamic) if (!settings.has(key)) this.problem(`setting ${key}: read by the code (src/config/alerts.ts) for each webhook but not set by infra/main.bicep`);
     for (const key of PLATFORM_SETTINGS) if (!settings.has(key)) this.problem(`setting ${key}: needed by the Functions host but not set by infra/main.bicep`);
-    if (literalString(settings.get('AzureWebJobsStorage__credential')) !== 'managedidentity') this.problem('setting AzureWebJobsStorage__credential must be managedidentity');
-    // The host and the code sign in as the same identity: both settings are `<identity>.outputs.clientId`.
-    const identityClientId = (k: string): boolean => {
-      const e = settings.get(k);
-      return e?.k === 'member' && e.name === 'clientId' && e.object.k === 'member' && e.object.name === 'outputs';
-    };
-    const sameSource = JSON.stringify(settings.get('AZURE_CLIENT_ID'), (key: string, v: unknown) => (key === 'line' ? undefined : v))
-      === JSON.stringify(settings.get('AzureWebJobsStorage__clientId'), (key: string, v: unknown) => (key === 'line' ? undefined : v));
-    if (!identityClientId('AZURE_CLIENT_ID') || !identityClientId('AzureWebJobsStorage__clientId') || !sameSource) {
-      this.problem('settings AzureWebJobsStorage__clientId and AZURE_CLIENT_ID must both be the identity\'s clientId output');
+    // Per-webhook settings: those of the webhooks ALERT_WEBHOOKS lists.
+    let webhooks: Array<{ name?: unknown }> = [];
+    try {
+      webhooks = JSON.parse(settings.get('ALERT_WEBHOOKS') ?? '[]') as typeof webhooks;
+    } catch {
+      this.problem('setting ALERT_WEBHOOKS: not JSON');
+    }
+    const names = webhooks.map((w) => String(w.name));
+    if (names.length !== 2) this.problem(`setting ALERT_WEBHOOKS: the deployment with ${describe(full.parameters)} lists ${names.length} webhooks, not 2`);
+    const dynamic = new Set(names.flatMap((n) => [webhookUrlSetting(n), webhookSecretSetting(n)]));
+    for (const [key, value] of settings) {
+      if (dynamic.has(key)) this.checkKeyVaultReference(full, key, value);
+      else if (!(key in schema) && !PLATFORM_SETTINGS.includes(key)) this.problem(`setting ${key}: set by infra/main.bicep but not read by the code (not in SettingsSchema or PLATFORM_SETTINGS)`);
+    }
+    // The code's own webhook loader, on the settings with each Key Vault reference resolved to a stand-in secret.
+    try {
+      loadWebhooks(Object.fromEntries([...settings].map(([k, v]) => [k, KEY_VAULT_REFERENCE.test(v) ? standInSecret(k, names) : v])));
+    } catch (err) {
+      this.problem(`settings: src/config/alerts.ts refuses the webhook settings infra/main.bicep deploys (with ${describe(full.parameters)}): ${(err as Error).message}`);
+    }
+    if (settings.get('AzureWebJobsStorage__credential') !== 'managedidentity') this.problem('setting AzureWebJobsStorage__credential must be managedidentity');
+    const identity = this.appIdentity(full);
+    const clientId = identity ? text(runtimeProperties(identity).clientId) : undefined;
+    if (!same(settings.get('AZURE_CLIENT_ID'), clientId) || !same(settings.get('AzureWebJobsStorage__clientId'), clientId)) {
+      this.problem('settings AzureWebJobsStorage__clientId and AZURE_CLIENT_ID must both be the client ID of the app\'s identity');
     }
     return settings;
   }
 
-  /** A literal value, or the default and allowed values of the parameter it is, pass the schema. */
-  private checkValue(main: BicepFile, key: string, value: Expr, field: { safeParse(v: unknown): { success: boolean } }): void {
-    const candidates: string[] = [];
-    const literal = literalString(value);
-    if (literal !== undefined) candidates.push(literal);
-    if (value.k === 'id') {
-      const p = main.declarations.find((d) => d.k === 'param' && d.name === value.name);
-      if (p?.k === 'param') {
-        const d = literalString(p.default);
-        if (d !== undefined) candidates.push(d);
-        for (const dec of p.decorators) {
-          if (dec.name === 'allowed' && dec.args[0]?.k === 'array') for (const item of dec.args[0].items) candidates.push(literalString(item) ?? '');
-        }
-      }
-    }
-    for (const c of candidates) {
-      if (!field.safeParse(c === '' ? undefined : c).success) this.problem(`setting ${key}: infra/main.bicep can set ${JSON.stringify(c)}, which src/config/settings.ts rejects`);
-    }
-  }
-
-  /** A webhook URL or secret is a Key Vault reference to the deployed vault, never a value. */
-  private checkKeyVaultReference(main: BicepFile, key: string, value: Expr): void {
-    const text = value.k === 'str' ? value.parts.map((p) => (typeof p === 'string' ? p : p.k === 'id' ? `{${p.name}}` : '{…}')).join('') : '';
-    const vaultModule = main.declarations.find((d) => d.k === 'module' && d.path === 'modules/keyvault.bicep');
-    const vaultName = vaultModule?.k === 'module' ? property(property(bodyObject(vaultModule.value), 'params'), 'name') : undefined;
-    if (!text.startsWith('@Microsoft.KeyVault(VaultName=') || vaultName?.k !== 'id' || !text.includes(`VaultName={${vaultName.name}};SecretName=`)) {
+  /** A webhook URL or secret is a Key Vault reference to a vault the deployment creates, never a value. */
+  private checkKeyVaultReference(d: Deployment, key: string, value: string): void {
+    const m = KEY_VAULT_REFERENCE.exec(value);
+    const vaults = ofType(d, 'Microsoft.KeyVault/vaults').map((v) => v.name);
+    if (!m || !vaults.includes(m[1]!)) {
       this.problem(`setting ${key}: must be a Key Vault reference to the deployed vault (@Microsoft.KeyVault(VaultName=…;SecretName=…)), not a value`);
+    } else if (!/^[0-9a-zA-Z-]{1,127}$/.test(m[2]!)) {
+      this.problem(`setting ${key}: ${m[2]} is not a valid Key Vault secret name`);
     }
   }
 
   // ---- roles --------------------------------------------------------------------------------------
 
-  private checkRoles(main: BicepFile, settings: Map<string, Expr>): void {
-    const granted = new Set<string>();
-    for (const file of this.files.values()) {
-      for (const d of file.declarations) {
-        if (d.k !== 'resource') continue;
-        if (d.type === 'Microsoft.Authorization/roleDefinitions') this.problem(`${file.path}:${d.line}: defines a custom role (only the built-in roles of the allowed list may be granted)`);
-        if (d.type !== 'Microsoft.Authorization/roleAssignments' || d.existing) continue;
-        const body = bodyObject(d.value);
-        const props = property(body, 'properties');
-        const roleExpr = property(props, 'roleDefinitionId');
-        const guids = new Set<string>();
-        for (const e of roleExpr ? walk(roleExpr) : []) {
-          const s = literalString(e) ?? (e.k === 'id' ? literalString(this.varValue(file, e.name)) : undefined);
-          if (s && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s)) guids.add(s.toLowerCase());
-        }
-        const where = `${file.path}:${d.line}: role assignment ${d.name}`;
-        if (guids.size !== 1) {
-          this.problem(`${where}: its role is not one literal built-in role ID`);
-          continue;
-        }
-        const [guid] = [...guids];
-        const role = ALLOWED_ROLES.find((r) => r.id === guid);
-        if (!role) {
-          this.problem(`${where}: grants role ${guid}, which is not in the allowed list (${ALLOWED_ROLES.map((r) => r.name).join(', ')})`);
-          continue;
-        }
-        const scopeExpr = property(body, 'scope');
-        let scope: string = file.targetScope;
-        if (scopeExpr) {
-          const target = scopeExpr.k === 'id' ? file.declarations.find((x) => x.k === 'resource' && x.name === scopeExpr.name) : undefined;
-          if (target?.k !== 'resource') scope = 'an expression';
-          else if (target.existing) scope = `an existing ${target.type} (not one this deployment creates)`;
-          else scope = target.type;
-        }
-        if (!role.scopes.includes(scope)) this.problem(`${where}: grants ${role.name} at ${scope}; allowed only at ${role.scopes.join(' or ')}`);
-        const principal = property(props, 'principalId');
-        const principalParam = principal?.k === 'id' ? file.declarations.find((x) => x.k === 'param' && x.name === principal.name) : undefined;
-        if (principalParam?.k !== 'param' || principalParam.name !== 'principalId') this.problem(`${where}: principalId must be the module's principalId parameter`);
-        if (literalString(property(props, 'principalType')) !== 'ServicePrincipal') this.problem(`${where}: principalType must be ServicePrincipal`);
-        granted.add(role.name);
+  /**
+   * The role assignments of a deployment: allowed role, allowed scope (created by the deployment), the
+   * expected principal. @returns the names of the roles granted, by scope ID.
+   */
+  private roleAssignments(d: Deployment, source: string, principal: string | undefined): Array<{ role: AllowedRole; scope: string }> {
+    const granted: Array<{ role: AllowedRole; scope: string }> = [];
+    for (const r of ofType(d, 'Microsoft.Authorization/roleDefinitions')) this.problem(`${source}: defines a custom role ${r.name} (only the built-in roles of the allowed list may be granted)`);
+    for (const r of ofType(d, 'Microsoft.Authorization/roleAssignments')) {
+      const scope = scopeOf(r.id, 'Microsoft.Authorization/roleAssignments');
+      const definition = text(at(r, 'properties', 'roleDefinitionId')) ?? '';
+      const guid = ROLE_DEFINITION.exec(definition)?.[1] ?? '';
+      const where = `${source}: role assignment at ${scope}`;
+      if (!GUID.test(guid)) {
+        this.problem(`${where}: its role ${definition} is not a built-in role definition ID`);
+        continue;
       }
+      const role = ALLOWED_ROLES.find((x) => same(x.id, guid));
+      if (!role) {
+        this.problem(`${where}: grants role ${guid.toLowerCase()}, which is not in the allowed list (${ALLOWED_ROLES.map((x) => x.name).join(', ')})`);
+        continue;
+      }
+      const type = resourceTypeOf(scope);
+      let kind = same(type, 'Microsoft.Resources/subscriptions') ? 'subscription' : same(type, 'Microsoft.Management/managementGroups') ? 'managementGroup' : type;
+      if (same(type, 'Microsoft.Resources/resourceGroups')) kind = 'resourceGroup';
+      else if (kind === type && !d.resources.some((x) => same(x.id, scope))) kind = `an existing ${type} (not one this deployment creates)`;
+      if (!role.scopes.includes(kind)) this.problem(`${where}: grants ${role.name} at ${kind}; allowed only at ${role.scopes.join(' or ')}`);
+      if (!principal || !same(text(at(r, 'properties', 'principalId')), principal)) this.problem(`${where}: grants ${role.name} to a principal other than the app's identity`);
+      if (at(r, 'properties', 'principalType') !== 'ServicePrincipal') this.problem(`${where}: principalType must be ServicePrincipal`);
+      granted.push({ role, scope });
     }
-    // Whoever calls a module with a principalId passes the Function App's identity.
-    const identityModule = main.declarations.find((d) => d.k === 'module' && d.path === 'modules/identity.bicep');
-    const identityName = identityModule?.k === 'module' ? identityModule.name : '(no identity module)';
-    const isIdentityPrincipal = (e: Expr | undefined): boolean => e?.k === 'member' && e.name === 'principalId' && e.object.k === 'member' && e.object.name === 'outputs' && e.object.object.k === 'id' && e.object.object.name === identityName;
-    for (const d of main.declarations) {
-      if (d.k !== 'module') continue;
-      const p = property(property(bodyObject(d.value), 'params'), 'principalId');
-      if (p && !isIdentityPrincipal(p)) this.problem(`${main.path}:${d.line}: module ${d.name} is given a principalId other than ${identityName}.outputs.principalId`);
+    return granted;
+  }
+
+  private checkRoles(d: Deployment, settings: ReadonlyMap<string, string>, source: string): void {
+    const identity = this.appIdentity(d);
+    const principal = identity ? text(runtimeProperties(identity).principalId) : undefined;
+    const granted = this.roleAssignments(d, source, principal);
+    if (!principal || !same(text(d.outputs.AUDITOR_PRINCIPAL_ID), principal)) {
+      this.problem(`${source}: output AUDITOR_PRINCIPAL_ID (used by infra/hooks/postprovision) must be the principal ID of the app's identity`);
     }
-    const out = main.declarations.find((d) => d.k === 'output' && d.name === 'AUDITOR_PRINCIPAL_ID');
-    if (out?.k !== 'output' || !isIdentityPrincipal(out.value)) this.problem(`${main.path}: output AUDITOR_PRINCIPAL_ID (used by infra/hooks/postprovision) must be ${identityName}.outputs.principalId`);
     // Reader on exactly the subscriptions that are scanned.
-    const reader = main.declarations.find((d) => d.k === 'module' && d.path === 'modules/reader.bicep');
-    const scanned = settings.get('SCAN_SUBSCRIPTIONS');
-    const source = reader?.k === 'module' && reader.value.k === 'for' ? reader.value.source : undefined;
-    if (!source || source.k !== 'id' || scanned?.k !== 'call' || scanned.args[0]?.k !== 'id' || scanned.args[0].name !== source.name) {
-      this.problem(`${main.path}: the Reader module must loop over the same subscriptions SCAN_SUBSCRIPTIONS lists`);
+    const readerOn = granted.filter((g) => g.role.name === 'Reader').map((g) => g.scope.replace(/^\/subscriptions\//i, '').toLowerCase()).sort();
+    const scanned = (settings.get('SCAN_SUBSCRIPTIONS') ?? '').split(',').filter(Boolean).map((s) => s.toLowerCase()).sort();
+    if (JSON.stringify(readerOn) !== JSON.stringify(scanned)) {
+      this.problem(`${source}: Reader is granted on subscriptions [${readerOn.join(', ')}] but SCAN_SUBSCRIPTIONS is [${scanned.join(', ')}] (with ${describe(d.parameters)})`);
     }
-    // Key Vault Secrets User is justified only by Key Vault references resolved with the app's identity.
-    if (granted.has('Key Vault Secrets User')) {
-      const references = [...settings.values()].some((v) => v.k === 'str' && typeof v.parts[0] === 'string' && v.parts[0].startsWith('@Microsoft.KeyVault('));
-      const site = this.files.get('infra/modules/functionapp.bicep')?.declarations.find((d) => d.k === 'resource' && d.type === 'Microsoft.Web/sites');
-      const kvIdentity = site?.k === 'resource' ? property(property(bodyObject(site.value), 'properties'), 'keyVaultReferenceIdentity') : undefined;
-      if (!references || kvIdentity?.k !== 'id' || kvIdentity.name !== 'identityId') {
-        this.problem('Key Vault Secrets User is granted, but no app setting is a Key Vault reference resolved with the app\'s identity (keyVaultReferenceIdentity)');
+    // Key Vault Secrets User is justified only by Key Vault references, to that vault, resolved with the app's
+    // identity: looked at where webhooks are configured (without them there is no reference to resolve).
+    if (!d.parameters.alertWebhooks) return;
+    for (const g of granted.filter((x) => x.role.name === 'Key Vault Secrets User')) {
+      const vault = g.scope.split('/').at(-1);
+      const references = [...settings.values()].some((v) => KEY_VAULT_REFERENCE.exec(v)?.[1] === vault);
+      const resolvedBy = text(at(this.site(d), 'properties', 'keyVaultReferenceIdentity'));
+      if (!references || !identity || !same(resolvedBy, identity)) {
+        this.problem('Key Vault Secrets User is granted, but no app setting is a Key Vault reference to its vault resolved with the app\'s identity (keyVaultReferenceIdentity)');
       }
     }
+  }
+
+  /** The management-group template: Reader at the management group, for the principal the hook passes. */
+  private async checkManagementGroupTemplate(): Promise<void> {
+    const template = this.input.templates.managementGroup;
+    if (!template.$schema.includes('/managementGroupDeploymentTemplate.json')) this.problem(`${TEMPLATES.managementGroup.source}: targetScope must be managementGroup`);
+    const d = await this.evaluate(template, { principalId: HOOK_PRINCIPAL }, MANAGEMENT_GROUP_DEPLOYMENT);
+    if (!d) return;
+    const granted = this.roleAssignments(d, TEMPLATES.managementGroup.source, HOOK_PRINCIPAL);
+    if (granted.length !== 1 || granted[0]?.role.name !== 'Reader') this.problem(`${TEMPLATES.managementGroup.source}: must grant Reader on the management group, once`);
   }
 
   // ---- storage, events, app -----------------------------------------------------------------------
 
-  private checkStorage(main: BicepFile): void {
-    const queues = literalList(this.varValue(main, 'queueNames'));
-    const needed = [SCAN_QUEUE, SHARD_QUEUE, SHARD_POISON_QUEUE];
-    for (const q of needed) if (!queues.includes(q)) this.problem(`queue ${q}: used by the code but not created by infra/main.bicep (var queueNames)`);
-    for (const q of queues) if (!needed.includes(q) && !needed.some((n) => q === `${n}-poison`)) this.problem(`queue ${q}: created by infra/main.bicep but not used by the code`);
-    const storageFile = this.files.get('infra/modules/storage.bicep');
-    const account = storageFile?.declarations.find((d) => d.k === 'resource' && d.type === 'Microsoft.Storage/storageAccounts');
-    const props = account?.k === 'resource' ? property(bodyObject(account.value), 'properties') : undefined;
-    if (property(props, 'allowSharedKeyAccess')?.k !== 'bool' || (property(props, 'allowSharedKeyAccess') as { value: boolean }).value !== false) {
-      this.problem('infra/modules/storage.bicep: the storage account must set allowSharedKeyAccess: false');
-    }
-    const container = literalString(this.varValue(main, 'auditContainerName'));
-    if (container !== 'audit') this.problem('infra/main.bicep: var auditContainerName must be the audit container (audit)');
-  }
-
-  private checkEvents(): void {
-    const file = this.files.get('infra/modules/changeevents.bicep');
-    if (!file) {
-      this.problem('infra/modules/changeevents.bicep does not exist');
+  private checkStorage(d: Deployment, settings: ReadonlyMap<string, string>): void {
+    const account = ofType(d, 'Microsoft.Storage/storageAccounts').find((a) => same(text(at(runtimeProperties(a.id), 'primaryEndpoints', 'blob')), settings.get('AUDIT_STORAGE_ACCOUNT_URL')));
+    if (!account) {
+      this.problem('setting AUDIT_STORAGE_ACCOUNT_URL: not the blob endpoint of a storage account the deployment creates');
       return;
     }
-    const topic = file.declarations.find((d) => d.k === 'resource' && d.type === 'Microsoft.EventGrid/systemTopics');
-    const topicProps = topic?.k === 'resource' ? property(bodyObject(topic.value), 'properties') : undefined;
-    if (literalString(property(topicProps, 'topicType')) !== 'Microsoft.Resources.Subscriptions') this.problem(`${file.path}: the system topic must be of type Microsoft.Resources.Subscriptions`);
-    const subs = file.declarations.filter((d) => d.k === 'resource' && d.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
-    if (subs.length !== 1) this.problem(`${file.path}: expected one event subscription, found ${subs.length}`);
-    for (const sub of subs) {
-      if (sub.k !== 'resource') continue;
-      const props = property(bodyObject(sub.value), 'properties');
-      const endpoint = property(property(property(props, 'destination'), 'properties'), 'resourceId');
-      const last = endpoint?.k === 'str' ? endpoint.parts.at(-1) : undefined;
-      const functionSource = this.sources.get('functions/resourceChanged.ts') ?? '';
-      if (typeof last !== 'string' || !last.endsWith('/functions/resourceChanged') || !functionSource.includes('app.eventGrid(\'resourceChanged\'')) {
-        this.problem(`${file.path}: the event subscription must deliver to the resourceChanged function (functions/resourceChanged.ts)`);
-      }
-      const filters = property(property(props, 'filter'), 'advancedFilters');
-      const stringIn = filters?.k === 'array' ? filters.items.filter((f) => literalString(property(f, 'operatorType')) === 'StringIn' && literalString(property(f, 'key')) === 'data.operationName') : [];
-      if (stringIn.length !== 1) {
-        this.problem(`${file.path}: the event subscription must filter with one StringIn on data.operationName`);
-        continue;
-      }
-      const values = literalList(property(stringIn[0], 'values')).map((v) => v.toLowerCase());
-      const routed = ROUTED_OPERATIONS.map((o) => o.toLowerCase());
-      for (const o of ROUTED_OPERATIONS) if (!values.includes(o.toLowerCase())) this.problem(`event filter: ${o} is routed by src/events/route.ts but not delivered by ${file.path}`);
-      for (const v of values) if (!routed.includes(v)) this.problem(`event filter: ${v} is delivered by ${file.path} but src/events/route.ts ignores it`);
+    if (at(account, 'properties', 'allowSharedKeyAccess') !== false) this.problem('infra/modules/storage.bicep: the storage account must set allowSharedKeyAccess: false');
+    const children = (type: string): string[] => ofType(d, type).filter((r) => r.id.toLowerCase().startsWith(`${account.id.toLowerCase()}/`)).map((r) => r.name.split('/').at(-1)!);
+    const queues = children('Microsoft.Storage/storageAccounts/queueServices/queues');
+    const needed = [SCAN_QUEUE, `${SCAN_QUEUE}-poison`, SHARD_QUEUE, SHARD_POISON_QUEUE];
+    for (const q of needed) if (!queues.includes(q)) this.problem(`queue ${q}: used by the code but not created by infra/ (on the audit storage account)`);
+    for (const q of queues) if (!needed.includes(q)) this.problem(`queue ${q}: created by infra/ but not used by the code`);
+    const container = settings.get('AUDIT_CONTAINER') ?? '';
+    if (!children('Microsoft.Storage/storageAccounts/blobServices/containers').includes(container)) {
+      this.problem(`setting AUDIT_CONTAINER: ${JSON.stringify(container)} is not a container the deployment creates on the audit storage account`);
     }
   }
 
-  private checkFunctionApp(): void {
-    const file = this.files.get('infra/modules/functionapp.bicep');
-    const plan = file?.declarations.find((d) => d.k === 'resource' && d.type === 'Microsoft.Web/serverfarms');
-    const sku = plan?.k === 'resource' ? property(bodyObject(plan.value), 'sku') : undefined;
-    if (literalString(property(sku, 'tier')) !== 'FlexConsumption' || literalString(property(sku, 'name')) !== 'FC1') this.problem('infra/modules/functionapp.bicep: the plan must be Flex Consumption (FC1)');
-    const site = file?.declarations.find((d) => d.k === 'resource' && d.type === 'Microsoft.Web/sites');
-    const body = site?.k === 'resource' ? bodyObject(site.value) : undefined;
-    const runtime = property(property(property(body, 'properties'), 'functionAppConfig'), 'runtime');
-    if (literalString(property(runtime, 'name')) !== 'node' || literalString(property(runtime, 'version')) !== '22') this.problem('infra/modules/functionapp.bicep: the runtime must be node 22');
-    if (literalString(property(property(body, 'identity'), 'type')) !== 'UserAssigned') this.problem('infra/modules/functionapp.bicep: the app must use its user-assigned identity');
+  /** System topics and their event subscriptions (`on`: deployEventSubscriptions is true in `d`). */
+  private checkEvents(d: Deployment, on: boolean): void {
+    const source = 'infra/modules/changeevents.bicep';
+    const topics = ofType(d, 'Microsoft.EventGrid/systemTopics');
+    const subscriptions = ofType(d, 'Microsoft.EventGrid/systemTopics/eventSubscriptions');
+    if (!on) {
+      if (subscriptions.length > 0) this.problem(`${source}: event subscriptions are deployed while deployEventSubscriptions is false (Event Grid needs the function to exist first: infra/hooks/postdeploy)`);
+      return;
+    }
+    const expected = [...AUDITED_SUBSCRIPTIONS].sort();
+    const sources = topics.map((t) => text(at(t, 'properties', 'source'))?.replace(/^\/subscriptions\//i, '') ?? '').sort();
+    if (JSON.stringify(sources) !== JSON.stringify(expected)) this.problem(`${source}: system topics for [${sources.join(', ')}], expected one for each audited subscription [${expected.join(', ')}]`);
+    const site = this.site(d);
+    const functionSource = this.input.sources.get('functions/resourceChanged.ts') ?? '';
+    for (const topic of topics) {
+      if (at(topic, 'properties', 'topicType') !== 'Microsoft.Resources.Subscriptions') this.problem(`${source}: the system topic must be of type Microsoft.Resources.Subscriptions`);
+      const subs = subscriptions.filter((s) => s.id.toLowerCase().startsWith(`${topic.id.toLowerCase()}/eventsubscriptions/`));
+      if (subs.length !== 1) this.problem(`${source}: expected one event subscription on each topic, found ${subs.length}`);
+      for (const sub of subs) {
+        const destination = at(sub, 'properties', 'destination');
+        const endpoint = text(at(destination, 'properties', 'resourceId'));
+        if (at(destination, 'endpointType') !== 'AzureFunction' || !site || !same(endpoint, `${site.id}/functions/resourceChanged`) || !functionSource.includes('app.eventGrid(\'resourceChanged\'')) {
+          this.problem(`${source}: the event subscription must deliver to the resourceChanged function (functions/resourceChanged.ts)`);
+        }
+        const filters = at(sub, 'properties', 'filter', 'advancedFilters');
+        const stringIn = Array.isArray(filters) ? filters.filter((f) => at(f, 'operatorType') === 'StringIn' && at(f, 'key') === 'data.operationName') : [];
+        if (stringIn.length !== 1) {
+          this.problem(`${source}: the event subscription must filter with one StringIn on data.operationName`);
+          continue;
+        }
+        const listed = at(stringIn[0], 'values');
+        const values = (Array.isArray(listed) ? listed : []).map((v) => String(v).toLowerCase());
+        const routed = ROUTED_OPERATIONS.map((o) => o.toLowerCase());
+        for (const o of ROUTED_OPERATIONS) if (!values.includes(o.toLowerCase())) this.problem(`event filter: ${o} is routed by src/events/route.ts but not delivered by ${source}`);
+        for (const v of values) if (!routed.includes(v)) this.problem(`event filter: ${v} is delivered by ${source} but src/events/route.ts ignores it`);
+      }
+    }
+  }
+
+  private checkFunctionApp(d: Deployment, azureYaml: AzureYaml | undefined): void {
+    const source = 'infra/modules/functionapp.bicep';
+    const plans = ofType(d, 'Microsoft.Web/serverfarms');
+    if (plans.length !== 1 || at(plans[0], 'sku', 'tier') !== 'FlexConsumption' || at(plans[0], 'sku', 'name') !== 'FC1') this.problem(`${source}: the plan must be Flex Consumption (FC1)`);
+    const site = this.site(d);
+    const runtime = at(site, 'properties', 'functionAppConfig', 'runtime');
+    if (at(runtime, 'name') !== 'node' || at(runtime, 'version') !== '22') this.problem(`${source}: the runtime must be node 22`);
+    for (const [name, s] of Object.entries(azureYaml?.services ?? {})) {
+      if (s.host === 'function' && site?.tags?.['azd-service-name'] !== name) this.problem(`azure.yaml: service ${name}: the Function App is not tagged azd-service-name: ${name} in infra/main.bicep`);
+    }
   }
 }
 
-function literalList(e: Expr | undefined): string[] {
-  return e?.k === 'array' ? e.items.map((i) => literalString(i)).filter((s): s is string => s !== undefined) : [];
+/** The stand-in a platform would resolve a Key Vault reference to: a URL for a `_URL` setting, a Standard Webhooks secret for a `_SECRET` one. */
+function standInSecret(setting: string, webhooks: readonly string[]): string {
+  if (webhooks.some((n) => webhookSecretSetting(n) === setting)) return `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+  return `https://${setting.toLowerCase().replace(/_/g, '-')}.example.com/hook`;
 }
 
 /**
- * Checks infra/ against the code. @returns the problems found, each naming the file (and line) and
- * what disagrees; empty when infra/ and the code agree.
+ * Checks the compiled infra/ against the code. @returns the problems found, each naming the file, setting or
+ * resource and what disagrees; empty when infra/ and the code agree.
+ * @throws Error when the compiler fails (not for what it finds: a deployment the engine refuses is a problem).
  */
-export function checkInfra(sources: InfraSources): string[] {
-  return new Checker(sources).run();
+export function checkInfra(input: InfraInput): Promise<string[]> {
+  return new Checker(input).run();
 }

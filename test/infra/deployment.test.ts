@@ -3,109 +3,126 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
-import { bodyObject, evaluate, BicepEvaluationError, parseBicep, property } from '../../scripts/infra/bicep.js';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { compileTemplates, type Templates } from '../../scripts/infra/build.js';
+import { REQUIRED_PARAMETERS } from '../../scripts/infra/check.js';
+import { BicepSession } from '../../scripts/infra/rpc.js';
+import {
+  type Deployment, DeploymentError, evaluateDeployment, type Parameters, type PredictedResource, runtimeProperties,
+  STAND_IN_SUBSCRIPTION, SUBSCRIPTION_DEPLOYMENT,
+} from '../../scripts/infra/snapshot.js';
 import { loadWebhooks } from '../../src/config/alerts.js';
 import { loadSettings } from '../../src/config/settings.js';
 import { ROOT as root } from '../helpers/paths.js';
+import { found, needsCompiler } from './compiler.js';
 
 /**
- * What a deployment of infra/main.bicep would give the app, computed from the Bicep text with
- * parameters as `azd env set` would pass them, then read by the code's own settings loaders. No Bicep
- * compiler runs here (docs/deploy.md); module outputs are stand-ins of the shapes Azure returns.
+ * What a deployment of infra/main.bicep would give the app: the template compiled by the pinned Bicep
+ * compiler, evaluated by its template engine (a deployment snapshot) with parameters as `azd env set` would
+ * pass them, runtime values stood in (scripts/infra/snapshot.ts), then read by the code's own settings
+ * loaders. No Azure subscription is involved: what Azure itself would refuse is for `azd provision --preview`.
  */
 
-const main = parseBicep(readFileSync(join(root, 'infra', 'main.bicep'), 'utf8'), 'infra/main.bicep');
-const THIS_SUBSCRIPTION = '00000000-0000-0000-0000-0000000000aa';
-const CLIENT_ID = '11111111-2222-3333-4444-555555555555';
+describe.skipIf(!found.bicep)(needsCompiler('the settings a deployment gives the app'), () => {
+  let session: BicepSession;
+  let templates: Templates;
+  beforeAll(async () => {
+    session = new BicepSession(found.bicep!);
+    const compiled = await compileTemplates(root, session);
+    assert.ok('templates' in compiled, 'errors' in compiled ? compiled.errors.join('\n') : '');
+    templates = compiled.templates;
+  });
+  afterAll(async () => {
+    await session.close();
+  });
 
-const context = (params: Record<string, unknown>) => ({
-  params: { environmentName: 'audit-prod', location: 'westeurope', ...params },
-  symbols: {
-    identity: { outputs: { clientId: CLIENT_ID, principalId: '99999999-2222-3333-4444-555555555555', id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id' } },
-    storage: { outputs: { name: 'stabc', blobEndpoint: 'https://stabc.blob.core.windows.net/', queueEndpoint: 'https://stabc.queue.core.windows.net/' } },
-    monitoring: { outputs: { connectionString: 'InstrumentationKey=00000000-0000-0000-0000-000000000001;IngestionEndpoint=https://westeurope-5.in.applicationinsights.azure.com/' } },
-    functionApp: { outputs: { name: 'func-auditor-abc', defaultHostName: 'func-auditor-abc.azurewebsites.net', id: '/subscriptions/x/resourceGroups/rg/providers/Microsoft.Web/sites/func-auditor-abc' } },
-  },
-  functions: {
-    subscription: { subscriptionId: THIS_SUBSCRIPTION, id: `/subscriptions/${THIS_SUBSCRIPTION}`, tenantId: '00000000-0000-0000-0000-0000000000bb' },
-    environment: { name: 'AzureCloud' },
-    uniqueString: 'abcdefghijklm',
-  },
-});
+  const deploy = (params: Parameters): Promise<Deployment> =>
+    evaluateDeployment(session, templates.main, { ...REQUIRED_PARAMETERS, ...params }, SUBSCRIPTION_DEPLOYMENT);
+  const one = (d: Deployment, type: string): PredictedResource => {
+    const found = d.resources.filter((r) => r.type === type);
+    assert.equal(found.length, 1, type);
+    return found[0]!;
+  };
 
-/** The app settings main.bicep deploys for these parameters. */
-function deployedSettings(params: Record<string, unknown>): Record<string, string> {
-  const call = main.declarations.find((d) => d.k === 'module' && d.path === 'modules/appsettings.bicep');
-  assert.ok(call?.k === 'module');
-  const arg = property(property(bodyObject(call.value), 'params'), 'settings');
-  assert.ok(arg);
-  const value = evaluate(main, arg, context(params));
-  assert.ok(typeof value === 'object' && value !== null);
-  for (const [k, v] of Object.entries(value)) assert.equal(typeof v, 'string', `${k} is a string`);
-  return value as Record<string, string>;
-}
+  /** The app settings the deployment gives the Function App. */
+  function settingsOf(d: Deployment): Record<string, string> {
+    const value = one(d, 'Microsoft.Web/sites/config').properties ?? {};
+    for (const [k, v] of Object.entries(value)) assert.equal(typeof v, 'string', `${k} is a string`);
+    return value as Record<string, string>;
+  }
 
-function evaluated(name: string, params: Record<string, unknown>): unknown {
-  const d = main.declarations.find((x) => x.k === 'var' && x.name === name);
-  assert.ok(d?.k === 'var', name);
-  return evaluate(main, d.value, context(params));
-}
+  /** Subscriptions with Reader, and with a system topic. */
+  const readerOn = (d: Deployment): string[] => d.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments' && /^\/subscriptions\/[^/]+\/providers\//.test(r.id)).map((r) => r.id.split('/')[2]!);
+  const topicsIn = (d: Deployment): string[] => d.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics').map((r) => r.id.split('/')[2]!);
 
-/** The platform resolves Key Vault references; here a reference becomes the secret it names. */
-function resolveReferences(settings: Record<string, string>, secrets: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(settings).map(([k, v]) => {
-    const m = /^@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^)]+)\)$/.exec(v);
-    if (!m) return [k, v];
-    assert.match(m[2]!, /^[0-9a-zA-Z-]{1,127}$/, `a valid Key Vault secret name: ${m[2]}`);
-    assert.equal(m[1], 'kv-abcdefghijklm');
-    const secret = secrets[m[2]!];
-    assert.ok(secret !== undefined, `secret ${m[2]} is named in docs/deploy.md's commands`);
-    return [k, secret];
-  }));
-}
+  /** The platform resolves Key Vault references; here a reference becomes the secret it names. */
+  function resolveReferences(settings: Record<string, string>, vault: string, secrets: Record<string, string>): Record<string, string> {
+    return Object.fromEntries(Object.entries(settings).map(([k, v]) => {
+      const m = /^@Microsoft\.KeyVault\(VaultName=([^;]+);SecretName=([^)]+)\)$/.exec(v);
+      if (!m) return [k, v];
+      assert.match(m[2]!, /^[0-9a-zA-Z-]{1,127}$/, `a valid Key Vault secret name: ${m[2]}`);
+      assert.equal(m[1], vault);
+      const secret = secrets[m[2]!];
+      assert.ok(secret !== undefined, `secret ${m[2]} is named in docs/deploy.md's commands`);
+      return [k, secret];
+    }));
+  }
 
-describe('the settings a deployment gives the app', () => {
-  it('defaults (no parameters set): accepted by the code, this subscription scanned every 6 hours, identity-based storage', () => {
-    const s = deployedSettings({});
+  it('defaults (no parameters set): accepted by the code, this subscription scanned every 6 hours, identity-based storage', async () => {
+    const d = await deploy({});
+    const s = settingsOf(d);
     const settings = loadSettings(s);
-    assert.deepEqual(settings.SCAN_SUBSCRIPTIONS, [THIS_SUBSCRIPTION]);
+    const identity = runtimeProperties(one(d, 'Microsoft.ManagedIdentity/userAssignedIdentities').id);
+    assert.deepEqual(settings.SCAN_SUBSCRIPTIONS, [STAND_IN_SUBSCRIPTION]);
+    assert.deepEqual(readerOn(d), [STAND_IN_SUBSCRIPTION]);
+    assert.deepEqual(topicsIn(d), [STAND_IN_SUBSCRIPTION]);
     assert.deepEqual(settings.SCAN_MANAGEMENT_GROUPS, []);
     assert.equal(settings.SCAN_SCHEDULE, '0 0 */6 * * *');
-    assert.equal(settings.AZURE_CLIENT_ID, CLIENT_ID);
-    assert.equal(settings.AUDIT_STORAGE_ACCOUNT_URL, 'https://stabc.blob.core.windows.net/');
+    assert.equal(settings.AZURE_CLIENT_ID, identity.clientId);
+    assert.equal(settings.AUDIT_STORAGE_ACCOUNT_URL, `https://${one(d, 'Microsoft.Storage/storageAccounts').name}.blob.core.windows.net/`);
     assert.equal(settings.AUDIT_STORAGE_CONNECTION_STRING, undefined);
-    assert.equal(settings.REPORT_BASE_URL, 'https://func-auditor-abc.azurewebsites.net/api');
+    assert.equal(settings.REPORT_BASE_URL, `https://${one(d, 'Microsoft.Web/sites').name}.azurewebsites.net/api`);
+    assert.equal(settings.AZURE_CLOUD, 'AzureCloud');
     assert.equal(s.AzureWebJobsStorage__credential, 'managedidentity');
-    assert.equal(s.AzureWebJobsStorage__clientId, CLIENT_ID);
+    assert.equal(s.AzureWebJobsStorage__clientId, identity.clientId);
     assert.deepEqual(loadWebhooks(s), []);
     assert.ok(!Object.values(s).some((v) => /AccountKey=|SharedAccessSignature=/i.test(v)), 'no storage keys in settings');
+    // Before the hook turns them on, no event subscription (Event Grid needs the function to exist).
+    assert.equal(d.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics/eventSubscriptions').length, 0);
+    assert.equal(d.outputs.AUDITOR_PRINCIPAL_ID, identity.principalId);
   });
 
-  it('subscriptions and management groups from comma-separated parameters, blanks and spaces ignored', () => {
-    const [a, b] = ['6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d'];
-    const s = loadSettings(deployedSettings({ auditedSubscriptionIds: ` ${a} , ${b} ,`, auditedManagementGroups: 'mg-prod,, mg-dev ' }));
+  it('subscriptions and management groups from comma-separated parameters, blanks and spaces ignored', async () => {
+    const [a, b, c] = ['6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f', '8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d', '1b2c3d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e'];
+    const both = await deploy({ auditedSubscriptionIds: ` ${a} , ${b} ,`, auditedManagementGroups: 'mg-prod,, mg-dev ' });
+    const s = loadSettings(settingsOf(both));
     assert.deepEqual(s.SCAN_SUBSCRIPTIONS, [a, b]);
-    // A subscription that is not a GUID is refused when the app starts, naming the setting.
-    assert.throws(() => loadSettings(deployedSettings({ auditedSubscriptionIds: 'sub-a' })), /SCAN_SUBSCRIPTIONS\.0: not a subscription ID/);
     assert.deepEqual(s.SCAN_MANAGEMENT_GROUPS, ['mg-prod', 'mg-dev']);
+    assert.deepEqual(readerOn(both), [a, b]);
+    assert.equal(both.outputs.AUDITED_MANAGEMENT_GROUPS, 'mg-prod,mg-dev');
     // Management groups only: no subscription is added, Reader comes from the hook.
-    const mgOnly = loadSettings(deployedSettings({ auditedManagementGroups: 'mg-prod' }));
-    assert.deepEqual(mgOnly.SCAN_SUBSCRIPTIONS, []);
-    assert.deepEqual(evaluated('auditedSubscriptions', { auditedManagementGroups: 'mg-prod' }), []);
+    const mgOnly = await deploy({ auditedManagementGroups: 'mg-prod' });
+    assert.deepEqual(loadSettings(settingsOf(mgOnly)).SCAN_SUBSCRIPTIONS, []);
+    assert.deepEqual(readerOn(mgOnly), []);
     // Event Grid topics: the audited subscriptions unless listed.
-    assert.deepEqual(evaluated('eventSubscriptions', { auditedSubscriptionIds: 'sub-a,sub-b' }), ['sub-a', 'sub-b']);
-    assert.deepEqual(evaluated('eventSubscriptions', { auditedManagementGroups: 'mg', eventSubscriptionIds: 'sub-c' }), ['sub-c']);
+    assert.deepEqual(topicsIn(both), [a, b]);
+    assert.deepEqual(topicsIn(await deploy({ auditedManagementGroups: 'mg', eventSubscriptionIds: c })), [c]);
   });
 
-  it('webhooks: NAME:format[:minSeverity] becomes ALERT_WEBHOOKS and two Key Vault references each, which the code accepts', () => {
-    const s = deployedSettings({ alertWebhooks: 'SECOPS:cloudevents, TEAMS_CHANNEL:teams:medium' });
-    assert.equal(s.ALERT_WEBHOOK_SECOPS_URL, '@Microsoft.KeyVault(VaultName=kv-abcdefghijklm;SecretName=alert-webhook-secops-url)');
-    assert.equal(s.ALERT_WEBHOOK_SECOPS_SECRET, '@Microsoft.KeyVault(VaultName=kv-abcdefghijklm;SecretName=alert-webhook-secops-secret)');
-    assert.equal(s.ALERT_WEBHOOK_TEAMS_CHANNEL_URL, '@Microsoft.KeyVault(VaultName=kv-abcdefghijklm;SecretName=alert-webhook-teams-channel-url)');
+  it('a subscription that is not a GUID fails the deployment (the template engine refuses the scope), before the app could', async () => {
+    await assert.rejects(deploy({ auditedSubscriptionIds: 'sub-a' }), (err: Error) => err instanceof DeploymentError && /'sub-a' is not valid subscription identifier/.test(err.message));
+  });
+
+  it('webhooks: NAME:format[:minSeverity] becomes ALERT_WEBHOOKS and two Key Vault references each, which the code accepts', async () => {
+    const d = await deploy({ alertWebhooks: 'SECOPS:cloudevents, TEAMS_CHANNEL:teams:medium' });
+    const s = settingsOf(d);
+    const vault = one(d, 'Microsoft.KeyVault/vaults').name;
+    assert.equal(s.ALERT_WEBHOOK_SECOPS_URL, `@Microsoft.KeyVault(VaultName=${vault};SecretName=alert-webhook-secops-url)`);
+    assert.equal(s.ALERT_WEBHOOK_SECOPS_SECRET, `@Microsoft.KeyVault(VaultName=${vault};SecretName=alert-webhook-secops-secret)`);
+    assert.equal(s.ALERT_WEBHOOK_TEAMS_CHANNEL_URL, `@Microsoft.KeyVault(VaultName=${vault};SecretName=alert-webhook-teams-channel-url)`);
     // Teams and Slack are not signed: no secret reference that could stay unresolved.
     assert.equal(s.ALERT_WEBHOOK_TEAMS_CHANNEL_SECRET, undefined);
-    const resolved = resolveReferences(s, {
+    const resolved = resolveReferences(s, vault, {
       'alert-webhook-secops-url': 'https://siem.example.com/hooks/perimeter',
       'alert-webhook-secops-secret': `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
       'alert-webhook-teams-channel-url': 'https://example.webhook.office.com/webhookb2/x',
@@ -118,18 +135,23 @@ describe('the settings a deployment gives the app', () => {
     assert.ok(hooks.every((h) => !h.allowPrivateDestinations));
   });
 
-  it('a webhook without a format fails the deployment (index out of range), not the app at run time', () => {
-    assert.throws(() => deployedSettings({ alertWebhooks: 'SECOPS' }), BicepEvaluationError);
+  it('a webhook without a format fails the deployment (index out of range), not the app at run time', async () => {
+    await assert.rejects(deploy({ alertWebhooks: 'SECOPS' }), (err: Error) => err instanceof DeploymentError && /index '1' is out of bounds/.test(err.message));
   });
 
-  it('an unresolved Key Vault reference (the secret was not set) stops the app with the setting\'s name', () => {
-    const s = deployedSettings({ alertWebhooks: 'SECOPS:cloudevents' });
+  it('an unresolved Key Vault reference (the secret was not set) stops the app with the setting\'s name', async () => {
+    const s = settingsOf(await deploy({ alertWebhooks: 'SECOPS:cloudevents' }));
     assert.throws(() => loadWebhooks(s), /invalid settings: ALERT_WEBHOOK_SECOPS_(SECRET: expected a Standard Webhooks secret|URL: not a URL)/);
     assert.throws(() => loadWebhooks({ ...s, ALERT_WEBHOOK_SECOPS_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}` }), /invalid settings: ALERT_WEBHOOK_SECOPS_URL: not a URL/);
   });
 
-  it('a bad value reaches the app as a clear settings error naming the setting', () => {
-    assert.throws(() => loadSettings(deployedSettings({ deepInspectionConcurrency: '500' })), /DEEP_INSPECTION_CONCURRENCY/);
+  it('a bad value reaches the app as a clear settings error naming the setting', async () => {
+    const s = settingsOf(await deploy({ deepInspectionConcurrency: '500' }));
+    assert.throws(() => loadSettings(s), /DEEP_INSPECTION_CONCURRENCY/);
+  });
+
+  it('a value outside a parameter\'s allowed list fails the deployment', async () => {
+    await assert.rejects(deploy({ alertMinSeverity: 'critical' }), DeploymentError);
   });
 });
 
