@@ -1,7 +1,7 @@
 // perimeter-auditor: the Function App, its storage, monitoring, Key Vault, roles and change events.
 // Deployed by `azd up` (azure.yaml); the guide is docs/deploy.md. test/infra/drift.test.ts checks this
 // file against the code: every setting the code reads is set here (and nothing else), and no role
-// assignment grants more than Reader on the audited scopes, Storage Blob/Queue Data Contributor on the
+// assignment grants more than Reader and Log Analytics Reader (NSP-07) on the audited scopes, Storage Blob/Queue Data Contributor on the
 // app's own storage account and Key Vault Secrets User on its own vault.
 targetScope = 'subscription'
 
@@ -187,7 +187,7 @@ module settings 'modules/appsettings.bicep' = {
   dependsOn: [vault]
 }
 
-// Reader on each audited subscription. Reader on management groups: infra/hooks/postprovision.
+// Reader and Log Analytics Reader on each audited subscription; on management groups: infra/hooks/postprovision.
 module reader 'modules/reader.bicep' = [for subscriptionId in auditedSubscriptions: {
   name: 'reader-${uniqueString(subscriptionId, environmentName)}'
   scope: subscription(subscriptionId)

@@ -1,4 +1,4 @@
-# azd postprovision hook (Windows): Reader for the auditor's identity on each management group named in
+# azd postprovision hook (Windows): Reader and Log Analytics Reader (NSP-07) for the auditor's identity on each management group named in
 # AUDITED_MANAGEMENT_GROUPS. Same as postprovision.sh; needs the Azure CLI, signed in.
 $ErrorActionPreference = 'Stop'
 $groups = @(("$env:AUDITED_MANAGEMENT_GROUPS" -split ',') | ForEach-Object { $_.Trim() } | Where-Object { $_ })
@@ -13,7 +13,7 @@ if (-not (Get-Command az -ErrorAction SilentlyContinue)) {
 $envName = if ($env:AZURE_ENV_NAME) { $env:AZURE_ENV_NAME } else { 'default' }
 $template = Join-Path $PSScriptRoot '../modules/readermanagementgroup.bicep'
 foreach ($group in $groups) {
-  Write-Host "perimeter-auditor: Reader on management group $group for principal $env:AUDITOR_PRINCIPAL_ID"
+  Write-Host "perimeter-auditor: Reader and Log Analytics Reader on management group $group for principal $env:AUDITOR_PRINCIPAL_ID"
   az deployment mg create --management-group-id $group --location $env:AZURE_LOCATION `
     --name "perimeter-auditor-reader-$envName" --template-file $template `
     --parameters "principalId=$env:AUDITOR_PRINCIPAL_ID" --only-show-errors --output none

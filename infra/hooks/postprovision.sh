@@ -1,5 +1,5 @@
 #!/bin/sh
-# azd postprovision hook: Reader for the auditor's identity on each management group named in
+# azd postprovision hook: Reader and Log Analytics Reader (NSP-07) for the auditor's identity on each management group named in
 # AUDITED_MANAGEMENT_GROUPS (comma-separated). Needs the Azure CLI, signed in (`az login`) as someone
 # who may assign roles there (Owner or User Access Administrator on the management group).
 # Inputs (azd environment): AUDITED_MANAGEMENT_GROUPS, AUDITOR_PRINCIPAL_ID, AZURE_LOCATION, AZURE_ENV_NAME.
@@ -19,7 +19,7 @@ fi
 
 here=$(cd "$(dirname "$0")" && pwd)
 for group in $groups; do
-  echo "perimeter-auditor: Reader on management group $group for principal $AUDITOR_PRINCIPAL_ID"
+  echo "perimeter-auditor: Reader and Log Analytics Reader on management group $group for principal $AUDITOR_PRINCIPAL_ID"
   az deployment mg create \
     --management-group-id "$group" \
     --location "$AZURE_LOCATION" \

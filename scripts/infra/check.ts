@@ -64,6 +64,12 @@ export const ALLOWED_ROLES: readonly AllowedRole[] = [
     why: 'Resource Graph queries and the Resource Manager reads of scans and change events, on each audited scope',
   },
   {
+    name: 'Log Analytics Reader',
+    id: '73c42c96-874c-492b-b04d-ab87d138a893',
+    scopes: ['subscription', 'managementGroup'],
+    why: 'NSP-07 queries the perimeters\' access logs (NSPAccessLogs) in the Log Analytics workspaces of each audited scope; read-only, without the workspaces\' shared keys',
+  },
+  {
     name: 'Storage Blob Data Contributor',
     id: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
     scopes: ['Microsoft.Storage/storageAccounts'],
@@ -479,11 +485,13 @@ class Checker {
     if (!principal || !same(text(d.outputs.AUDITOR_PRINCIPAL_ID), principal)) {
       this.problem(`${source}: output AUDITOR_PRINCIPAL_ID (used by infra/hooks/postprovision) must be the principal ID of the app's identity`);
     }
-    // Reader on exactly the subscriptions that are scanned.
-    const readerOn = granted.filter((g) => g.role.name === 'Reader').map((g) => g.scope.replace(/^\/subscriptions\//i, '').toLowerCase()).sort();
+    // Reader, and Log Analytics Reader (NSP-07), on exactly the subscriptions that are scanned.
     const scanned = (settings.get('SCAN_SUBSCRIPTIONS') ?? '').split(',').filter(Boolean).map((s) => s.toLowerCase()).sort();
-    if (JSON.stringify(readerOn) !== JSON.stringify(scanned)) {
-      this.problem(`${source}: Reader is granted on subscriptions [${readerOn.join(', ')}] but SCAN_SUBSCRIPTIONS is [${scanned.join(', ')}] (with ${describe(d.parameters)})`);
+    for (const name of ['Reader', 'Log Analytics Reader']) {
+      const on = granted.filter((g) => g.role.name === name).map((g) => g.scope.replace(/^\/subscriptions\//i, '').toLowerCase()).sort();
+      if (JSON.stringify(on) !== JSON.stringify(scanned)) {
+        this.problem(`${source}: ${name} is granted on subscriptions [${on.join(', ')}] but SCAN_SUBSCRIPTIONS is [${scanned.join(', ')}] (with ${describe(d.parameters)})`);
+      }
     }
     // Key Vault Secrets User is justified only by Key Vault references, to that vault, resolved with the app's
     // identity: looked at where webhooks are configured (without them there is no reference to resolve).
@@ -505,7 +513,10 @@ class Checker {
     const d = await this.evaluate(template, { principalId: HOOK_PRINCIPAL }, MANAGEMENT_GROUP_DEPLOYMENT);
     if (!d) return;
     const granted = this.roleAssignments(d, TEMPLATES.managementGroup.source, HOOK_PRINCIPAL);
-    if (granted.length !== 1 || granted[0]?.role.name !== 'Reader') this.problem(`${TEMPLATES.managementGroup.source}: must grant Reader on the management group, once`);
+    const names = granted.map((g) => g.role.name).sort();
+    if (JSON.stringify(names) !== JSON.stringify(['Log Analytics Reader', 'Reader'])) {
+      this.problem(`${TEMPLATES.managementGroup.source}: must grant Reader and Log Analytics Reader on the management group, once each`);
+    }
   }
 
   // ---- storage, events, app -----------------------------------------------------------------------

@@ -52,7 +52,11 @@ describe.skipIf(!found.bicep)(needsCompiler('the settings a deployment gives the
   }
 
   /** Subscriptions with Reader, and with a system topic. */
-  const readerOn = (d: Deployment): string[] => d.resources.filter((r) => r.type === 'Microsoft.Authorization/roleAssignments' && /^\/subscriptions\/[^/]+\/providers\//.test(r.id)).map((r) => r.id.split('/')[2]!);
+  /** Subscriptions where Reader (acdd72a7…) is assigned; Log Analytics Reader is assigned beside it (checked by the drift check). */
+  const readerOn = (d: Deployment): string[] => d.resources
+    .filter((r) => r.type === 'Microsoft.Authorization/roleAssignments' && /^\/subscriptions\/[^/]+\/providers\//.test(r.id))
+    .filter((r) => /acdd72a7-3385-48ef-bd42-f606fba81ae7$/i.test(String((r.properties as { roleDefinitionId?: unknown } | undefined)?.roleDefinitionId ?? '')))
+    .map((r) => r.id.split('/')[2]!);
   const topicsIn = (d: Deployment): string[] => d.resources.filter((r) => r.type === 'Microsoft.EventGrid/systemTopics').map((r) => r.id.split('/')[2]!);
 
   /** The platform resolves Key Vault references; here a reference becomes the secret it names. */

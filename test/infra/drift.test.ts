@@ -183,6 +183,12 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
       mutations: [['infra/main.bicep', /module reader 'modules\/reader\.bicep' = \[for subscriptionId in auditedSubscriptions:/, 'module reader \'modules/reader.bicep\' = [for subscriptionId in take(auditedSubscriptions, 1):']],
       expect: /Reader is granted on subscriptions \[6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f\] but SCAN_SUBSCRIPTIONS is \[6f1c2d3e/,
     },
+    {
+      group: 'storage-events',
+      title: 'Log Analytics Reader (NSP-07\'s access-log queries) is not granted on the scanned subscriptions',
+      mutations: [['infra/modules/reader.bicep', 'resource logAnalyticsReaderRole \'Microsoft.Authorization/roleAssignments@2022-04-01\' = {', 'resource logAnalyticsReaderRole \'Microsoft.Authorization/roleAssignments@2022-04-01\' = if (false) {']],
+      expect: /Log Analytics Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is \[/,
+    },
     // ---- azd's files
     {
       group: 'azd',
@@ -213,7 +219,7 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
     'settings-b': [/setting DEEP_INSPECTION_CONCURRENCY: infra\/main.bicep sets "eight" \(with .*\)/, /src\/config\/alerts.ts refuses the webhook settings .*ALERT_WEBHOOK_SECOPS_SECRET: expected a Standard Webhooks secret/],
     'roles-a': [/Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is/],
     'storage-events': [/queue scan-shards-dead: created by infra\/ but not used by the code/],
-    'roles-b': [/Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is/, /readermanagementgroup.bicep: must grant Reader on the management group, once/],
+    'roles-b': [/Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is/, /readermanagementgroup.bicep: must grant Reader and Log Analytics Reader on the management group, once each/],
   };
 
   const verdicts = new Map<string, Promise<Verdict>>();
@@ -239,8 +245,8 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
     assert.match(v.templates.main.metadata?._generator?.version ?? '', new RegExp(`^${found.bicep!.version.replace(/\./g, '\\.')}`));
   });
 
-  it('allows exactly Reader, Storage Blob Data Contributor, Storage Queue Data Contributor and Key Vault Secrets User', () => {
-    assert.deepEqual(ALLOWED_ROLES.map((r) => r.name), ['Reader', 'Storage Blob Data Contributor', 'Storage Queue Data Contributor', 'Key Vault Secrets User']);
+  it('allows exactly Reader, Log Analytics Reader, Storage Blob Data Contributor, Storage Queue Data Contributor and Key Vault Secrets User', () => {
+    assert.deepEqual(ALLOWED_ROLES.map((r) => r.name), ['Reader', 'Log Analytics Reader', 'Storage Blob Data Contributor', 'Storage Queue Data Contributor', 'Key Vault Secrets User']);
   });
 
   describe('fails on a mutation of the Bicep source, compiled for real, when…', () => {
@@ -299,7 +305,7 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
       const lint = runBicep(found.bicep!, ['lint', 'infra/modules/reader.bicep'], warned);
       assert.equal(lint.code, 0, 'bicep lint exits 0 on warnings: infra:build counts them itself');
       assert.deepEqual(lint.diagnostics.map((d) => formatDiagnostic(warned, d)), [
-        'infra/modules/reader.bicep(8,5) : Warning no-unused-vars: Variable "unusedThing" is declared but never used. [https://aka.ms/bicep/linter-diagnostics#no-unused-vars]',
+        'infra/modules/reader.bicep(10,5) : Warning no-unused-vars: Variable "unusedThing" is declared but never used. [https://aka.ms/bicep/linter-diagnostics#no-unused-vars]',
       ]);
     } finally {
       rmSync(warned, { recursive: true, force: true });
