@@ -44,6 +44,13 @@ export const SettingsSchema = z.object({
   ARM_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
   /** Log Analytics query endpoint override (NSP-07); default from AZURE_CLOUD (the simulator's own with a loopback ARM_ENDPOINT). Must be https. */
   LOGS_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
+  /**
+   * Logs Ingestion endpoint of the data collection rule the findings are exported to (its
+   * `properties.endpoints.logsIngestion`, a `Direct` rule; AZURE-FACTS.md "Logs Ingestion API"). Unset: no export.
+   */
+  LOGS_INGESTION_ENDPOINT: z.string().url().startsWith('https://').refine(hasNoCredentials, NO_CREDENTIALS).optional(),
+  /** Immutable ID of that data collection rule (`dcr-…`). Required with LOGS_INGESTION_ENDPOINT. */
+  LOGS_DCR_IMMUTABLE_ID: z.string().regex(/^dcr-[0-9a-f]{32}$/i, 'a data collection rule immutable ID (dcr- and 32 hex digits)').optional(),
   /** Read per-account perimeter configurations (NSP-05, NSP-06). Default true. */
   DEEP_INSPECTION: bool(true),
   /** Concurrent per-account ARM reads during deep inspection (count). Default 8. */
