@@ -7,7 +7,8 @@ import { type AzureClients, azureCredential, createAzureClients, credentialFor }
 import type { ProgressLog, ScanScope } from './collect/collector.js';
 import { loadWebhooks, type WebhookConfig } from './config/alerts.js';
 import { defaultPolicy, parsePolicyText, type Policy, PolicyError } from './config/policy.js';
-import { armEndpointOf, loadSettings, logsEndpointOf, type Settings } from './config/settings.js';
+import { armEndpointOf, loadSettings, logsEndpointOf, SettingsError, type Settings } from './config/settings.js';
+import { ExportConfigError, ExportLedger, exportAfterCommit, type LogsUploader, uploaderFrom } from './export/logsExport.js';
 import type { AfterCommit } from './pipeline/commit.js';
 import type { PlannedScan } from './pipeline/plan.js';
 import { planOf, runScan, type ScanResult } from './scan.js';
@@ -90,6 +91,25 @@ function clientsFor(settings: Settings, log: ProgressLog): AzureClients {
 }
 
 /**
+ * The Log Analytics export of the settings, or undefined when neither setting is set.
+ * @throws SettingsError when only one of LOGS_INGESTION_ENDPOINT and LOGS_DCR_IMMUTABLE_ID is set
+ */
+function uploaderOfSettings(settings: Settings): LogsUploader | undefined {
+  try {
+    return uploaderFrom({
+      endpoint: settings.LOGS_INGESTION_ENDPOINT,
+      dcrImmutableId: settings.LOGS_DCR_IMMUTABLE_ID,
+      names: { endpoint: 'LOGS_INGESTION_ENDPOINT', dcrImmutableId: 'LOGS_DCR_IMMUTABLE_ID' },
+      cloud: settings.AZURE_CLOUD,
+      credential: (endpoint) => credentialFor(endpoint, settings.AZURE_CLIENT_ID),
+    });
+  } catch (error) {
+    if (error instanceof ExportConfigError) throw new SettingsError(`invalid settings: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
  * What every entry point of the Function App shares, built once per invocation from the settings:
  * clients, the audit store, the alert ledger, the webhooks, the account states and the after-commit
  * step (the digest, then the states) that every scan — in one process or fanned out — runs.
@@ -101,6 +121,8 @@ export interface Composition {
   readonly ledger: AlertLedger;
   readonly webhooks: readonly WebhookConfig[];
   readonly afterCommit: AfterCommit;
+  /** The Log Analytics export (`LOGS_INGESTION_ENDPOINT` with `LOGS_DCR_IMMUTABLE_ID`), when configured. */
+  readonly uploader: LogsUploader | undefined;
   /** The scope the settings name (`SCAN_SUBSCRIPTIONS`, `SCAN_MANAGEMENT_GROUPS`). */
   readonly scope: ScanScope;
 }
@@ -114,14 +136,25 @@ export function compose(settings: Settings, log: ProgressLog): Composition {
   const webhooks = loadWebhooks(process.env, settings.ALERT_MIN_SEVERITY);
   const store = auditStore(settings);
   const state = new StateStore(store.container);
-  const ledger = new AlertLedger(new BlobKeyValueStore(store.container));
+  const kv = new BlobKeyValueStore(store.container);
+  const ledger = new AlertLedger(kv);
+  const uploader = uploaderOfSettings(settings);
   return {
     clients: clientsFor(settings, log),
     store,
     state,
     ledger,
     webhooks,
-    afterCommit: (committed) => afterScanCommit(committed, { state, webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log }),
+    uploader,
+    afterCommit: async (committed) => {
+      await afterScanCommit(committed, { state, webhooks, ledger, reportBaseUrl: settings.REPORT_BASE_URL, log });
+      // The export never fails the commit; its outcome is in exports/{scanId}.json and the log.
+      if (uploader) {
+        await exportAfterCommit({
+          scan: committed.scan, findings: committed.current, uploader, ledger: new ExportLedger(kv), findingsOf: (id) => store.scan(id), log,
+        });
+      }
+    },
     scope: { subscriptions: settings.SCAN_SUBSCRIPTIONS, managementGroups: settings.SCAN_MANAGEMENT_GROUPS },
   };
 }
@@ -157,6 +190,7 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
   return evaluateChange(event, {
     arm: c.clients.arm,
     ...(c.clients.logs ? { logs: c.clients.logs } : {}),
+    ...(c.uploader ? { uploader: c.uploader } : {}),
     graph: c.clients.graph,
     state: c.state,
     container: c.store.container,

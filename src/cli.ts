@@ -17,6 +17,9 @@ import { ManagementGroupIdSchema, SubscriptionIdSchema } from './config/scopeIds
 import { parseReportFormats, REPORT_FORMATS, type ReportFormat } from './reports/index.js';
 import { rerenderReports } from './reports/rerender.js';
 import { readinessOf, readinessText } from './reports/readiness.js';
+import { ExportConfigError, type ExportRecord, ExportLedger, exportAfterCommit, exportLine, exportScan, type LogsUploader, uploaderFrom } from './export/logsExport.js';
+import type { FindingSource } from './store/artifact.js';
+import { isScanId } from './store/scanDocument.js';
 import { RULES } from './rules/index.js';
 import { parseResourceId, sameId } from './domain/resourceId.js';
 import { runScan, type ScanResult } from './scan.js';
@@ -144,6 +147,41 @@ interface ScanFlags {
   blobAccountUrl?: string;
   blobConnectionString?: string;
   container: string;
+  logsIngestionEndpoint?: string;
+  dcrImmutableId?: string;
+}
+
+/**
+ * The Log Analytics export of the flags (`--logs-ingestion-endpoint` with `--dcr-immutable-id`), checked
+ * before any request; undefined when neither is given.
+ * @throws UsageError when only one is given, or either is malformed (naming the flag)
+ */
+function uploaderOfFlags(flags: Pick<ScanFlags, 'logsIngestionEndpoint' | 'dcrImmutableId' | 'cloud'>): LogsUploader | undefined {
+  if (flags.logsIngestionEndpoint) checkEndpoint('--logs-ingestion-endpoint', flags.logsIngestionEndpoint, { https: true });
+  try {
+    return uploaderFrom({
+      endpoint: flags.logsIngestionEndpoint,
+      dcrImmutableId: flags.dcrImmutableId,
+      names: { endpoint: '--logs-ingestion-endpoint', dcrImmutableId: '--dcr-immutable-id' },
+      cloud: flags.cloud,
+      credential: (endpoint) => credentialFor(endpoint),
+      throttle: { onRetry: progress },
+    });
+  } catch (error) {
+    if (error instanceof ExportConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+/** The stored findings of a scan, from a directory (its one scan) or the Blob store, for the export's retries. */
+function storedScanOf(stores: readonly ScanStore[]): (scanId: string) => Promise<{ scan: ScanDocument; findings: FindingSource } | undefined> {
+  return async (scanId) => {
+    for (const s of stores) {
+      const stored = s instanceof BlobStore ? await s.scan(scanId) : await s.current();
+      if (stored && stored.scan.scanId === scanId) return stored;
+    }
+    return undefined;
+  };
 }
 
 async function loadPolicy(path: string | undefined, deep: boolean): Promise<Policy> {
@@ -213,7 +251,9 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     ledgerStore = new BlobKeyValueStore(blob.container);
   }
   const ledger = new AlertLedger(ledgerStore);
+  const uploader = uploaderOfFlags(flags);
   const clients = clientsFor(flags);
+  let exported: ExportRecord | undefined;
   const result = await runScan({
     scope,
     policy,
@@ -221,14 +261,47 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     stores,
     formats: flags.format,
     log: progress,
-    afterCommit: ({ scan, previous, current }) =>
-      alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: process.env.REPORT_BASE_URL, log: progress }),
+    afterCommit: async ({ scan, previous, current }) => {
+      await alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: process.env.REPORT_BASE_URL, log: progress });
+      // After the commit, never failing it (src/export/logsExport.ts).
+      if (uploader) {
+        const exportLedger = new ExportLedger(ledgerStore);
+        exported = await exportAfterCommit({ scan, findings: current, uploader, ledger: exportLedger, findingsOf: storedScanOf(stores), log: progress });
+      }
+    },
   });
   process.stdout.write(summaryTable(result));
+  if (uploader) process.stdout.write(`${exported ? exportLine(exported) : `export: scan ${result.scan.scanId} was not exported (see the lines above)`}\n`);
   process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
   const code = exitCodeOf(result.scan, flags.failOn, flags.allowPartial);
   if (code === EXIT_PARTIAL) progress('exit 3: the scan is partial (see coverage); --allow-partial accepts partial scans');
   return code;
+}
+
+interface ExportFlags extends Pick<ScanFlags, 'output' | 'blobAccountUrl' | 'blobConnectionString' | 'container' | 'logsIngestionEndpoint' | 'dcrImmutableId' | 'cloud'> {
+  scan: string;
+}
+
+/**
+ * `export logs --scan ID`: the stored scan's rows that its export ledger says did not arrive (all
+ * of them when it was never exported), and nothing else.
+ * @returns 0 when every row has arrived, 1 when some still did not, 2 (thrown) for bad input or an unknown scan
+ */
+async function exportLogsCommand(flags: ExportFlags): Promise<number> {
+  if (!isScanId(flags.scan)) throw new UsageError(`--scan '${flags.scan}' is not a scan ID (2026-11-21T03-00-00Z-abc123)`);
+  if (flags.blobAccountUrl) checkEndpoint('--blob-account-url', flags.blobAccountUrl, { https: true });
+  const uploader = uploaderOfFlags(flags);
+  if (!uploader) throw new UsageError('--logs-ingestion-endpoint and --dcr-immutable-id are required');
+  const blob = flags.blobAccountUrl || flags.blobConnectionString
+    ? new BlobStore(auditContainer({ accountUrl: flags.blobAccountUrl, connectionString: flags.blobConnectionString, container: flags.container }))
+    : undefined;
+  const store: ScanStore = blob ?? new DirectoryStore(resolve(flags.output));
+  const kv: KeyValueStore = blob ? new BlobKeyValueStore(blob.container) : new DirectoryKeyValueStore(resolve(flags.output));
+  const stored = await storedScanOf([store])(flags.scan);
+  if (!stored) throw new UsageError(`scan ${flags.scan} is not in ${store.location}`);
+  const record = await exportScan({ scan: stored.scan, findings: stored.findings, uploader, ledger: new ExportLedger(kv) });
+  process.stdout.write(`${exportLine(record)}\n`);
+  return record.status === 'sent' ? EXIT_OK : EXIT_FINDINGS;
 }
 
 interface ReadinessFlags extends Pick<ScanFlags, 'subscription' | 'managementGroup' | 'armEndpoint' | 'logsEndpoint' | 'cloud' | 'policy'> {
@@ -349,8 +422,27 @@ export function program(): Command {
     .option('--blob-account-url <url>', 'also write to this Blob account (Entra ID auth), under scans/{scanId}/')
     .option('--blob-connection-string <cs>', 'also write to Blob with a connection string (Azurite)')
     .option('--container <name>', 'Blob container', 'audit')
+    .option('--logs-ingestion-endpoint <url>', 'export findings and the scan summary to Log Analytics through this data collection rule endpoint')
+    .option('--dcr-immutable-id <id>', 'the data collection rule (dcr-…) the export goes to; with --logs-ingestion-endpoint')
     .action(async (flags: ScanFlags) => {
       process.exitCode = await scanCommand(flags);
+    });
+
+  cmd
+    .command('export')
+    .description('send what did not arrive: export logs --scan ID re-sends a scan\'s missing Log Analytics rows')
+    .command('logs')
+    .description('export a stored scan to Log Analytics, sending only the rows its export ledger says did not arrive')
+    .requiredOption('--scan <id>', 'the scan ID')
+    .option('--output <dir>', 'the scan directory (when no Blob option is given)', './audit-output')
+    .option('--blob-account-url <url>', 'the audit store in this Blob account (Entra ID auth)')
+    .option('--blob-connection-string <cs>', 'the audit store in Blob with a connection string (Azurite)')
+    .option('--container <name>', 'Blob container', 'audit')
+    .requiredOption('--logs-ingestion-endpoint <url>', 'the data collection rule\'s Logs Ingestion endpoint')
+    .requiredOption('--dcr-immutable-id <id>', 'the data collection rule (dcr-…)')
+    .addOption(new Option('--cloud <name>', 'Azure cloud (the token audience)').choices(Object.keys(CLOUDS)).default('AzureCloud'))
+    .action(async (flags: ExportFlags) => {
+      process.exitCode = await exportLogsCommand(flags);
     });
 
   cmd

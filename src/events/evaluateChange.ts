@@ -1,3 +1,5 @@
+import { exportEventFindings, type LogsUploader } from '../export/logsExport.js';
+import { RULES } from '../rules/index.js';
 import { collectAccessLogs, type LogsReader, readinessTargets } from '../collect/accessLogs.js';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { DispatchOptions, DispatchOutcome } from '../alerts/dispatch.js';
@@ -42,6 +44,11 @@ export interface ChangeDeps {
    * accounts as a scan reads them). Absent: NSP-07 is `unknown` for them (not inspected).
    */
   readonly logs?: LogsReader;
+  /**
+   * The Log Analytics export: the evaluation's findings go to the findings stream with `Source` =
+   * `event` and `ScanId` = the event's ID (best effort; the next scan exports every account again).
+   */
+  readonly uploader?: LogsUploader;
   /** Resource Graph, to list the subscriptions under management groups the scope names (only then). */
   readonly graph?: ResourceGraphReader;
   readonly state: StateStore;
@@ -332,6 +339,15 @@ export async function evaluateChange(event: ResourceEvent, deps: ChangeDeps): Pr
   const alerts = transitions.length
     ? await dispatchAlert({ sourceId: event.id, kind: 'change', time: source.at, transitions: worstFirst(transitions) }, deps.webhooks, deps.ledger, { ...deps.dispatch, log })
     : [];
+  if (deps.uploader) {
+    try {
+      const rules = new Map(RULES.map((r) => [r.id, { mcsb: r.controls.mcsb, azurePolicy: r.controls.azurePolicy, cis: r.controls.cis }]));
+      const sent = await exportEventFindings({ findings, eventId: event.id, at: source.at, rules, uploader: deps.uploader });
+      log(`event ${event.id}: export ${sent.sent} finding row(s) sent${sent.failed ? `, ${sent.failed} not (${sent.reasons.join('; ')})` : ''}`);
+    } catch (error) {
+      log(`event ${event.id}: export failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
   log(`event ${event.id} (${event.operationName}): ${accounts.length} account(s), ${transitions.length} transition(s)`);
   return { status: 'evaluated', accounts, skipped, transitions, alerts };
 }
