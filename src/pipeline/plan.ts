@@ -1,6 +1,7 @@
 import type { AzureClients } from '../collect/clients.js';
 import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog, type TablePlan } from '../collect/collector.js';
-import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
+import { type SubscriptionCoverage, TABLES, type TableRead } from '../collect/inventory.js';
+import { ContextIndexer, type PreparedTenant } from '../collect/normalize.js';
 import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
 import type { ScopeSpec } from './scope.js';
 
@@ -46,10 +47,17 @@ export interface ScanPlan {
   readonly requests: RequestCounts;
 }
 
-/** A plan and the context tables its shards evaluate against. */
+/** A plan and the context its shards evaluate against. */
 export interface PlannedScan {
   readonly plan: ScanPlan;
-  readonly context: ContextTables;
+  /** The context tables indexed as their rows arrived (normalize.ts `ContextIndexer`), for shards run in this process. */
+  readonly prepared: PreparedTenant;
+  /**
+   * The context tables' raw rows, for shards run elsewhere (stored as `context.json` by a fan-out);
+   * only when the plan was asked to keep them (`keepContext`), since at 100,000 accounts they are
+   * several times the size of the indexes.
+   */
+  readonly context?: ContextTables;
 }
 
 /** The request counters of clients now (they may serve several scans: count deltas). */
@@ -90,9 +98,34 @@ export async function planScan(o: {
   clients: AzureClients;
   log: ProgressLog;
   startedAt: Date;
+  /**
+   * Whether the raw rows are kept (`PlannedScan.context`), given the subscriptions in scope: a
+   * caller that fans out above a number of subscriptions keeps them then. Default: always.
+   */
+  keepContext?: (subscriptionsInScope: number) => boolean;
 }): Promise<PlannedScan> {
   const before = requestCounters(o.clients);
-  const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude);
+  const indexer = new ContextIndexer();
+  // Decided when the subscriptions in scope are known, before any context row is read.
+  let raw: Partial<Record<keyof ContextTables, unknown[]>> | undefined;
+  const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude, {
+    onScope: (inScope) => {
+      if (o.keepContext === undefined || o.keepContext(inScope)) raw = {};
+    },
+    onRows: (table, rows) => {
+      indexer.add(table, rows);
+      if (raw) {
+        const list = (raw[table] ??= []);
+        for (const row of rows) list.push(row);
+      }
+    },
+  });
+  const prepared = indexer.finish(Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.failure])), []);
+  const kept = raw;
+  const withRows = (name: keyof ContextTables): TableRead => ({ ...tables[name], rows: kept?.[name] ?? [] });
+  const context: ContextTables | undefined = kept
+    ? { storageAccounts: withRows('storageAccounts'), associations: withRows('associations'), accessRules: withRows('accessRules'), roleAssignments: withRows('roleAssignments') }
+    : undefined;
   const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
   const shards = [];
   for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
@@ -100,7 +133,9 @@ export async function planScan(o: {
   if (tenantWide) shards.push({ index: 0, subscriptions: [] });
   const contextTables = (Object.keys(tables) as Array<keyof ContextTables>).map((name) => {
     const t = tables[name];
-    return { type: TABLES[name].type, rows: t.rows.length, ...(t.failure === undefined ? {} : { failure: t.failure }) };
+    // The rows read (the query plan counts them as they arrive; the tables hold none).
+    const rows = queryPlan.find((q) => q.type === TABLES[name].type)?.rows ?? 0;
+    return { type: TABLES[name].type, rows, ...(t.failure === undefined ? {} : { failure: t.failure }) };
   });
   const plan: ScanPlan = {
     schemaVersion: 2,
@@ -117,7 +152,7 @@ export async function planScan(o: {
     requests: requestDelta(requestCounters(o.clients), before),
   };
   o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
-  return { plan, context: tables };
+  return { plan, prepared, ...(context ? { context } : {}) };
 }
 
 /** The policy a plan fixed. @throws PolicyError when the stored document does not validate */
