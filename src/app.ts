@@ -223,9 +223,15 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
   try {
     // One plan decides the fan-out: the subscriptions in scope (the union of those named and those
     // under the named management groups, less exclusions), listed once.
-    const planned = await planOf({ scanId, scope: c.scope, policy, deepInspection: settings.DEEP_INSPECTION, clients: c.clients }, new Date(), log);
+    // The raw context rows are kept only for a fan-out, which stores them for its workers.
+    const fansOut = (inScope: number) => inScope > settings.SHARD_ABOVE_SUBSCRIPTIONS;
+    const planned = await planOf(
+      { scanId, scope: c.scope, policy, deepInspection: settings.DEEP_INSPECTION, clients: c.clients, keepContext: fansOut },
+      new Date(),
+      log,
+    );
     const inScope = planned.plan.subscriptions.length;
-    if (inScope > settings.SHARD_ABOVE_SUBSCRIPTIONS) {
+    if (fansOut(inScope)) {
       log(`${inScope} subscription(s) in scope, above SHARD_ABOVE_SUBSCRIPTIONS (${settings.SHARD_ABOVE_SUBSCRIPTIONS}): fanning out`);
       return await enqueueShards({
         planned,

@@ -9,7 +9,7 @@ import { type AfterCommit, commitScan } from './pipeline/commit.js';
 import { type PlannedScan, planScan, requestCounters, requestDelta, type ScanPlan } from './pipeline/plan.js';
 import type { PreparedTenant } from './collect/normalize.js';
 import { scopeSpec } from './pipeline/scope.js';
-import { type EvaluatedShard, evaluateShard, prepareContext } from './pipeline/shard.js';
+import { type EvaluatedShard, evaluateShard } from './pipeline/shard.js';
 import type { ReportFormat } from './reports/index.js';
 import { fileFindings, readJsonLines, writeChunk } from './store/artifact.js';
 import type { AccountState } from './store/accountState.js';
@@ -72,7 +72,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const log = options.log ?? (() => {});
   const { policy, clients } = options;
   const before = requestCounters(clients);
-  const { plan, prepared } = await planAndPrepare(options, now, log);
+  // `planned.prepared` is dropped before the commit, which needs none of the context.
+  const planned = await planAndPrepare(options, now, log);
+  const { plan } = planned;
   const requestsBefore = options.planned ? requestDelta(before, options.planned.plan.requests) : before;
   // Shards run a few at a time: each pages its own account query under the client's pace.
   const limit = pLimit(GRAPH_CONCURRENCY);
@@ -91,7 +93,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
             await evaluateShard({
               plan,
               index: s.index,
-              context: prepared,
+              context: planned.prepared as PreparedTenant,
               policy,
               clients,
               log,
@@ -105,6 +107,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         }),
       ),
     );
+    planned.prepared = undefined;
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     const scan = await commitScan({
       plan,
@@ -135,7 +138,14 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
  * Plans a scan of `options` (pipeline step 1 and 2): the scope of the caller and the policy, read once.
  * @throws ScanSetupError when the subscriptions in scope cannot be listed or none is readable
  */
-export async function planOf(options: Pick<ScanOptions, 'scope' | 'policy' | 'deepInspection' | 'clients' | 'scanId'>, started: Date, log: ProgressLog): Promise<PlannedScan> {
+export async function planOf(
+  options: Pick<ScanOptions, 'scope' | 'policy' | 'deepInspection' | 'clients' | 'scanId'> & {
+    /** Whether the plan keeps the context's raw rows (a fan-out stores them), by subscriptions in scope. Default: always. */
+    readonly keepContext?: (subscriptionsInScope: number) => boolean;
+  },
+  started: Date,
+  log: ProgressLog,
+): Promise<PlannedScan> {
   const scanId = options.scanId ?? newScanId(started);
   log(`scan ${scanId} started`);
   return planScan({
@@ -146,11 +156,15 @@ export async function planOf(options: Pick<ScanOptions, 'scope' | 'policy' | 'de
     clients: options.clients,
     log,
     startedAt: started,
+    ...(options.keepContext ? { keepContext: options.keepContext } : {}),
   });
 }
 
-/** The plan (made or given) and its context indexed once for every shard of this process; the raw rows are not kept. */
-async function planAndPrepare(options: ScanOptions, now: () => Date, log: ProgressLog): Promise<{ plan: ScanPlan; prepared: PreparedTenant }> {
-  const planned = options.planned ?? (await planOf(options, now(), log));
-  return { plan: planned.plan, prepared: prepareContext(planned.context, planned.accessLogs) };
+/**
+ * The plan (made or given) and its context, indexed as it was read, for every shard of this process.
+ * A plan made here keeps no raw rows (its shards all run here).
+ */
+async function planAndPrepare(options: ScanOptions, now: () => Date, log: ProgressLog): Promise<{ plan: ScanPlan; prepared: PreparedTenant | undefined }> {
+  const planned = options.planned ?? (await planOf({ ...options, keepContext: () => false }, now(), log));
+  return { plan: planned.plan, prepared: planned.prepared };
 }

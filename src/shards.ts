@@ -59,6 +59,7 @@ export async function enqueueShards(o: {
   log: ProgressLog;
 }): Promise<StoredPlan> {
   const { plan, context, accessLogs } = o.planned;
+  if (!context) throw new Error(`the plan of scan ${plan.scanId} kept no context rows to store (plan it with keepContext)`);
   const stored: StoredPlan = { ...plan, deadline: new Date(Date.parse(plan.startedAt) + o.timeoutMs).toISOString() };
   const blobs = new JsonBlobs(o.container);
   await o.container.createIfNotExists();

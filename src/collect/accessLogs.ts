@@ -1,12 +1,11 @@
 import type { LogsQueryClient } from '@azure/monitor-query-logs';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import { idKey, parentId } from '../domain/resourceId.js';
-import type { AccessLogFlow, AccessLogReading } from '../domain/snapshot.js';
+import { idKey } from '../domain/resourceId.js';
+import type { AccessLogFlow, AccessLogReading, PerimeterAssociation } from '../domain/snapshot.js';
 import { accessLogQuery, ACCESS_LOG_COLUMNS, WOULD_BE_DENIED_CATEGORIES } from './accessLogQuery.js';
 import { AnswerShapeError } from './answers.js';
 import type { ArmReader } from './armReads.js';
-import type { TableRead } from './inventory.js';
 import { describeError } from './resourceGraph.js';
 
 /**
@@ -91,36 +90,22 @@ export function logsReaderOf(client: LogsQueryClient): LogsReader {
   return reader;
 }
 
-const AssociationRowSchema = z.object({
-  id: z.string().min(1),
-  properties: z.object({
-    privateLinkResource: z.object({ id: z.string().min(1) }),
-    accessMode: z.string().nullish(),
-    provisioningState: z.string().nullish(),
-  }),
-});
-
 const MODE_STRENGTH: Readonly<Record<string, number>> = { enforced: 3, learning: 2, transition: 2, audit: 1 };
 
 /**
  * The accounts whose effective access mode is Learning (RULES.md, "Perimeter facts": the strongest
- * mode of the `Succeeded` associations), from the plan's association rows, with the perimeters of
- * their Learning-mode associations. Malformed rows are skipped here (the normalizer reports them and
- * makes the account's perimeter rules `unknown`).
+ * mode of the `Succeeded` associations), with the perimeters of their Learning-mode associations.
+ * @param associations every association read (normalized: defaults applied, e.g. absent state = Succeeded)
  * @param inScope whether an account (resource ID) is in the scan's scope
  */
-export function readinessTargets(associations: TableRead, inScope: (accountId: string) => boolean): ReadinessTarget[] {
+export function readinessTargets(associations: Iterable<PerimeterAssociation>, inScope: (accountId: string) => boolean): ReadinessTarget[] {
   const byAccount = new Map<string, { accountId: string; modes: Array<{ mode: string; perimeterId: string }> }>();
-  for (const raw of associations.rows) {
-    const r = AssociationRowSchema.safeParse(raw);
-    if (!r.success) continue;
-    const state = r.data.properties.provisioningState ?? 'Succeeded';
-    if (state.toLowerCase() !== 'succeeded') continue;
-    const accountId = r.data.properties.privateLinkResource.id;
-    if (!/\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i.test(accountId) || !inScope(accountId)) continue;
-    const key = idKey(accountId);
-    const entry = byAccount.get(key) ?? { accountId, modes: [] };
-    entry.modes.push({ mode: r.data.properties.accessMode ?? 'Learning', perimeterId: parentId(r.data.id) });
+  for (const a of associations) {
+    if (a.provisioningState.toLowerCase() !== 'succeeded') continue;
+    if (!/\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i.test(a.resourceId) || !inScope(a.resourceId)) continue;
+    const key = idKey(a.resourceId);
+    const entry = byAccount.get(key) ?? { accountId: a.resourceId, modes: [] };
+    entry.modes.push({ mode: a.accessMode, perimeterId: a.perimeterId });
     byAccount.set(key, entry);
   }
   const targets: ReadinessTarget[] = [];

@@ -78,15 +78,35 @@ function countRead(plan: TablePlan, rows: number | undefined, pages: number): vo
   plan.leastPages += Math.max(1, Math.ceil(rows / ROWS_PER_PAGE));
 }
 
-/** `readAll` with its rows and pages counted in `plan`. */
-async function readCounted(reader: ResourceGraphReader, plan: TablePlan, query: string, scope: Parameters<ResourceGraphReader['readAll']>[1], mapRow?: (row: unknown) => unknown): Promise<unknown[]> {
+/**
+ * `readAll` with its rows and pages counted in `plan`; with `onPage`, each page goes there as it
+ * arrives instead (nothing is returned), so a large table is never held whole.
+ */
+async function readCounted(
+  reader: ResourceGraphReader,
+  plan: TablePlan,
+  query: string,
+  scope: Parameters<ResourceGraphReader['readAll']>[1],
+  mapRow?: (row: unknown) => unknown,
+  onPage?: (rows: readonly unknown[]) => void,
+): Promise<unknown[]> {
   const counter = { pages: 0 };
-  let rows: unknown[] | undefined;
+  let rows: number | undefined;
   try {
-    rows = await reader.readAll(query, scope, mapRow, counter);
-    return rows;
+    if (!onPage) {
+      const all = await reader.readAll(query, scope, mapRow, counter);
+      rows = all.length;
+      return all;
+    }
+    let n = 0;
+    for await (const page of reader.pages(query, scope, mapRow, counter)) {
+      n += page.length;
+      onPage(page);
+    }
+    rows = n;
+    return [];
   } finally {
-    countRead(plan, rows?.length, counter.pages);
+    countRead(plan, rows, counter.pages);
   }
 }
 
@@ -111,6 +131,11 @@ interface ReadOptions {
   readonly limit?: LimitFunction;
   /** Applied to each row as it arrives (e.g. to keep it as JSON text). */
   readonly mapRow?: (row: unknown) => unknown;
+  /**
+   * Takes the rows of each batch read, in batch order (a batch's rows once every earlier batch's
+   * were taken), instead of the result holding them: the result's `rows` stay empty.
+   */
+  readonly onRows?: (rows: readonly unknown[]) => void;
 }
 
 async function readBatch(
@@ -147,8 +172,22 @@ async function readBySubscriptions(
   plan: TablePlan,
   o: ReadOptions = {},
 ): Promise<BatchResult> {
-  const parts = chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY).map((batch) => ({ batch, out: { rows: [], failures: new Map(), plan } as BatchResult }));
-  await Promise.all(parts.map((p) => readBatch(reader, query, p.batch, p.out, o)));
+  const parts = chunk(subscriptions, MAX_SUBSCRIPTIONS_PER_QUERY)
+    .map((batch) => ({ batch, done: false, out: { rows: [], failures: new Map(), plan } as BatchResult }));
+  // With `onRows`, each batch's rows are handed over in batch order as soon as the batches before it are.
+  let next = 0;
+  const handOver = (onRows: (rows: readonly unknown[]) => void) => {
+    for (let p = parts[next]; p?.done; p = parts[++next]) {
+      if (p.out.rows.length > 0) onRows(p.out.rows);
+      p.out.rows = [];
+    }
+  };
+  const { onRows } = o;
+  await Promise.all(parts.map(async (p) => {
+    await readBatch(reader, query, p.batch, p.out, o);
+    p.done = true;
+    if (onRows) handOver(onRows);
+  }));
   const out: BatchResult = { rows: [], failures: new Map(), plan };
   for (const p of parts) {
     for (const row of p.out.rows) out.rows.push(row);
@@ -275,6 +314,13 @@ async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanS
 export type ContextTables = Pick<RawInventory['tables'], Exclude<TableName, 'subscriptions' | 'accounts'>>;
 
 /**
+ * Takes a context table's rows as they are read (a batch or a page at a time; per table in the
+ * order the tables would hold them), so that the caller can index them and drop them: the tables
+ * `collectContext` then returns hold no rows, only their failures.
+ */
+export type ContextRows = (table: keyof ContextTables, rows: readonly unknown[]) => void;
+
+/**
  * Reads every context table over `readable` subscriptions (and scope-level role assignments);
  * `done` holds tables already read (the storage-account probe), which are not read again.
  */
@@ -286,6 +332,7 @@ async function readContextTables(
   log: ProgressLog,
   plans: Record<keyof ContextTables, TablePlan>,
   done: Partial<Record<keyof ContextTables, BatchResult>> = {},
+  onRows?: ContextRows,
 ): Promise<ContextTables> {
   const tables: Partial<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>> = {};
   // Assigned in a fixed order (not as queries finish) so coverage lists the tables the same way every time.
@@ -296,9 +343,10 @@ async function readContextTables(
       const spec = TABLES[name];
       const query = tableQuery(spec);
       const earlier = done[name];
+      const take = onRows ? (rows: readonly unknown[]) => onRows(name, rows) : undefined;
       const result = earlier
         ? { ...earlier, failures: new Map([...earlier.failures].filter(([s]) => readableKeys.has(s))) }
-        : await readBySubscriptions(reader, query, readable, plans[name], { limit });
+        : await readBySubscriptions(reader, query, readable, plans[name], { limit, ...(take ? { onRows: take } : {}) });
       let failure = failureText(result.failures);
       // Role assignments at management-group or tenant-root scope are not returned by a
       // subscription-scoped query; read them once at the scope's own level too: at each named
@@ -307,14 +355,14 @@ async function readContextTables(
       if (name === 'roleAssignments' && (scope.managementGroups.length > 0 || tenantScope)) {
         try {
           const where = scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {};
-          const atScope = await limit(() => readCounted(reader, plans[name], query, where));
+          const atScope = await limit(() => readCounted(reader, plans[name], query, where, undefined, take));
           for (const row of atScope) result.rows.push(row);
         } catch (error) {
           failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
         }
       }
       tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
-      log(`${spec.type}: ${result.rows.length} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+      log(`${spec.type}: ${plans[name].rows} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
     }),
   );
   return tables as ContextTables;
@@ -324,6 +372,9 @@ async function readContextTables(
  * The first half of a fanned-out scan (the planner's): the subscriptions in scope and the context
  * tables over them, without accounts. A subscription refused (401/403) on the first context table is
  * `unreadable` and left out of the others, as the account query does in `collectInventory`.
+ * With `sink.onRows`, the tables' rows go there as they are read and the tables returned hold none
+ * (their row counts are in the query plan); `sink.onScope` is told how many subscriptions are in
+ * scope before any context row is read (0 for a tenant-wide read).
  * @throws ScanSetupError when the subscriptions in scope cannot be listed.
  */
 export async function collectContext(
@@ -331,6 +382,7 @@ export async function collectContext(
   scope: ScanScope,
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
+  sink: { readonly onRows?: ContextRows; readonly onScope?: (subscriptionsInScope: number) => void } = {},
 ): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean; queryPlan: TablePlan[] }> {
   const subscriptionPlan = tablePlan(TABLES.subscriptions.type);
   const plans = Object.fromEntries(OTHER_TABLES.map((name) => [name, tablePlan(TABLES[name].type)])) as Record<keyof ContextTables, TablePlan>;
@@ -340,10 +392,13 @@ export async function collectContext(
   if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0 && discovered.length === 0 && excluded.size === 0) {
     // No subscription rows (a source without resourcecontainers): read every table tenant-wide.
     log('no subscriptions listed by resourcecontainers; reading every table at tenant scope');
+    sink.onScope?.(0);
     const tables: Partial<Record<keyof ContextTables, TableRead>> = {};
+    const { onRows } = sink;
     for (const name of OTHER_TABLES) {
       try {
-        tables[name] = { rows: await readCounted(reader, plans[name], tableQuery(TABLES[name]), {}) };
+        const take = onRows ? (rows: readonly unknown[]) => onRows(name, rows) : undefined;
+        tables[name] = { rows: await readCounted(reader, plans[name], tableQuery(TABLES[name]), {}, undefined, take) };
       } catch (error) {
         tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
       }
@@ -353,20 +408,23 @@ export async function collectContext(
   const subscriptions = discovered.filter((s) => !excluded.has(s.id.toLowerCase()));
   if (excluded.size > 0) log(`policy excludes ${excluded.size} subscription(s)`);
   log(`scope: ${subscriptions.length} subscription(s)`);
+  const { onRows } = sink;
   if (subscriptions.length === 0)
     throw new ScanSetupError(discovered.length === 0 ? 'no subscription is visible to the caller' : `no subscription in scope: all ${discovered.length} subscription(s) found are excluded by the policy`);
+  sink.onScope?.(subscriptions.length);
   const limit = pLimit(GRAPH_CONCURRENCY);
   // The storage-account table is read first, over every subscription: a refusal there makes the
   // subscription unreadable for the rest of the scan; its rows are the table (not read twice).
   const listed = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
-  const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), listed, plans.storageAccounts, { limit });
+  const probeRows = onRows ? { onRows: (rows: readonly unknown[]) => onRows('storageAccounts', rows) } : {};
+  const probe = await readBySubscriptions(reader, tableQuery(TABLES.storageAccounts), listed, plans.storageAccounts, { limit, ...probeRows });
   const coverage = subscriptions.map((s) => {
     const failure = probe.failures.get(s.id.toLowerCase());
     return failure !== undefined && isDenial(failure.statusCode) ? { ...s, status: 'unreadable' as const, reason: failure.reason } : s;
   });
   requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
-  const tables = await readContextTables(reader, scope, readable, limit, log, plans, { storageAccounts: probe });
+  const tables = await readContextTables(reader, scope, readable, limit, log, plans, { storageAccounts: probe }, onRows);
   return { subscriptions: coverage, tables, tenantWide: false, queryPlan };
 }
 

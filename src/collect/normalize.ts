@@ -14,7 +14,7 @@ import type {
   StorageAccount,
   TenantContext,
 } from '../domain/snapshot.js';
-import { type RawInventory, TABLES, type TableRead } from './inventory.js';
+import { type RawInventory, type SubscriptionCoverage, TABLES, type TableRead } from './inventory.js';
 
 /**
  * Raw Resource Graph rows and ARM responses → account snapshots and tenant context.
@@ -196,16 +196,27 @@ class Index<T> {
     this.tableFailure ??= reason;
   }
 
+  /** The table could not be read: this reason wins over a malformed row's. */
+  failTable(reason: string): void {
+    this.tableFailure = reason;
+  }
+
+  /** Whether `key` already holds an item with this ID (a row read twice). */
+  has(key: string, id: string): boolean {
+    return this.items.get(key)?.some((item) => sameId((item as { id?: string }).id ?? '', id)) ?? false;
+  }
+
   get(key: string): Observed<T[]> {
     if (this.tableFailure !== undefined) return unread(this.tableFailure);
     const failure = this.failures.get(key);
     if (failure !== undefined) return unread(failure);
     return read(this.items.get(key) ?? []);
   }
-}
 
-function tableFailure(table: TableRead, what: string): string | undefined {
-  return table.failure === undefined ? undefined : `${what} could not be read (${table.failure})`;
+  /** Every item read, key after key (malformed rows are not items). */
+  * all(): Generator<T> {
+    for (const list of this.items.values()) yield* list;
+  }
 }
 
 function normalizeAssociation(row: z.infer<typeof AssociationSchema>): PerimeterAssociation {
@@ -300,106 +311,325 @@ export interface PreparedTenant {
   readonly accessLogs?: ReadonlyMap<string, AccessLogReading>;
 }
 
+/** The context tables an indexer takes (inventory.ts `TABLES`): all but subscriptions and accounts. */
+export type ContextTableName = 'storageAccounts' | 'associations' | 'accessRules' | 'roleAssignments';
+
 /**
  * Indexes the non-account tables (associations, access rules, role assignments, storage accounts)
  * of a raw inventory. Never throws on row content.
  */
 export function prepareTenant(raw: Pick<RawInventory, 'subscriptions' | 'tables'>): PreparedTenant {
-  const problems: string[] = [];
-  const { tables } = raw;
-  const readableSubscriptions = new Set(
-    raw.subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()),
+  const indexer = new ContextIndexer();
+  const names: readonly ContextTableName[] = ['storageAccounts', 'associations', 'accessRules', 'roleAssignments'];
+  for (const name of names) indexer.add(name, raw.tables[name].rows);
+  return indexer.finish(
+    Object.fromEntries(names.map((name) => [name, raw.tables[name].failure])) as Partial<Record<ContextTableName, string>>,
+    raw.subscriptions,
   );
+}
 
-  // Associations, keyed by the associated resource.
-  const associations = new Index<PerimeterAssociation>(tableFailure(tables.associations, 'perimeter associations'));
-  for (const row of rowsOfType(tables.associations, TABLES.associations.type)) {
-    const r = AssociationSchema.safeParse(row);
-    if (r.success) {
-      associations.add(idKey(r.data.properties.privateLinkResource.id), normalizeAssociation(r.data));
-      continue;
+/** One string for equal strings (role definition IDs, scope prefixes, perimeter and profile IDs): memory, not identity. */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  of(s: string): string {
+    const known = this.seen.get(s);
+    if (known !== undefined) return known;
+    const own = flat(s);
+    this.seen.set(own, own);
+    return own;
+  }
+}
+
+/**
+ * A copy of `s` that holds no larger string alive: V8 makes substrings of 13 characters or more
+ * views into their parent (a role assignment's 200-character ID kept alive by its 36-character GUID).
+ */
+function flat(s: string): string {
+  return s.length < 13 ? s : (JSON.parse(JSON.stringify(s)) as string);
+}
+
+const ROLE_ASSIGNMENTS_SEGMENT = '/providers/Microsoft.Authorization/roleAssignments/';
+
+/**
+ * A role assignment as the index keeps it (the context's largest table: 190,000 rows at 100,000
+ * accounts): its scope as an interned parent and a last segment, its role definition interned, and
+ * of its ID only the GUID when the ID is `{scope}/providers/Microsoft.Authorization/roleAssignments/{guid}`.
+ * `RoleAssignment`s are made from it when an account is joined.
+ */
+interface CompactAssignment {
+  /** The scope up to its last `/` (undefined: the scope has none). */
+  readonly scopeParent: string | undefined;
+  readonly scopeName: string;
+  /** The ID's last segment when the ID is the scope's role assignment path, else the whole ID. */
+  readonly idTail: string;
+  readonly derivedId: boolean;
+  readonly roleDefinitionId: string;
+}
+
+/** Role assignments by lower-case principal ID, kept compact (`CompactAssignment`); `get` makes `RoleAssignment`s. */
+class AssignmentIndex {
+  private readonly items = new Map<string, CompactAssignment | CompactAssignment[]>();
+  private readonly failures = new Map<string, string>();
+  private readonly roleIds = new Map<string, string>();
+  constructor(
+    private readonly strings: Interner,
+    private tableFailure: string | undefined = undefined,
+  ) {}
+
+  /** Adds one assignment; an ID the principal already holds is not added again (a row read twice). */
+  add(principal: string, id: string, roleDefinitionId: string, scope: string): void {
+    const cut = scope.lastIndexOf('/');
+    const derivedId
+      = id.length > scope.length + ROLE_ASSIGNMENTS_SEGMENT.length && id.startsWith(scope) && id.startsWith(ROLE_ASSIGNMENTS_SEGMENT, scope.length);
+    const item: CompactAssignment = {
+      scopeParent: cut < 0 ? undefined : this.strings.of(scope.slice(0, cut)),
+      scopeName: flat(scope.slice(cut + 1)),
+      idTail: derivedId ? flat(id.slice(scope.length + ROLE_ASSIGNMENTS_SEGMENT.length)) : id,
+      derivedId,
+      roleDefinitionId: this.strings.of(roleDefinitionId),
+    };
+    // The key is the row's own string (lower-cased), which holds nothing larger.
+    const key = principal;
+    const known = this.items.get(key);
+    if (known === undefined) {
+      this.items.set(key, item);
+      return;
     }
-    const props = isRecord(row.properties) ? row.properties : {};
-    const target = isRecord(props.privateLinkResource) ? str(props.privateLinkResource.id) : undefined;
-    const reason = `malformed perimeter association row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
-    if (target) associations.fail(idKey(target), reason);
-    else associations.failAll(`${reason}; it could concern any account`);
-    problems.push(target ? reason : `${reason}; it could concern any account`);
+    const list = Array.isArray(known) ? known : [known];
+    if (list.some((k) => sameId(this.idOf(k), id))) return;
+    list.push(item);
+    if (!Array.isArray(known)) this.items.set(key, list);
   }
 
-  // Access rules, keyed by profile.
-  const rules = new Index<AccessRule>(tableFailure(tables.accessRules, 'perimeter access rules'));
-  for (const row of rowsOfType(tables.accessRules, TABLES.accessRules.type)) {
-    const r = AccessRuleSchema.safeParse(row);
-    const id = str(row.id);
-    if (r.success) {
-      const profileId = parentId(r.data.id);
-      rules.add(idKey(profileId), {
-        id: r.data.id,
-        name: r.data.name ?? lastSegment(r.data.id),
-        profileId,
-        direction: r.data.properties.direction,
-        addressPrefixes: r.data.properties.addressPrefixes ?? [],
-        subscriptionIds: (r.data.properties.subscriptions ?? []).map((s) => s.id),
-        fullyQualifiedDomainNames: r.data.properties.fullyQualifiedDomainNames ?? [],
-      });
-      continue;
-    }
-    const reason = `malformed access rule row ${id ?? '(no id)'} (${describe(r.error)})`;
-    if (id) rules.fail(idKey(parentId(id)), reason);
-    else rules.failAll(`${reason}; it could belong to any profile`);
-    problems.push(id ? reason : `${reason}; it could belong to any profile`);
+  fail(key: string, reason: string): void {
+    if (!this.failures.has(key)) this.failures.set(key, reason);
   }
 
-  // Role assignments, keyed by principal.
-  const assignments = new Index<RoleAssignment>(tableFailure(tables.roleAssignments, 'role assignments'));
-  for (const row of rowsOfType(tables.roleAssignments, TABLES.roleAssignments.type)) {
-    const r = RoleAssignmentSchema.safeParse(row);
-    if (r.success) {
-      const p = r.data.properties;
-      assignments.add(p.principalId.toLowerCase(), {
-        id: r.data.id,
-        principalId: p.principalId.toLowerCase(),
-        roleDefinitionId: p.roleDefinitionId,
-        roleId: lastSegment(p.roleDefinitionId).toLowerCase(),
-        scope: p.scope,
-      });
-      continue;
-    }
-    const props = isRecord(row.properties) ? row.properties : {};
-    const principal = str(props.principalId);
-    const reason = `malformed role assignment row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
-    if (principal) assignments.fail(principal.toLowerCase(), reason);
-    else assignments.failAll(`${reason}; it could concern any principal`);
-    problems.push(principal ? reason : `${reason}; it could concern any principal`);
+  failAll(reason: string): void {
+    this.tableFailure ??= reason;
   }
 
-  // Storage accounts (data sources, ID-04).
-  const storageAccounts = new Map<string, StorageAccount>();
-  for (const row of rowsOfType(tables.storageAccounts, TABLES.storageAccounts.type)) {
-    const id = str(row.id);
-    const parsed = id === undefined ? undefined : parseResourceId(id);
-    if (id === undefined || parsed === undefined) {
-      problems.push(`storage account row without a valid id (${JSON.stringify(row.id ?? null)})`);
-      continue;
-    }
-    const perimeterIds = associations.get(idKey(id));
-    storageAccounts.set(idKey(id), {
-      id,
-      name: parsed.name,
+  /** The table could not be read: this reason wins over a malformed row's. */
+  failTable(reason: string): void {
+    this.tableFailure = reason;
+  }
+
+  private scopeOf(a: CompactAssignment): string {
+    return a.scopeParent === undefined ? a.scopeName : `${a.scopeParent}/${a.scopeName}`;
+  }
+
+  private idOf(a: CompactAssignment): string {
+    return a.derivedId ? `${this.scopeOf(a)}${ROLE_ASSIGNMENTS_SEGMENT}${a.idTail}` : a.idTail;
+  }
+
+  private roleIdOf(roleDefinitionId: string): string {
+    let roleId = this.roleIds.get(roleDefinitionId);
+    if (roleId === undefined) this.roleIds.set(roleDefinitionId, (roleId = flat(lastSegment(roleDefinitionId).toLowerCase())));
+    return roleId;
+  }
+
+  get(principal: string): Observed<RoleAssignment[]> {
+    if (this.tableFailure !== undefined) return unread(this.tableFailure);
+    const failure = this.failures.get(principal);
+    if (failure !== undefined) return unread(failure);
+    const known = this.items.get(principal);
+    const list = known === undefined ? [] : Array.isArray(known) ? known : [known];
+    return read(list.map((a) => ({
+      id: this.idOf(a),
+      principalId: principal,
+      roleDefinitionId: a.roleDefinitionId,
+      roleId: this.roleIdOf(a.roleDefinitionId),
+      scope: this.scopeOf(a),
+    })));
+  }
+}
+
+/**
+ * Storage accounts by lower-case ID (ID-04), kept as an interned parent and a name; a
+ * `StorageAccount` is made on `get`, its perimeters from the association index as it is then (the
+ * storage table is read before the associations).
+ */
+class StorageAccountMap implements ReadonlyMap<string, StorageAccount> {
+  private readonly items = new Map<string, { readonly parent: string; readonly name: string }>();
+  constructor(
+    private readonly strings: Interner,
+    private readonly associations: Index<PerimeterAssociation>,
+  ) {}
+
+  /** Adds a storage account unless its ID is known (first one wins). */
+  add(id: string, name: string): void {
+    const key = idKey(id);
+    if (this.items.has(key)) return;
+    const trimmed = id.replace(/\/+$/, '');
+    this.items.set(flat(key), { parent: this.strings.of(trimmed.slice(0, trimmed.lastIndexOf('/'))), name: flat(name) });
+  }
+
+  get size(): number {
+    return this.items.size;
+  }
+
+  has(key: string): boolean {
+    return this.items.has(key);
+  }
+
+  get(key: string): StorageAccount | undefined {
+    const item = this.items.get(key);
+    if (item === undefined) return undefined;
+    const perimeterIds = this.associations.get(key);
+    return {
+      id: `${item.parent}/${item.name}`,
+      name: item.name,
       perimeterIds: perimeterIds.ok
-        ? read(
-            new Set(
-              perimeterIds.value
-                .filter((a) => sameId(a.provisioningState, 'Succeeded'))
-                .map((a) => idKey(a.perimeterId)),
-            ),
-          )
+        ? read(new Set(perimeterIds.value.filter((a) => sameId(a.provisioningState, 'Succeeded')).map((a) => idKey(a.perimeterId))))
         : perimeterIds,
-    });
+    };
   }
 
-  return { tenant: { storageAccounts }, problems, readableSubscriptions, indexes: { associations, rules, assignments } };
+  * entries(): MapIterator<[string, StorageAccount]> {
+    for (const key of this.items.keys()) yield [key, this.get(key) as StorageAccount];
+  }
+
+  keys(): MapIterator<string> {
+    return this.items.keys();
+  }
+
+  * values(): MapIterator<StorageAccount> {
+    for (const [, v] of this.entries()) yield v;
+  }
+
+  [Symbol.iterator](): MapIterator<[string, StorageAccount]> {
+    return this.entries();
+  }
+
+  forEach(f: (value: StorageAccount, key: string, map: ReadonlyMap<string, StorageAccount>) => void, thisArg?: unknown): void {
+    for (const [k, v] of this.entries()) f.call(thisArg, v, k, this);
+  }
+}
+
+/**
+ * Indexes the context tables as their rows arrive (`add`, a page or a batch at a time, in the
+ * tables' order), so a plan never holds a table's raw rows: the rows are dropped once indexed, and
+ * the indexes keep what the rules read, compactly. `finish` makes the PreparedTenant. Rows are
+ * checked as `prepareTenant` always did: the type filter again, malformed rows as problems (or a
+ * table-wide failure when they could concern any account), and a row read twice (the same ID
+ * under the same key) counted once.
+ */
+export class ContextIndexer {
+  private readonly problems: string[] = [];
+  private readonly strings = new Interner();
+  private readonly associations = new Index<PerimeterAssociation>(undefined);
+  private readonly rules = new Index<AccessRule>(undefined);
+  private readonly assignments = new AssignmentIndex(this.strings);
+  private readonly storageAccounts = new StorageAccountMap(this.strings, this.associations);
+
+  /** Indexes rows of one table (objects, or their JSON text). */
+  add(table: ContextTableName, rows: readonly unknown[]): void {
+    const { problems } = this;
+    if (table === 'associations') {
+      for (const row of rowsOfType({ rows }, TABLES.associations.type)) {
+        const r = AssociationSchema.safeParse(row);
+        if (r.success) {
+          const key = idKey(r.data.properties.privateLinkResource.id);
+          if (!this.associations.has(key, r.data.id)) this.associations.add(key, this.compactAssociation(normalizeAssociation(r.data)));
+          continue;
+        }
+        const props = isRecord(row.properties) ? row.properties : {};
+        const target = isRecord(props.privateLinkResource) ? str(props.privateLinkResource.id) : undefined;
+        const reason = `malformed perimeter association row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
+        if (target) this.associations.fail(idKey(target), reason);
+        else this.associations.failAll(`${reason}; it could concern any account`);
+        problems.push(target ? reason : `${reason}; it could concern any account`);
+      }
+    } else if (table === 'accessRules') {
+      for (const row of rowsOfType({ rows }, TABLES.accessRules.type)) {
+        const r = AccessRuleSchema.safeParse(row);
+        const id = str(row.id);
+        if (r.success) {
+          const profileId = this.strings.of(parentId(r.data.id));
+          if (this.rules.has(idKey(profileId), r.data.id)) continue;
+          this.rules.add(idKey(profileId), {
+            id: r.data.id,
+            name: r.data.name ?? lastSegment(r.data.id),
+            profileId,
+            direction: this.strings.of(r.data.properties.direction),
+            addressPrefixes: r.data.properties.addressPrefixes ?? [],
+            subscriptionIds: (r.data.properties.subscriptions ?? []).map((s) => s.id),
+            fullyQualifiedDomainNames: r.data.properties.fullyQualifiedDomainNames ?? [],
+          });
+          continue;
+        }
+        const reason = `malformed access rule row ${id ?? '(no id)'} (${describe(r.error)})`;
+        if (id) this.rules.fail(idKey(parentId(id)), reason);
+        else this.rules.failAll(`${reason}; it could belong to any profile`);
+        problems.push(id ? reason : `${reason}; it could belong to any profile`);
+      }
+    } else if (table === 'roleAssignments') {
+      for (const row of rowsOfType({ rows }, TABLES.roleAssignments.type)) {
+        const r = RoleAssignmentSchema.safeParse(row);
+        if (r.success) {
+          const p = r.data.properties;
+          this.assignments.add(p.principalId.toLowerCase(), r.data.id, p.roleDefinitionId, p.scope);
+          continue;
+        }
+        const props = isRecord(row.properties) ? row.properties : {};
+        const principal = str(props.principalId);
+        const reason = `malformed role assignment row ${str(row.id) ?? '(no id)'} (${describe(r.error)})`;
+        if (principal) this.assignments.fail(principal.toLowerCase(), reason);
+        else this.assignments.failAll(`${reason}; it could concern any principal`);
+        problems.push(principal ? reason : `${reason}; it could concern any principal`);
+      }
+    } else {
+      for (const row of rowsOfType({ rows }, TABLES.storageAccounts.type)) {
+        const id = str(row.id);
+        const parsed = id === undefined ? undefined : parseResourceId(id);
+        if (id === undefined || parsed === undefined) {
+          problems.push(`storage account row without a valid id (${JSON.stringify(row.id ?? null)})`);
+          continue;
+        }
+        this.storageAccounts.add(id, parsed.name);
+      }
+    }
+  }
+
+  /** An association with its repeated strings interned. */
+  private compactAssociation(a: PerimeterAssociation): PerimeterAssociation {
+    const s = this.strings;
+    return {
+      ...a,
+      perimeterId: s.of(a.perimeterId),
+      perimeterName: s.of(a.perimeterName),
+      profileId: s.of(a.profileId),
+      accessMode: s.of(a.accessMode),
+      provisioningState: s.of(a.provisioningState),
+    };
+  }
+
+  /**
+   * The prepared tenant. Call once, after every row was added.
+   * @param failures why a table was not fully read, by table (TableRead.failure)
+   * @param subscriptions the subscriptions in scope; accounts outside those `read` are skipped
+   */
+  finish(failures: Partial<Record<ContextTableName, string | undefined>>, subscriptions: readonly SubscriptionCoverage[]): PreparedTenant {
+    const failure = (name: ContextTableName, what: string) => {
+      const f = failures[name];
+      return f === undefined ? undefined : `${what} could not be read (${f})`;
+    };
+    const failed = (name: ContextTableName, what: string, index: { failTable(reason: string): void }) => {
+      const f = failure(name, what);
+      if (f !== undefined) index.failTable(f);
+    };
+    // A table's read failure wins over a malformed row's: it is what a lookup reports.
+    failed('associations', 'perimeter associations', this.associations);
+    failed('accessRules', 'perimeter access rules', this.rules);
+    failed('roleAssignments', 'role assignments', this.assignments);
+    const readableSubscriptions = new Set(subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()));
+    return {
+      tenant: { storageAccounts: this.storageAccounts },
+      problems: this.problems,
+      readableSubscriptions,
+      indexes: { associations: this.associations, rules: this.rules, assignments: this.assignments },
+    };
+  }
 }
 
 /**
@@ -423,11 +653,17 @@ export function* normalizeAccounts(accountsTable: TableRead, prepared: PreparedT
   }
 }
 
+/** One table's rows by key, or why they could not be read (for that key or the whole table). */
+export interface Lookup<T> {
+  get(key: string): Observed<T[]>;
+}
+
 /** Joins for account rows: associations by resource, access rules by profile, role assignments by principal. */
 export interface Indexes {
-  associations: Index<PerimeterAssociation>;
-  rules: Index<AccessRule>;
-  assignments: Index<RoleAssignment>;
+  /** Also every association read, whatever its resource (NSP-07 finds the Learning-mode accounts with it). */
+  associations: Lookup<PerimeterAssociation> & { all(): Iterable<PerimeterAssociation> };
+  rules: Lookup<AccessRule>;
+  assignments: Lookup<RoleAssignment>;
 }
 
 function normalizeAccount(

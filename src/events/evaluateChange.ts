@@ -243,13 +243,14 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments },
   };
   const deep = deps.deepInspection ?? policy.deepInspection;
+  const indexed = prepareTenant(raw);
   // NSP-07: the same collection step as a scan's plan, for this event's Learning-mode accounts.
   const accessLogs = deep && deps.logs && policy.enabledRules.has('NSP-07')
-    ? await collectAccessLogs(readinessTargets(associations, (id) => accountIds.some((a) => sameId(a, id))), {
+    ? await collectAccessLogs(readinessTargets(indexed.indexes.associations.all(), (id) => accountIds.some((a) => sameId(a, id))), {
         arm, logs: deps.logs, windowDays: policy.parameters.readinessWindowDays, ...(deps.log ? { log: deps.log } : {}),
       })
     : undefined;
-  const prepared = { ...prepareTenant(raw), ...(accessLogs ? { accessLogs } : {}) };
+  const prepared = { ...indexed, ...(accessLogs ? { accessLogs } : {}) };
   const findings = new Map<string, Finding[]>();
   const states = new Map<string, AccountState>();
   const problems = prepared.problems;

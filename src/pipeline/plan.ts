@@ -1,8 +1,9 @@
-import { collectAccessLogs, readinessTargets } from '../collect/accessLogs.js';
 import type { AzureClients } from '../collect/clients.js';
 import { collectContext, type ContextTables, MAX_SUBSCRIPTIONS_PER_QUERY, type ProgressLog, type TablePlan } from '../collect/collector.js';
-import { type SubscriptionCoverage, TABLES } from '../collect/inventory.js';
+import { type SubscriptionCoverage, TABLES, type TableRead } from '../collect/inventory.js';
+import { ContextIndexer, type PreparedTenant } from '../collect/normalize.js';
 import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
+import { collectAccessLogs, readinessTargets } from '../collect/accessLogs.js';
 import { parseResourceId } from '../domain/resourceId.js';
 import type { AccessLogReading } from '../domain/snapshot.js';
 import { ResourceGroupFilter, type ScopeSpec } from './scope.js';
@@ -52,11 +53,18 @@ export interface ScanPlan {
 /** A plan and the context its shards evaluate against. */
 export interface PlannedScan {
   readonly plan: ScanPlan;
-  readonly context: ContextTables;
+  /** The context tables indexed as their rows arrived (normalize.ts `ContextIndexer`), for shards run in this process. */
+  readonly prepared: PreparedTenant;
+  /**
+   * The context tables' raw rows, for shards run elsewhere (stored as `context.json` by a fan-out);
+   * only when the plan was asked to keep them (`keepContext`), since at 100,000 accounts they are
+   * several times the size of the indexes.
+   */
+  readonly context?: ContextTables;
   /**
    * The perimeters' access logs (NSP-07), read once per scan for the accounts in scope whose
-   * effective access mode is Learning: lower-case account ID → reading. Empty when deep inspection
-   * is off or NSP-07 is disabled.
+   * effective access mode is Learning: lower-case account ID → reading (also in `prepared`). Empty
+   * when deep inspection is off or NSP-07 is disabled. A fan-out stores it as `accessLogs.json`.
    */
   readonly accessLogs: Readonly<Record<string, AccessLogReading>>;
 }
@@ -99,18 +107,30 @@ export async function planScan(o: {
   clients: AzureClients;
   log: ProgressLog;
   startedAt: Date;
+  /**
+   * Whether the raw rows are kept (`PlannedScan.context`), given the subscriptions in scope: a
+   * caller that fans out above a number of subscriptions keeps them then. Default: always.
+   */
+  keepContext?: (subscriptionsInScope: number) => boolean;
 }): Promise<PlannedScan> {
   const before = requestCounters(o.clients);
-  const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude);
-  const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
-  const shards = [];
-  for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
-    shards.push({ index: shards.length, subscriptions: readable.slice(i, i + MAX_SUBSCRIPTIONS_PER_QUERY) });
-  if (tenantWide) shards.push({ index: 0, subscriptions: [] });
-  const contextTables = (Object.keys(tables) as Array<keyof ContextTables>).map((name) => {
-    const t = tables[name];
-    return { type: TABLES[name].type, rows: t.rows.length, ...(t.failure === undefined ? {} : { failure: t.failure }) };
+  const indexer = new ContextIndexer();
+  // Decided when the subscriptions in scope are known, before any context row is read.
+  let raw: Partial<Record<keyof ContextTables, unknown[]>> | undefined;
+  const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude, {
+    onScope: (inScope) => {
+      if (o.keepContext === undefined || o.keepContext(inScope)) raw = {};
+    },
+    onRows: (table, rows) => {
+      indexer.add(table, rows);
+      if (raw) {
+        const list = (raw[table] ??= []);
+        for (const row of rows) list.push(row);
+      }
+    },
   });
+  const indexed = indexer.finish(Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.failure])), []);
+  const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
   // NSP-07's access logs: once per scan, for the Learning-mode accounts in scope (src/collect/accessLogs.ts).
   let accessLogs = new Map<string, AccessLogReading>();
   if (o.deepInspection && o.policy.enabledRules.has('NSP-07')) {
@@ -122,13 +142,29 @@ export async function planScan(o: {
       if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
       return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
     };
-    accessLogs = await collectAccessLogs(readinessTargets(tables.associations, inScope), {
+    accessLogs = await collectAccessLogs(readinessTargets(indexed.indexes.associations.all(), inScope), {
       arm: o.clients.arm,
       logs: o.clients.logs,
       windowDays: o.policy.parameters.readinessWindowDays,
       log: o.log,
     });
   }
+  const prepared: PreparedTenant = { ...indexed, accessLogs };
+  const kept = raw;
+  const withRows = (name: keyof ContextTables): TableRead => ({ ...tables[name], rows: kept?.[name] ?? [] });
+  const context: ContextTables | undefined = kept
+    ? { storageAccounts: withRows('storageAccounts'), associations: withRows('associations'), accessRules: withRows('accessRules'), roleAssignments: withRows('roleAssignments') }
+    : undefined;
+  const shards = [];
+  for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
+    shards.push({ index: shards.length, subscriptions: readable.slice(i, i + MAX_SUBSCRIPTIONS_PER_QUERY) });
+  if (tenantWide) shards.push({ index: 0, subscriptions: [] });
+  const contextTables = (Object.keys(tables) as Array<keyof ContextTables>).map((name) => {
+    const t = tables[name];
+    // The rows read (the query plan counts them as they arrive; the tables hold none).
+    const rows = queryPlan.find((q) => q.type === TABLES[name].type)?.rows ?? 0;
+    return { type: TABLES[name].type, rows, ...(t.failure === undefined ? {} : { failure: t.failure }) };
+  });
   const plan: ScanPlan = {
     schemaVersion: 2,
     scanId: o.scanId,
@@ -144,7 +180,7 @@ export async function planScan(o: {
     requests: requestDelta(requestCounters(o.clients), before),
   };
   o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
-  return { plan: { ...plan, requests: requestDelta(requestCounters(o.clients), before) }, context: tables, accessLogs: Object.fromEntries(accessLogs) };
+  return { plan, prepared, ...(context ? { context } : {}), accessLogs: Object.fromEntries(accessLogs) };
 }
 
 /** The policy a plan fixed. @throws PolicyError when the stored document does not validate */

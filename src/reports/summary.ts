@@ -61,13 +61,22 @@ function bump(map: Record<string, OutcomeCounts>, key: string, outcome: Outcome)
   map[key] = c;
 }
 
+/** An account has a fail (`ReportAggregator` flags). */
+const FAIL_FLAG = 1;
+/** An account has an unknown. */
+const UNKNOWN_FLAG = 2;
+
 /**
  * Accumulates everything the summary and the HTML report count, one finding at a time (one
  * aggregator serves both in the report writer's single pass). Memory: a few flags per account.
  */
 export class ReportAggregator {
   private readonly ruleIndex: Map<string, RuleCatalogEntry>;
-  private readonly accountFlags = new Map<string, { fail: boolean; unknown: boolean; subscription: string }>();
+  /**
+   * Per account (lower-case ID): FAIL_FLAG and UNKNOWN_FLAG, a small integer rather than an object,
+   * since at 100,000 accounts this map is most of the commit's memory.
+   */
+  private readonly accountFlags = new Map<string, number>();
   readonly byOutcome = zero();
   readonly byRule: Record<string, OutcomeCounts> = {};
   readonly mcsb: Record<string, OutcomeCounts> = {};
@@ -95,16 +104,12 @@ export class ReportAggregator {
     for (const c of rule?.controls.cis ?? []) bump(this.cis, c, f.outcome);
     for (const p of rule?.controls.azurePolicy ?? []) bump(this.azurePolicy, p, f.outcome);
     const key = f.resourceId.toLowerCase();
-    let flags = this.accountFlags.get(key);
+    const flags = this.accountFlags.get(key);
     const sub = (this.bySubscription[f.subscriptionId] ??= { ...zero(), accounts: 0 });
-    if (!flags) {
-      flags = { fail: false, unknown: false, subscription: f.subscriptionId };
-      this.accountFlags.set(key, flags);
-      sub.accounts += 1;
-    }
+    if (flags === undefined) sub.accounts += 1;
     sub[f.outcome] += 1;
-    if (f.outcome === 'fail') flags.fail = true;
-    if (f.outcome === 'unknown') flags.unknown = true;
+    const add = f.outcome === 'fail' ? FAIL_FLAG : f.outcome === 'unknown' ? UNKNOWN_FLAG : 0;
+    if (flags === undefined || (flags | add) !== flags) this.accountFlags.set(key, (flags ?? 0) | add);
   }
 
   /** The summary of the findings added, with `scan`'s identity, coverage and exemption counts; after the last `add`. */
@@ -113,9 +118,9 @@ export class ReportAggregator {
     let withUnknown = 0;
     let compliant = 0;
     for (const flags of this.accountFlags.values()) {
-      if (flags.fail) withFail += 1;
-      if (flags.unknown) withUnknown += 1;
-      if (!flags.fail && !flags.unknown) compliant += 1;
+      if (flags & FAIL_FLAG) withFail += 1;
+      if (flags & UNKNOWN_FLAG) withUnknown += 1;
+      if (flags === 0) compliant += 1;
     }
     const total = this.accountFlags.size;
     const s = scan;

@@ -452,6 +452,16 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   const lower = (v: unknown) => String(v ?? '').toLowerCase();
   let byPrincipal: Map<string, Row[]> | undefined;
   let byPrincipalSize = 0;
+  // Lower-case IDs of `resources`, built on first use and again when the table's length changed
+  // (tests add rows): a perimeter-configuration read looked through every row (150,000 at 100,000
+  // accounts) for its account, the simulator's own cost in a deep-inspection bench.
+  let ids: { size: number; set: Set<string> } | undefined;
+  function resourceIds(): Set<string> {
+    if (ids?.size !== tenant.resources.length) {
+      ids = { size: tenant.resources.length, set: new Set(tenant.resources.flatMap((r) => (typeof r.id === 'string' ? [r.id.toLowerCase()] : []))) };
+    }
+    return ids.set;
+  }
 
   /** Plain ARM reads of the fixture tables: a resource by ID, role assignments by principal, a perimeter's children. */
   function handleArmRead(path: string, url: URL): SimulatorResponse | undefined {
@@ -556,9 +566,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       );
     }
     const accountId = `/subscriptions/${sub}/resourceGroups/${rg}/providers/Microsoft.CognitiveServices/accounts/${name}`;
-    const exists = tenant.resources.some(
-      (r) => typeof r.id === 'string' && r.id.toLowerCase() === accountId.toLowerCase(),
-    );
+    const exists = resourceIds().has(accountId.toLowerCase());
     if (!exists)
       return armError(
         404,

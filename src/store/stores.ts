@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -81,7 +81,13 @@ export class DirectoryStore implements ScanStore {
     await mkdir(this.location, { recursive: true });
     const temps = artifacts.map((a) => join(this.location, `.${a.name}.${tag}.tmp`));
     try {
-      for (const [i, artifact] of artifacts.entries()) await writeTo(artifact, createWriteStream(temps[i] as string));
+      for (const [i, artifact] of artifacts.entries()) {
+        const temp = temps[i] as string;
+        // A finished file is linked, not copied, when it is on this file system; else (another
+        // device, a file system without hard links) it is copied.
+        if (artifact.file !== undefined && (await link(artifact.file, temp).then(() => true, () => false))) continue;
+        await writeTo(artifact, createWriteStream(temp));
+      }
       for (const [i, artifact] of artifacts.entries()) await rename(temps[i] as string, join(this.location, artifact.name));
     } catch (error) {
       // Best effort: a leftover temporary file never replaces good data.

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { describe, it } from 'vitest';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import { defaultPolicy } from '../../src/config/policy.js';
-import { evaluateShard, prepareContext } from '../../src/pipeline/shard.js';
+import { evaluateShard } from '../../src/pipeline/shard.js';
 import { planOf } from '../../src/scan.js';
 import { generateTenant } from '../../src/simulator/generate.js';
 import { type SimulatorRequest, type SimulatorResponse, startArmSimulator } from '../../src/simulator/server.js';
@@ -36,7 +36,7 @@ async function shardOf(fault: (r: SimulatorRequest) => SimulatorResponse | undef
     return await evaluateShard({
       plan: planned.plan,
       index: 0,
-      context: prepareContext(planned.context),
+      context: planned.prepared,
       policy,
       clients,
       log: () => {},
