@@ -201,8 +201,9 @@ function ingestionError(status: number, code: string, message: string, details?:
   return { status, body: { error: { code, message, ...(details ? { details } : {}) } } };
 }
 
-function tooLarge(bytes: number, what: string): SimulatorResponse {
-  return ingestionError(413, 'ContentLengthLimitExceeded', `Maximum allowed content length: ${INGESTION_MAX_BYTES} bytes (1 MB). Provided ${what}: ${bytes} bytes.`);
+/** 413 in the service's words; `provided` says how large the body is ("1068792 bytes"). */
+function tooLarge(provided: string): SimulatorResponse {
+  return ingestionError(413, 'ContentLengthLimitExceeded', `Maximum allowed content length: ${INGESTION_MAX_BYTES} bytes (1 MB). Provided content length: ${provided}.`);
 }
 
 /**
@@ -220,7 +221,7 @@ export function ingestionAnswer(
   if (!API_VERSIONS.includes(request.apiVersion)) {
     return ingestionError(400, 'UnsupportedApiVersion', `The HTTP resource does not support api version '${request.apiVersion}'. Supported versions: ${API_VERSIONS.join(', ')}.`);
   }
-  if (request.body.length > INGESTION_MAX_BYTES) return tooLarge(request.body.length, 'content length');
+  if (request.body.length > INGESTION_MAX_BYTES) return tooLarge(`${request.body.length} bytes`);
   if (!acceptToken(request.token)) {
     return ingestionError(403, 'OperationFailed', `The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '${ruleId}'.`);
   }
@@ -233,15 +234,15 @@ export function ingestionAnswer(
   let decoded = request.body;
   if (encoding === 'gzip') {
     try {
-      decoded = gunzipSync(request.body, { maxOutputLength: INGESTION_MAX_BYTES + 1 });
+      // Decompression stops at the limit (a small gzip body may expand to gigabytes).
+      decoded = gunzipSync(request.body, { maxOutputLength: INGESTION_MAX_BYTES });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(INGESTION_MAX_BYTES + 1, 'content length once decompressed, at least');
+      if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return tooLarge(`more than ${INGESTION_MAX_BYTES} bytes once decompressed`);
       return ingestionError(400, 'InvalidContentEncoding', `The body is not valid gzip: ${(error as Error).message}`);
     }
   } else if (encoding !== '' && encoding !== 'identity') {
     return ingestionError(415, 'UnsupportedContentEncoding', `Content-Encoding '${request.contentEncoding}' is not supported; send gzip or no encoding.`);
   }
-  if (decoded.length > INGESTION_MAX_BYTES) return tooLarge(decoded.length, 'content length once decompressed');
 
   let rows: unknown;
   try {
