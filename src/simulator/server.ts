@@ -8,13 +8,15 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { generate } from 'selfsigned';
 import { type AccessLogModel, accessLogModel, diagnosticSettingsAnswer, LOGS_QUERY_ROUTE, logsQueryAnswer } from './accessLogs.js';
+import { INGESTION_ROUTE, ingestionAnswer, type IngestionModel, ingestionModel, type IngestionOptions } from './ingestion.js';
 
 /**
  * A local HTTPS Azure Resource Manager simulator speaking the REST shapes of
  * shared/design/AZURE-FACTS.md: Resource Graph (`POST /providers/Microsoft.ResourceGraph/resources`,
  * tables, `$top`/`$skipToken` paging, quota headers, optional 429s) and the Cognitive Services
- * perimeter configuration API, and the perimeters' access logs (diagnostic settings and the Log
- * Analytics query API under `/v1`, accessLogs.ts). The certificate is made at start; trust it with
+ * perimeter configuration API, the perimeters' access logs (diagnostic settings and the Log
+ * Analytics query API under `/v1`, accessLogs.ts), and the Logs Ingestion API the export uploads to
+ * (`/dataCollectionRules/…`, ingestion.ts). The certificate is made at start; trust it with
  * `NODE_EXTRA_CA_CERTS=<caFile>` or the SDK option `tlsOptions: { ca }`.
  *
  * Used by `perimeter-auditor demo`, the benchmarks and the tests: a stand-in for Azure on loopback,
@@ -44,13 +46,16 @@ export interface SimulatorTenant extends Partial<AccessLogModel> {
 
 /** A request as the fault hook sees it. */
 export interface SimulatorRequest {
-  /** `logs`: the Log Analytics query API (`POST /v1/workspaces/{customerId}/query`). */
-  readonly kind: 'graph' | 'arm' | 'logs';
+  /**
+   * `logs`: the Log Analytics query API (`POST /v1/workspaces/{customerId}/query`); `ingestion`: the
+   * Logs Ingestion API (`POST /dataCollectionRules/{id}/streams/{stream}`, ingestion.ts).
+   */
+  readonly kind: 'graph' | 'arm' | 'logs' | 'ingestion';
   readonly method: string;
   readonly path: string;
   /** The query string, e.g. `?api-version=2024-10-01`. */
   readonly search: string;
-  /** Parsed JSON body (Resource Graph, Log Analytics), else undefined. */
+  /** Parsed JSON body (Resource Graph, Log Analytics), else undefined (ingestion bodies too: an array, maybe gzipped). */
   readonly body: Record<string, unknown> | undefined;
   /** 1-based count of requests of this kind so far. */
   readonly sequence: number;
@@ -110,6 +115,8 @@ export interface SimulatorOptions {
    * promise holds the request until it settles: a test decides when a read is answered.
    */
   readonly fault?: (request: SimulatorRequest) => SimulatorResponse | undefined | Promise<SimulatorResponse | undefined>;
+  /** The Logs Ingestion API: the data collection rules declared and the identities allowed (ingestion.ts). */
+  readonly ingestion?: IngestionOptions;
 }
 
 /** A running simulator. */
@@ -120,8 +127,21 @@ export interface ArmSimulator {
   readonly caCertificate: string;
   /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS. */
   readonly caFile: string;
-  /** Counters (requests; `throttled` counts Resource Graph's and injected 429s, `logsRequests` Log Analytics queries). */
-  readonly stats: { graphRequests: number; armRequests: number; logsRequests: number; throttled: number; armThrottled: number; bytesSent: number };
+  /**
+   * Counters (requests; `throttled` counts Resource Graph's and injected 429s, `logsRequests` Log
+   * Analytics queries, `ingestionRequests` Logs Ingestion calls, refused ones included).
+   */
+  readonly stats: {
+    graphRequests: number;
+    armRequests: number;
+    logsRequests: number;
+    ingestionRequests: number;
+    throttled: number;
+    armThrottled: number;
+    bytesSent: number;
+  };
+  /** The Logs Ingestion state: rules declared, rows received (`received[receivedKey(rule, stream)]`), accepted calls. */
+  readonly ingestion: IngestionModel;
   close(): Promise<void>;
 }
 
@@ -243,10 +263,10 @@ function armError(status: number, code: string, message: string): SimulatorRespo
   return { status, body: { error: { code, message } } };
 }
 
-async function readBody(req: IncomingMessage): Promise<string> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of req) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 function formatResetsAfter(ms: number): string {
@@ -278,7 +298,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   });
   const tenant = options.tenant;
   const forbidden = new Set(tenant.forbiddenSubscriptions.map((s) => s.toLowerCase()));
-  const stats = { graphRequests: 0, armRequests: 0, logsRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
+  const stats = { graphRequests: 0, armRequests: 0, logsRequests: 0, ingestionRequests: 0, throttled: 0, armThrottled: 0, bytesSent: 0 };
+  const ingestion = ingestionModel(options.ingestion?.rules);
   // Rows by table → type → subscription (lower-case; '' for rows without one), built on first use,
   // so that a query over 300 subscriptions of a 100,000-account tenant does not scan every row.
   // Tests add and remove rows between requests: an index is rebuilt when its table's length changed.
@@ -610,7 +631,8 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     void (async () => {
       try {
         const url = new URL(req.url ?? '/', baseUrl);
-        const raw = await readBody(req);
+        const bytes = await readBody(req);
+        const raw = bytes.toString('utf8');
         if (!/^Bearer \S+/.test(req.headers.authorization ?? '')) {
           await respond(
             res,
@@ -621,6 +643,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         const isGraph
           = /^\/providers\/Microsoft\.ResourceGraph\/resources$/i.test(url.pathname) && req.method === 'POST';
         const logsWorkspace = req.method === 'POST' ? LOGS_QUERY_ROUTE.exec(url.pathname)?.[1] : undefined;
+        const ingest = req.method === 'POST' ? INGESTION_ROUTE.exec(url.pathname) : null;
         let body: Record<string, unknown> | undefined;
         if (isGraph || logsWorkspace !== undefined) {
           try {
@@ -633,8 +656,11 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
             }
           }
         }
-        const kind = isGraph ? 'graph' : logsWorkspace !== undefined ? 'logs' : 'arm';
-        const sequence = kind === 'graph' ? ++stats.graphRequests : kind === 'logs' ? ++stats.logsRequests : ++stats.armRequests;
+        const kind = isGraph ? 'graph' : logsWorkspace !== undefined ? 'logs' : ingest ? 'ingestion' : 'arm';
+        const sequence = kind === 'graph' ? ++stats.graphRequests
+          : kind === 'logs' ? ++stats.logsRequests
+            : kind === 'ingestion' ? ++stats.ingestionRequests
+              : ++stats.armRequests;
         if (options.latencyMs) await delay(options.latencyMs);
         const injected = await options.fault?.({
           kind,
@@ -651,6 +677,18 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
         }
         if (logsWorkspace !== undefined) {
           await respond(res, logsQueryAnswer(tenant, decodeURIComponent(logsWorkspace), body, clock()));
+          return;
+        }
+        if (ingest) {
+          const request = {
+            ruleId: decodeURIComponent(ingest[1] ?? ''),
+            stream: decodeURIComponent(ingest[2] ?? ''),
+            apiVersion: url.searchParams.get('api-version'),
+            contentEncoding: req.headers['content-encoding'],
+            token: (req.headers.authorization ?? '').replace(/^Bearer\s+/, ''),
+            body: bytes,
+          };
+          await respond(res, ingestionAnswer(ingestion, request, options.ingestion?.acceptToken));
           return;
         }
         await respond(res, isGraph && body ? handleGraph(body) : handleArm(req.method ?? 'GET', url, baseUrl));
@@ -672,6 +710,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     caCertificate: cert.cert,
     caFile,
     stats,
+    ingestion,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
