@@ -6,6 +6,8 @@ import type { WebhookConfig } from './config/alerts.js';
 import { summaryTable } from './cli.js';
 import { createAzureClients, developmentCredential } from './collect/clients.js';
 import { defaultPolicy } from './config/policy.js';
+import { createLogsUploader, ExportLedger, type ExportRecord, exportAfterCommit, exportLine } from './export/logsExport.js';
+import { FINDINGS_TABLE, SCANS_TABLE } from './export/tables.js';
 import { readinessOf, readinessText } from './reports/readiness.js';
 import { runScan } from './scan.js';
 import { auditContainer } from './store/blob.js';
@@ -25,6 +27,7 @@ export async function runDemo(options: { output: string; log: (message: string) 
   const { sampleTenant } = await import('./simulator/sample.js');
   const { startAzurite } = await import('./simulator/azurite.js');
   const { startReceiver } = await import('./simulator/receiver.js');
+  const { receivedKey, SIMULATOR_DCR_ID } = await import('./simulator/ingestion.js');
   const started = Date.now();
   const tenant = await sampleTenant();
   const azurite = await startAzurite();
@@ -43,6 +46,13 @@ export async function runDemo(options: { output: string; log: (message: string) 
     // Plain http to loopback is allowed for the demo only, and only because this webhook says so.
     const webhook: WebhookConfig = { name: 'DEMO', format: 'cloudevents', url: new URL(`${receiver.url}/alerts`), secret, minSeverity: 'high', allowPrivateDestinations: true };
     const ledger = new AlertLedger(new BlobKeyValueStore(container));
+    const uploader = createLogsUploader({
+      endpoint: simulator.url,
+      dcrImmutableId: SIMULATOR_DCR_ID,
+      credential: developmentCredential(simulator.url),
+      caCertificates: simulator.caCertificate,
+    });
+    const exports: Array<ExportRecord | undefined> = [];
     const scan = () =>
       runScan({
         scope: { subscriptions: [], managementGroups: [] },
@@ -51,7 +61,12 @@ export async function runDemo(options: { output: string; log: (message: string) 
         stores: [blob, new DirectoryStore(options.output)],
         log: options.log,
         retainFindings: true,
-        afterCommit: ({ scan: s, previous, current }) => alertOnScan({ scan: s, previous, current, webhooks: [webhook], ledger, log: options.log }),
+        afterCommit: async ({ scan: s, previous, current }) => {
+          await alertOnScan({ scan: s, previous, current, webhooks: [webhook], ledger, log: options.log });
+          // The Log Analytics export, to the simulator's Logs Ingestion API (its data collection rule).
+          const exportLedger = new ExportLedger(new BlobKeyValueStore(container));
+          exports.push(await exportAfterCommit({ scan: s, findings: current, uploader, ledger: exportLedger, log: options.log }));
+        },
       });
 
     const first = await scan();
@@ -69,6 +84,12 @@ export async function runDemo(options: { output: string; log: (message: string) 
     const names = ['scan.json', 'findings.ndjson', 'report.html', 'report.csv', 'report.sarif', 'report.json'];
     process.stdout.write(`\nfiles in ${options.output}: ${names.join(', ')} (open report.html in a browser)\n`);
     process.stdout.write(`blob: ${container.url}/scans/${second.scan.scanId}/ (latest.json → ${latest?.scanId ?? 'missing'})\n`);
+
+    const last = exports[exports.length - 1];
+    const arrived = (stream: string) => simulator.ingestion.received[receivedKey(SIMULATOR_DCR_ID, stream)]?.length ?? 0;
+    process.stdout.write(`${last ? exportLine(last) : 'export: the second scan was not exported'}\n`);
+    const findingsRows = arrived(FINDINGS_TABLE.stream);
+    process.stdout.write(`the simulator's Log Analytics now holds ${findingsRows} row(s) in ${FINDINGS_TABLE.table} and ${arrived(SCANS_TABLE.stream)} in ${SCANS_TABLE.table} (both scans)\n`);
 
     const readiness = readinessOf(second.findings);
     process.stdout.write(`\nenforcement readiness (NSP-07, from the perimeters' access logs; \`perimeter-auditor readiness\` prints the same for a tenant):\n`);
