@@ -106,7 +106,8 @@ describe('Log Analytics export (Logs Ingestion API on the simulator)', () => {
       const second = await exportScan({ scan, findings: stored.findings, uploader, ledger });
       assert.equal(second.status, 'sent');
       const rows = received(sim, FINDINGS_TABLE.stream);
-      assert.equal(rows.length, scan.summary.byOutcome.pass + scan.summary.byOutcome.fail + scan.summary.byOutcome.unknown + scan.summary.byOutcome.not_applicable);
+      const o = scan.summary.byOutcome;
+      assert.equal(rows.length, o.pass + o.fail + o.unknown + o.not_applicable);
       const keys = rows.map((r) => `${String(r.ResourceId)}|${String(r.RuleId)}`);
       assert.equal(new Set(keys).size, keys.length, 'every finding arrived exactly once');
     });
