@@ -386,8 +386,11 @@ function trendChart(points: readonly TrendPoint[]): string {
   const max = axisTop(Math.max(0, ...points.map((p) => p.fails.high + p.fails.medium + p.fails.low)));
   const y2 = (n: number) => (n / max) * h2;
   const barW = Math.min(24, step * 0.6);
-  const labelEvery = Math.ceil(points.length / 6);
   const f = (n: number) => n.toFixed(1);
+  const axisY = top2 + h2;
+  // The first and last scans' end times, to the second, at the ends of the axis; each scan has a tick.
+  const when = (p: TrendPoint | undefined) => esc(p?.finishedAt.replace(/\.\d+Z$/, 'Z'));
+  const axis = `<text x="${left}" y="${axisY + 18}" font-size="10" fill="#555">oldest: ${when(points[0])}</text><text x="${left + plotW}" y="${axisY + 18}" font-size="10" text-anchor="end" fill="#555">newest: ${when(points.at(-1))}</text>`;
 
   const grid = [0, 50, 100]
     .map((v) => `<line x1="${left}" x2="${left + plotW}" y1="${f(y1(v))}" y2="${f(y1(v))}" stroke="#e0e0e0"/><text x="${left - 6}" y="${f(y1(v) + 4)}" font-size="11" text-anchor="end" fill="#555">${v}%</text>`)
@@ -423,12 +426,10 @@ function trendChart(points: readonly TrendPoint[]): string {
       base -= hgt;
       return `<rect class="bar bar-${sev}" x="${f(x(i) - barW / 2)}" y="${f(base)}" width="${f(barW)}" height="${f(hgt)}" fill="${SEVERITY_COLORS[sev]}"${partial ? ' fill-opacity="0.45"' : ''}><title>${esc(`${p.fails[sev]} ${sev}-severity fail(s)`)}&#10;${esc(trendTitle(p))}</title></rect>`;
     }).join('');
-    const label = i % labelEvery === 0 || i === points.length - 1
-      ? `<text x="${f(x(i))}" y="${top2 + h2 + 16}" font-size="10" text-anchor="middle" fill="#555">${esc(p.finishedAt.slice(5, 16).replace('T', ' '))}</text>`
-      : '';
-    return `<g class="trend-scan" data-scan-id="${esc(p.scanId)}" data-status="${esc(p.status)}">${marker}${bars}${label}</g>`;
+    const tick = `<line x1="${f(x(i))}" x2="${f(x(i))}" y1="${axisY}" y2="${axisY + 4}" stroke="#999"/>`;
+    return `<g class="trend-scan" data-scan-id="${esc(p.scanId)}" data-status="${esc(p.status)}">${marker}${bars}${tick}</g>`;
   });
-  return `<svg role="img" aria-label="Compliance and fails by severity, scan by scan" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${titles}${grid}${line}${scans.join('')}<text x="${left + plotW / 2}" y="${height - 4}" font-size="10" text-anchor="middle" fill="#777">scan finished (MM-DD hh:mm UTC), oldest left</text></svg>`;
+  return `<svg role="img" aria-label="Compliance and fails by severity, scan by scan" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${titles}${grid}${line}${scans.join('')}${axis}<text x="${left + plotW / 2}" y="${height - 4}" font-size="10" text-anchor="middle" fill="#777">one tick per committed scan, in the order they ran (UTC)</text></svg>`;
 }
 
 /** The "Trend" section: the chart and its table over the last committed scans, or why there is no chart yet. */

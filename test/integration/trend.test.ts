@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { describe, it } from 'vitest';
+import { type HtmlOptions, writeHtml } from '../../src/reports/html.js';
 import type { Severity } from '../../src/domain/rule.js';
 import { HISTORY_FILE } from '../../src/store/stores.js';
 import { TREND_LIMIT, type TrendPoint, trendOf, trendPoint } from '../../src/reports/trend.js';
@@ -131,6 +133,43 @@ describe('trend series (reports/trend.ts)', () => {
     assert.equal(point.compliantPercent, null);
     assert.equal(point.accountsRead, 4);
     assert.match(point.headline, /compliance not recorded/);
+  });
+});
+
+/** The HTML page of `scan` (no findings) with `options`. */
+async function page(scan: ScanDocument, options: HtmlOptions): Promise<string> {
+  let text = '';
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
+  await writeHtml(scan, async function* () {}, out, options);
+  return text;
+}
+
+const trendSectionOf = (html: string) => /<section id="trend">[\s\S]*?<\/section>/.exec(html)?.[0];
+
+describe('the HTML trend section', () => {
+  it('says so below two scans, marks a scan that read nothing "n/a" (no percentage), and is absent without a history', async () => {
+    const scan = scanDoc(idOf(5), { accounts: 10, compliant: 5, fails: { high: 2 } });
+    const alone = trendSectionOf(await page(scan, { history: [] }));
+    assert.ok(alone);
+    assert.match(alone, /holds only this scan so far/);
+    assert.doesNotMatch(alone, /<svg/);
+
+    const nothingRead = trendPoint(scanDoc(idOf(4), { accounts: 0 }));
+    const two = trendSectionOf(await page(scan, { history: [nothingRead] }));
+    assert.ok(two);
+    assert.equal(two.match(/<g class="trend-scan"/g)?.length, 2);
+    assert.equal(two.match(/<circle class="marker"/g)?.length, 1, 'a marker only for the scan that read accounts');
+    assert.equal(two.match(/<text class="marker no-data"[^>]*>n\/a</g)?.length, 1);
+    assert.match(two, new RegExp(`<tr data-scan-id="${idOf(4)}">.*<td class="num">— <small>No AI accounts in scope</small></td><td class="num">0</td>`));
+    assert.match(two, new RegExp(`<tr data-scan-id="${idOf(5)}">.*<td class="num">50%</td><td class="num">10</td><td class="num">2</td>`));
+    assert.doesNotMatch(two, /class="note"/, 'no partial scan, no note');
+
+    assert.equal(trendSectionOf(await page(scan, {})), undefined, 'a page given no history has no trend');
   });
 });
 
