@@ -9,4 +9,5 @@ import '../functions/rules.js';
 import '../functions/scanRequested.js';
 import '../functions/scans.js';
 import '../functions/scanShard.js';
+import '../functions/scanTrend.js';
 import '../functions/scheduledScan.js';

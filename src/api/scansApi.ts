@@ -7,6 +7,7 @@ import { RULES } from '../rules/index.js';
 import { isScanId, newScanId, type ScanDocument } from '../store/scanDocument.js';
 import type { ScanLock } from '../store/scanLock.js';
 import { coverageOf, scanHeadline } from '../reports/coverage.js';
+import { TREND_LIMIT, type TrendPoint } from '../reports/trend.js';
 import type { BlobStore } from '../store/stores.js';
 
 /**
@@ -71,15 +72,7 @@ export async function listScans(deps: ApiDeps, query: URLSearchParams): Promise<
   const limit = Number(limitText);
   const before = query.get('before');
   if (before !== null && !isScanId(before)) return problem(400, 'Bad cursor', 'before must be a scanId');
-  const ids: string[] = [];
-  if (await deps.store.container.exists()) {
-    for await (const item of deps.store.container.listBlobsByHierarchy('/', { prefix: 'scans/' })) {
-      if (item.kind !== 'prefix') continue;
-      const id = item.name.slice('scans/'.length).replace(/\/$/, '');
-      if (isScanId(id)) ids.push(id);
-    }
-  }
-  ids.sort().reverse();
+  const ids = await deps.store.scanIds();
   const page: ScanListItem[] = [];
   let last: string | undefined;
   let more = false;
@@ -145,6 +138,30 @@ export async function getReport(deps: ApiDeps, scanIdParam: string | undefined, 
   };
   if (format === 'html') headers['content-security-policy'] = REPORT_CSP;
   return { status: 200, headers, body };
+}
+
+/** The body of `GET /api/scans/trend`. */
+export interface TrendResponse {
+  /** The most scans asked for (count). */
+  readonly limit: number;
+  /** The committed scans' trend points, oldest first (reports/trend.ts): the series the HTML report draws. */
+  readonly scans: readonly TrendPoint[];
+}
+
+/**
+ * `GET /api/scans/trend?limit=30`: compliance and fails by severity of the last `limit` (1–30,
+ * default 30) committed scans, oldest first, from their `scan.json` summaries (BlobStore.history,
+ * the series builder of reports/trend.ts); `scans` is empty before the first commit. A `limit` that
+ * is not a whole number from 1 to 30 is a 400.
+ */
+export async function getTrend(deps: ApiDeps, query: URLSearchParams): Promise<ApiResponse> {
+  const limitText = query.get('limit') ?? String(TREND_LIMIT);
+  if (!/^\d{1,2}$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > TREND_LIMIT) {
+    return problem(400, 'Bad limit', `limit must be a whole number from 1 to ${TREND_LIMIT}`);
+  }
+  const limit = Number(limitText);
+  const body: TrendResponse = { limit, scans: await deps.store.history(limit) };
+  return json(200, body);
 }
 
 /** `GET /api/rules`: the catalog. */

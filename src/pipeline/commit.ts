@@ -6,6 +6,7 @@ import { type Baseline, loadBaseline } from '../engine/diff.js';
 import { SummaryBuilder } from '../engine/summary.js';
 import { scanOutcomeLine } from '../reports/coverage.js';
 import { REPORT_FORMATS, type ReportFormat } from '../reports/index.js';
+import type { TrendPoint } from '../reports/trend.js';
 import { ReportWriter } from '../reports/writer.js';
 import type { AccountState } from '../store/accountState.js';
 import type { FindingSource } from '../store/artifact.js';
@@ -169,6 +170,7 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
   warnUnseenResourceGroups(parts.map((p) => p.part.unseenResourceGroups), o.log);
 
   const previous = await previousScan(o.stores, o.log);
+  const history = await storedHistory(o.stores, o.log);
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
   // One pass over the parts feeds the summary, findings.ndjson and every report (reports/writer.ts).
@@ -178,6 +180,7 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
     formats: o.formats ?? REPORT_FORMATS,
     findingsFile: true,
     previous: baseline,
+    history,
     observe: (f) => summary.add(f),
     workDir: o.workDir,
   });
@@ -217,5 +220,18 @@ async function previousScan(stores: readonly ScanStore[], log: ProgressLog): Pro
   } catch (error) {
     log(`previous scan could not be read, so no changes are shown: ${error instanceof Error ? error.message : String(error)}`);
     return undefined;
+  }
+}
+
+/**
+ * The committed scans the first store holds (its trend, oldest first), for the HTML page's trend,
+ * which adds the scan being committed; empty when the store keeps none or it cannot be read.
+ */
+async function storedHistory(stores: readonly ScanStore[], log: ProgressLog): Promise<TrendPoint[]> {
+  try {
+    return (await stores[0]?.history?.()) ?? [];
+  } catch (error) {
+    log(`the scans before this one could not be read, so the trend shows this scan alone: ${error instanceof Error ? error.message : String(error)}`);
+    return [];
   }
 }

@@ -1,16 +1,18 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { escapeUTF8 } from 'entities';
-import type { Finding, Outcome } from '../domain/rule.js';
+import type { Finding, Outcome, Severity } from '../domain/rule.js';
 import { type Baseline, readBy, TransitionDiff } from '../engine/diff.js';
 import { type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { type AccountReadiness, readinessOf } from './readiness.js';
 import { ReportAggregator, type ReportSummary } from './summary.js';
+import { type TrendPoint, trendOf } from './trend.js';
 
 /**
  * `report.html`: one self-contained page (no external scripts, fonts, styles or images) for a
- * security team: headline, outcomes by rule as inline SVG, tables by rule and by account with
+ * security team: headline, the trend over the last committed scans (static inline SVG and a table),
+ * outcomes by rule as inline SVG, tables by rule and by account with
  * drill-down to findings and evidence, a client-side filter, the MCSB and CIS 7.16 views, and what
  * changed since the previous scan.
  *
@@ -25,6 +27,11 @@ export interface HtmlOptions {
   readonly previous?: Baseline;
   /** Accounts shown with drill-down (count); above it, the page says where the full list is. Default 2000. */
   readonly accountCap?: number;
+  /**
+   * The store's committed scans before this one (`ScanStore.history`, reports/trend.ts): the page's
+   * "Trend" section draws them and this scan. Absent: no trend section (e.g. a re-render).
+   */
+  readonly history?: readonly TrendPoint[];
 }
 
 const esc = (text: unknown): string => escapeUTF8(String(text ?? ''));
@@ -90,6 +97,7 @@ pre { white-space: pre-wrap; word-break: break-all; background: #fafafa; padding
 .headline { font-size: 1.15rem; margin: 12px 0 0; } .headline.partial { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
 .note { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
 .legend span { margin-right: 14px; font-size: .85rem; } .legend i { display: inline-block; width: 10px; height: 10px; margin-right: 4px; }
+.legend i.hollow { background: #fff; border: 2px solid #1565c0; border-radius: 50%; width: 6px; height: 6px; } .legend i.dot { background: #1565c0; border-radius: 50%; }
 `;
 
 interface AccountEntry {
@@ -277,7 +285,8 @@ export class HtmlReport {
     this.changes?.finish();
     this.accounts.flush();
     const readiness = { accounts: readinessOf(this.readiness), count: this.readinessCount };
-    await writePage(scan, summary, { accounts: this.accounts, changes: this.changes, previous: this.options.previous, cap: this.cap, readiness }, write);
+    const trend = this.options.history ? trendOf([...this.options.history, scan]) : undefined;
+    await writePage(scan, summary, { accounts: this.accounts, changes: this.changes, previous: this.options.previous, cap: this.cap, readiness, trend }, write);
   }
 }
 
@@ -300,6 +309,8 @@ interface Kept {
   readonly cap: number;
   /** NSP-07 accounts shown (capped) and how many there were. */
   readonly readiness: { readonly accounts: readonly AccountReadiness[]; readonly count: number };
+  /** The trend, oldest first, this scan included; undefined when the page has none. */
+  readonly trend: readonly TrendPoint[] | undefined;
 }
 
 /** NSP-07 accounts the "Enforcement readiness" section shows (count); the rest are in report.csv and findings.ndjson. */
@@ -335,8 +346,115 @@ function readinessSection(r: Kept['readiness']): string {
 ${blocks.join('\n')}${r.count > r.accounts.length ? `<p>… and ${r.count - r.accounts.length} more accounts in report.csv and findings.ndjson.</p>` : ''}</section>`;
 }
 
+const SEVERITY_COLORS: Readonly<Record<Severity, string>> = { high: '#b71c1c', medium: '#f57c00', low: '#fbc02d' };
+const TREND_SEVERITIES: readonly Severity[] = ['high', 'medium', 'low'];
+const COMPLIANCE_COLOR = '#1565c0';
+
+/** The least of 1, 2 or 5 × a power of ten that is ≥ `n` (at least 1): the top of a count axis. */
+function axisTop(n: number): number {
+  if (!(n > 1)) return 1;
+  const magnitude = 10 ** Math.floor(Math.log10(n));
+  return ([1, 2, 5, 10].map((m) => m * magnitude).find((v) => v >= n) ?? 10 * magnitude);
+}
+
+/** A point's figures in words (the markers' tooltips). */
+function trendTitle(p: TrendPoint): string {
+  return `${p.scanId} · finished ${p.finishedAt} · ${p.status} scan
+${p.headline}
+fails (exempted excluded): ${p.fails.high} high, ${p.fails.medium} medium, ${p.fails.low} low · ${p.unknowns} unknown
+coverage: ${p.coverage.text}`;
+}
+
+/**
+ * The trend as a static SVG (no script): compliance over the accounts read as a line with a marker
+ * per scan (filled: complete, hollow: partial; "n/a" where no account was read, never a 0 %), and
+ * fails by severity as a stacked bar per scan (paler for a partial scan). Each scan is one
+ * `g.trend-scan` whose parts carry its figures in a tooltip.
+ */
+function trendChart(points: readonly TrendPoint[]): string {
+  const left = 48;
+  const plotW = 720;
+  const width = left + plotW + 24;
+  const top = 22;
+  const h1 = 120;
+  const top2 = top + h1 + 44;
+  const h2 = 100;
+  const height = top2 + h2 + 34;
+  const step = plotW / points.length;
+  const x = (i: number) => left + step * (i + 0.5);
+  const y1 = (percent: number) => top + h1 - (percent / 100) * h1;
+  const max = axisTop(Math.max(0, ...points.map((p) => p.fails.high + p.fails.medium + p.fails.low)));
+  const y2 = (n: number) => (n / max) * h2;
+  const barW = Math.min(24, step * 0.6);
+  const f = (n: number) => n.toFixed(1);
+  const axisY = top2 + h2;
+  // The first and last scans' end times, to the second, at the ends of the axis; each scan has a tick.
+  const when = (p: TrendPoint | undefined) => esc(p?.finishedAt.replace(/\.\d+Z$/, 'Z'));
+  const axis = `<text x="${left}" y="${axisY + 18}" font-size="10" fill="#555">oldest: ${when(points[0])}</text><text x="${left + plotW}" y="${axisY + 18}" font-size="10" text-anchor="end" fill="#555">newest: ${when(points.at(-1))}</text>`;
+
+  const grid = [0, 50, 100]
+    .map((v) => `<line x1="${left}" x2="${left + plotW}" y1="${f(y1(v))}" y2="${f(y1(v))}" stroke="#e0e0e0"/><text x="${left - 6}" y="${f(y1(v) + 4)}" font-size="11" text-anchor="end" fill="#555">${v}%</text>`)
+    .join('')
+    + [0, max]
+      .map((v) => `<line x1="${left}" x2="${left + plotW}" y1="${f(top2 + h2 - y2(v))}" y2="${f(top2 + h2 - y2(v))}" stroke="#e0e0e0"/><text x="${left - 6}" y="${f(top2 + h2 - y2(v) + 4)}" font-size="11" text-anchor="end" fill="#555">${v}</text>`)
+      .join('');
+  const titles = `<text x="${left}" y="${top - 10}" font-size="12" font-weight="600">Compliant accounts (% of accounts read)</text><text x="${left}" y="${top2 - 10}" font-size="12" font-weight="600">Fails by severity (exempted excluded)</text>`;
+
+  // The line joins consecutive scans that read accounts; a scan that read none breaks it.
+  let path = '';
+  let drawing = false;
+  points.forEach((p, i) => {
+    if (p.compliantPercent === null) {
+      drawing = false;
+      return;
+    }
+    path += `${drawing ? 'L' : 'M'}${f(x(i))} ${f(y1(p.compliantPercent))} `;
+    drawing = true;
+  });
+  const line = path ? `<path d="${path.trim()}" fill="none" stroke="${COMPLIANCE_COLOR}" stroke-width="2"/>` : '';
+
+  const scans = points.map((p, i) => {
+    const title = `<title>${esc(trendTitle(p))}</title>`;
+    const partial = p.status === 'partial';
+    const marker = p.compliantPercent === null
+      ? `<text class="marker no-data" x="${f(x(i))}" y="${f(y1(0) - 4)}" font-size="10" text-anchor="middle" fill="#777">n/a${title}</text>`
+      : `<circle class="marker" cx="${f(x(i))}" cy="${f(y1(p.compliantPercent))}" r="4.5" fill="${partial ? '#fff' : COMPLIANCE_COLOR}" stroke="${COMPLIANCE_COLOR}" stroke-width="2">${title}</circle>`;
+    let base = top2 + h2;
+    const bars = TREND_SEVERITIES.map((sev) => {
+      const hgt = y2(p.fails[sev]);
+      if (!(hgt > 0)) return '';
+      base -= hgt;
+      return `<rect class="bar bar-${sev}" x="${f(x(i) - barW / 2)}" y="${f(base)}" width="${f(barW)}" height="${f(hgt)}" fill="${SEVERITY_COLORS[sev]}"${partial ? ' fill-opacity="0.45"' : ''}><title>${esc(`${p.fails[sev]} ${sev}-severity fail(s)`)}&#10;${esc(trendTitle(p))}</title></rect>`;
+    }).join('');
+    const tick = `<line x1="${f(x(i))}" x2="${f(x(i))}" y1="${axisY}" y2="${axisY + 4}" stroke="#999"/>`;
+    return `<g class="trend-scan" data-scan-id="${esc(p.scanId)}" data-status="${esc(p.status)}">${marker}${bars}${tick}</g>`;
+  });
+  return `<svg role="img" aria-label="Compliance and fails by severity, scan by scan" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${titles}${grid}${line}${scans.join('')}${axis}<text x="${left + plotW / 2}" y="${height - 4}" font-size="10" text-anchor="middle" fill="#777">one tick per committed scan, in the order they ran (UTC)</text></svg>`;
+}
+
+/** The "Trend" section: the chart and its table over the last committed scans, or why there is no chart yet. */
+function trendSection(points: readonly TrendPoint[]): string {
+  const head = '<section id="trend"><h2>Trend</h2>';
+  if (points.length < 2) {
+    return `${head}<p class="meta">The trend is drawn from two committed scans on; this store holds ${points.length === 1 ? 'only this scan' : 'no scan'} so far.</p></section>`;
+  }
+  const partial = points.filter((p) => p.status === 'partial').length;
+  const legend = `<div class="legend"><span><i class="dot"></i>compliant %, complete scan</span><span><i class="hollow"></i>partial scan</span>${TREND_SEVERITIES.map((sev) => `<span><i style="background:${SEVERITY_COLORS[sev]}"></i>${sev} fails</span>`).join('')}</div>`;
+  const note = partial
+    ? `<p class="note">${partial} of these ${points.length} scans ${partial === 1 ? 'is' : 'are'} partial (hollow markers, paler bars): some data could not be read, so ${partial === 1 ? 'its' : 'their'} figures are over what was read (coverage in the table).</p>`
+    : '';
+  const rows = points
+    .map((p) => `<tr data-scan-id="${esc(p.scanId)}"><td><code>${esc(p.scanId)}</code></td><td>${esc(p.finishedAt)}</td><td>${esc(p.status)}</td><td class="num">${p.compliantPercent === null ? `— <small>${esc(p.headline)}</small>` : `${esc(p.compliantPercent)}%`}</td><td class="num">${esc(p.accountsRead)}</td>${TREND_SEVERITIES.map((sev) => `<td class="num">${esc(p.fails[sev])}</td>`).join('')}<td class="num">${esc(p.unknowns)}</td><td><small>${esc(p.coverage.text)}</small></td></tr>`)
+    .join('\n');
+  return `${head}<p class="meta">The last ${points.length} committed scans, oldest first, from each scan's <code>scan.json</code> summary: compliance over the accounts each read, and fails by severity (exempted fails excluded).</p>
+${trendChart(points)}${legend}${note}
+<details id="trend-table"><summary>The trend as a table</summary><table><thead><tr><th>scan</th><th>finished</th><th>status</th><th>compliant</th><th>accounts read</th><th>high fails</th><th>medium fails</th><th>low fails</th><th>unknown</th><th>coverage</th></tr></thead><tbody>
+${rows}
+</tbody></table></details></section>`;
+}
+
 async function writePage(scan: ScanDocument, summary: ReportSummary, kept: Kept, write: (text: string) => Promise<void>): Promise<void> {
-  const { accounts, changes, previous, cap, readiness } = kept;
+  const { accounts, changes, previous, cap, readiness, trend } = kept;
   const s = scan.summary;
   const ex = s.exempted?.failsBySeverity ?? { high: 0, medium: 0, low: 0 };
   const unreadable = scan.coverage.subscriptions.filter((x) => x.status === 'unreadable');
@@ -365,6 +483,7 @@ async function writePage(scan: ScanDocument, summary: ReportSummary, kept: Kept,
 <div class="card"><div class="n">${s.bySeverity.low.fail - ex.low}</div><div class="l">low-severity fails${ex.low ? ` (+${ex.low} exempted)` : ''}</div></div>
 <div class="card"><div class="n o-unknown">${s.byOutcome.unknown}</div><div class="l">unknown (data not read)</div></div>
 </section>`);
+  if (trend) parts.push(trendSection(trend));
   if (scan.status === 'partial') {
     parts.push(`<section><h2>Coverage gaps</h2><p class="note">This scan is partial: some data could not be read. Verdicts that depend on it are <strong>unknown</strong>, never pass.</p><ul>
 ${unreadable.map((x) => `<li>subscription <code>${esc(x.id)}</code>${x.name ? ` (${esc(x.name)})` : ''} unreadable: ${esc(x.reason ?? '')}</li>`).join('')}

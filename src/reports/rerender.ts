@@ -65,9 +65,11 @@ async function requireAllFindings(dir: string, scan: ScanDocument): Promise<void
  * `perimeter-auditor report`: renders reports again from a saved scan directory (scan.json +
  * findings.ndjson), optionally against a previous scan directory, into `outDir` (default: the scan
  * directory). Existing reports are replaced only when every new one was written. The findings are
- * read once for every format (reports/writer.ts, as a commit writes them).
- * @throws ScanDirectoryError for a missing or unreadable scan, or a findings file whose line count is not
- *   accounts × rules of its scan.json (either directory); FindingsFormatError for a bad line.
+ * read once for every format (reports/writer.ts, as a commit writes them), and the HTML trend is the
+ * scan directory's `history.json` up to this scan, as the commit drew it.
+ * @throws ScanDirectoryError for a missing or unreadable scan, a findings file whose line count is not
+ *   accounts × rules of its scan.json (either directory), or a `history.json` that is not a history;
+ *   FindingsFormatError for a bad line.
  * @returns the files written
  */
 export async function rerenderReports(o: { scanDir: string; formats: readonly ReportFormat[]; previousDir?: string; outDir?: string }): Promise<string[]> {
@@ -79,9 +81,13 @@ export async function rerenderReports(o: { scanDir: string; formats: readonly Re
     await requireAllFindings(o.previousDir, prev);
     previous = await loadBaseline(prev.scanId, prev.finishedAt, fileFindings(join(o.previousDir, 'findings.ndjson')));
   }
+  // The trend the commit drew: the directory's history up to this scan (store/stores.ts).
+  const history = await new DirectoryStore(o.scanDir).history().catch((error: unknown) => {
+    throw new ScanDirectoryError(`${o.scanDir}: the trend could not be read (${(error as Error).message})`);
+  });
   const out = o.outDir ?? o.scanDir;
   // The commit's writer, fed the saved findings.ndjson instead of the parts: one pass, every format.
-  const reports = await ReportWriter.open({ scan, formats: o.formats, previous });
+  const reports = await ReportWriter.open({ scan, formats: o.formats, previous, history });
   try {
     await reports.read([(to) => copyFile(join(o.scanDir, 'findings.ndjson'), to)]);
     const artifacts = await reports.finish(scan);

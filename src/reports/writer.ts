@@ -13,6 +13,7 @@ import { HtmlReport } from './html.js';
 import { REPORT_FILES, type ReportFormat } from './index.js';
 import { sarifFrame, SarifResults } from './sarif.js';
 import { ReportAggregator, type ReportSummary, summaryText } from './summary.js';
+import type { TrendPoint } from './trend.js';
 
 /**
  * One pass over a scan's findings feeds every report format (issue 17): the bytes of
@@ -50,6 +51,11 @@ export interface ReportWriterOptions {
   readonly workDir?: string | undefined;
   /** Accounts the HTML page shows with drill-down (count). Default 2000 (html.ts). */
   readonly htmlAccountCap?: number;
+  /**
+   * The store's trend before this scan (its committed scans, `ScanStore.history`): the HTML page's
+   * "Trend" is these and the scan being written (reports/trend.ts). Absent: the page has no trend.
+   */
+  readonly history?: readonly TrendPoint[] | undefined;
 }
 
 /** A format's finished file, and the text around it (SARIF: the log around its results). */
@@ -185,7 +191,13 @@ export class ReportWriter {
     if (has('csv')) this.csv = { rows: new CsvRows(), file: this.file(REPORT_FILES.csv.name) };
     if (has('sarif')) this.sarif = { results: new SarifResults(o.scan.rules), file: this.file(`${REPORT_FILES.sarif.name}.results`) };
     if (has('json') || has('html')) this.counts = new ReportAggregator(o.scan.rules);
-    if (has('html')) this.html = new HtmlReport(o.scan, { ...(o.previous ? { previous: o.previous } : {}), ...(o.htmlAccountCap ? { accountCap: o.htmlAccountCap } : {}) });
+    if (has('html')) {
+      this.html = new HtmlReport(o.scan, {
+        ...(o.previous ? { previous: o.previous } : {}),
+        ...(o.htmlAccountCap ? { accountCap: o.htmlAccountCap } : {}),
+        ...(o.history ? { history: o.history } : {}),
+      });
+    }
   }
 
   /**

@@ -7,6 +7,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import { type Artifact, type FindingSource, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
 import { printableUrl } from '../config/endpoints.js';
+import { parseTrendPoint, TREND_LIMIT, type TrendPoint, trendOf } from '../reports/trend.js';
 import { faultPoint } from '../testing/faults.js';
 import { JsonBlobs } from './json.js';
 
@@ -30,6 +31,13 @@ export interface ScanStore {
   save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void>;
   /** The current (last committed) scan, or undefined when there is none. */
   current(): Promise<StoredScan | undefined>;
+  /**
+   * The trend of the committed scans the store holds (reports/trend.ts), oldest first, at most
+   * `limit` (default `TREND_LIMIT`): from their `scan.json` summaries, never from findings. A store
+   * without it keeps no history (the HTML trend then holds the scan being committed alone).
+   * @throws the underlying I/O error, or Error naming a stored history that is not one
+   */
+  history?(limit?: number): Promise<TrendPoint[]>;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -54,23 +62,80 @@ async function writeTo(artifact: Artifact, out: Writable): Promise<void> {
   await done;
 }
 
+/** A directory's trend file: `{ schemaVersion: 1, scans: TrendPoint[] }`, oldest first, the last `TREND_LIMIT` scans. */
+export const HISTORY_FILE = 'history.json';
+
+/** A JSON document as an artifact (indented by two spaces, and a newline). */
+function jsonArtifact(name: string, value: unknown): Artifact {
+  return {
+    name,
+    contentType: 'application/json',
+    write: async (out) => {
+      out.write(`${JSON.stringify(value, null, 2)}\n`);
+    },
+  };
+}
+
+/** Reads a file's text; undefined when it does not exist. @throws other I/O errors */
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * The points of a `history.json` text. @throws Error naming the file and the first entry that is
+ * not a trend point, or the JSON error
+ */
+function parseHistory(text: string, path: string): TrendPoint[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path} is not JSON: ${(error as Error).message}`);
+  }
+  const doc = value as { schemaVersion?: unknown; scans?: unknown } | null;
+  if (doc?.schemaVersion !== 1 || !Array.isArray(doc.scans)) throw new Error(`${path} is not a schemaVersion 1 history ({ schemaVersion: 1, scans: [...] })`);
+  return doc.scans.map((entry: unknown, i) => {
+    const point = parseTrendPoint(entry);
+    if (!point) throw new Error(`${path}: scans[${i}] is not a trend point`);
+    return point;
+  });
+}
+
 /**
  * A directory holding one scan's files (`--output DIR`). Each file is written to a temporary name
  * and renamed into place, `scan.json` last; a failed write removes the temporary files and leaves
  * the previous files untouched.
+ *
+ * Each save also rewrites `history.json` (`HISTORY_FILE`): the trend points of the last
+ * `TREND_LIMIT` scans committed to the directory, this one included, so that a CLI user gets a trend
+ * although the directory keeps one scan. It is renamed into place just before `scan.json` (the
+ * commit point), so an entry newer than `scan.json` is a save that did not finish, and `history`
+ * leaves it out.
  */
 export class DirectoryStore implements ScanStore {
   constructor(readonly location: string) {}
 
   async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
-    const scanArtifact: Artifact = {
-      name: 'scan.json',
-      contentType: 'application/json',
-      write: async (out) => {
-        out.write(`${JSON.stringify(scan, null, 2)}\n`);
-      },
-    };
-    await this.saveFiles(scan.scanId, [...artifacts, scanArtifact]);
+    await this.saveFiles(scan.scanId, [...artifacts, ...(await this.nextHistory(scan)), jsonArtifact('scan.json', scan)]);
+  }
+
+  /**
+   * `history.json` with `scan` added. A history that cannot be read is not carried on: the new one
+   * starts with this scan (the commit's own read of it, for the report, has logged why). The trend
+   * never stops a save: a scan it cannot make a point of leaves the history as it was (none).
+   */
+  private async nextHistory(scan: ScanDocument): Promise<Artifact[]> {
+    const previous = await this.history(TREND_LIMIT).catch(() => []);
+    try {
+      return [jsonArtifact(HISTORY_FILE, { schemaVersion: 1, scans: trendOf([...previous, scan], TREND_LIMIT) })];
+    } catch {
+      return [];
+    }
   }
 
   /**
@@ -106,6 +171,22 @@ export class DirectoryStore implements ScanStore {
     // handle lives as long as the process (a CLI run).
     const handle = await open(findingsPath, 'r');
     return { scan, findings: () => readFindings(handle.createReadStream({ start: 0, autoClose: false, encoding: 'utf8' })) };
+  }
+
+  /**
+   * The directory's trend: `history.json`'s points no newer than the committed `scan.json`, and that
+   * scan (a directory written before the history existed starts its trend with it). Empty when the
+   * directory holds no scan.
+   * @throws Error naming `history.json` when it is not a history; I/O errors other than a missing file
+   */
+  async history(limit: number = TREND_LIMIT): Promise<TrendPoint[]> {
+    const scanText = await readIfExists(join(this.location, 'scan.json'));
+    if (scanText === undefined) return [];
+    const current = JSON.parse(scanText) as ScanDocument;
+    const historyPath = join(this.location, HISTORY_FILE);
+    const text = await readIfExists(historyPath);
+    const stored = text === undefined ? [] : parseHistory(text, historyPath);
+    return trendOf([...stored.filter((p) => p.scanId <= current.scanId), current], limit);
   }
 }
 
@@ -181,5 +262,42 @@ export class BlobStore implements ScanStore {
   async current(): Promise<StoredScan | undefined> {
     const latest = await this.latest();
     return latest ? this.scan(latest.scanId) : undefined;
+  }
+
+  /** The IDs of the scans under `scans/` (a folder of the scanId form), newest first; none when the container does not exist. */
+  async scanIds(): Promise<string[]> {
+    const ids: string[] = [];
+    if (!(await this.container.exists())) return ids;
+    for await (const item of this.container.listBlobsByHierarchy('/', { prefix: 'scans/' })) {
+      if (item.kind !== 'prefix') continue;
+      const id = item.name.slice('scans/'.length).replace(/\/$/, '');
+      if (isScanId(id)) ids.push(id);
+    }
+    return ids.sort().reverse();
+  }
+
+  /**
+   * The trend of the committed scans: the newest `limit` (default `TREND_LIMIT`) scans under
+   * `scans/` no newer than `latest.json` (the commit point) that have a `scan.json`, read from their
+   * `scan.json` alone (10 at a time). A scan newer than `latest.json` is running, or its commit
+   * failed (its `scan.json` was written, `latest.json` was not): it is left out. Empty before the
+   * first commit.
+   *
+   * What the layout cannot tell: a scan whose commit failed and a later scan committed keeps its
+   * `scan.json` below `latest.json`, and is listed like a committed one (as by `GET /api/scans`).
+   * @throws storage errors; SyntaxError naming a `scan.json` that is not JSON
+   */
+  async history(limit: number = TREND_LIMIT): Promise<TrendPoint[]> {
+    const latest = await this.latest();
+    if (!latest) return [];
+    const candidates = (await this.scanIds()).filter((id) => id <= latest.scanId);
+    const json = new JsonBlobs(this.container);
+    const scans: ScanDocument[] = [];
+    for (let i = 0; i < candidates.length && scans.length < limit; i += 10) {
+      const batch = candidates.slice(i, i + 10);
+      const read = await Promise.all(batch.map((id) => json.value<ScanDocument>(`scans/${id}/scan.json`)));
+      for (const scan of read) if (scan && scans.length < limit) scans.push(scan);
+    }
+    return trendOf(scans, limit);
   }
 }

@@ -7,6 +7,8 @@ import { reports } from '../../functions/reports.js';
 import { rules } from '../../functions/rules.js';
 import { scanRequested } from '../../functions/scanRequested.js';
 import { scanRequests, scans } from '../../functions/scans.js';
+import { scanTrend } from '../../functions/scanTrend.js';
+import type { TrendResponse } from '../../src/api/scansApi.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { scanSimulator, withSimulator } from '../helpers/sample.js';
@@ -109,6 +111,51 @@ describe('reports API (HTTP handlers over Azurite)', () => {
     assert.equal(missing.status, 404);
     const badFormat = await reports(get(`/x?format=pdf`, { scanId: scanIds[0] ?? '' }), context('reports'));
     assert.equal(badFormat.status, 400);
+  });
+
+  it('GET /api/scans/trend serves the committed scans\' trend, oldest first, from their scan.json summaries', async () => {
+    const r = await scanTrend(get('/api/scans/trend'), context('scanTrend'));
+    assert.equal(r.status, 200);
+    assert.equal(header(r, 'content-type'), 'application/json; charset=utf-8');
+    const body = JSON.parse(await bodyText(r)) as TrendResponse;
+    assert.equal(body.limit, 30);
+    assert.deepEqual(body.scans.map((p) => p.scanId), [...scanIds].reverse());
+    const newest = body.scans.at(-1);
+    assert.ok(newest);
+    assert.deepEqual(Object.keys(newest).sort(), ['accountsRead', 'compliantPercent', 'coverage', 'fails', 'finishedAt', 'headline', 'scanId', 'status', 'unknowns']);
+    assert.equal(newest.status, 'partial');
+    assert.equal(newest.accountsRead, 19);
+    assert.equal(typeof newest.compliantPercent, 'number');
+    assert.match(newest.headline, new RegExp(`^${newest.compliantPercent}% compliant \\(\\d+ of 19 accounts read\\)$`));
+    assert.deepEqual(Object.keys(newest.fails), ['high', 'medium', 'low']);
+    assert.ok(newest.fails.high > 0, 'the sample tenant has high-severity fails');
+    assert.deepEqual(newest.coverage.subscriptions, { inScope: 3, read: 2, unreadable: 1 });
+    assert.equal(newest.coverage.text, '19 accounts read in 2 of 3 subscriptions in scope; 1 subscription unreadable (its accounts are not counted)');
+    // The same figures as the scan list's, which reads the same scan.json.
+    const list = JSON.parse(await bodyText(await scans(get('/api/scans?limit=1'), context('scans')))) as { scans: Array<{ scanId: string; headline: string; coverage: string }> };
+    assert.deepEqual([list.scans[0]?.scanId, list.scans[0]?.headline, list.scans[0]?.coverage], [newest.scanId, newest.headline, newest.coverage.text]);
+
+    const two = JSON.parse(await bodyText(await scanTrend(get('/api/scans/trend?limit=2'), context('scanTrend')))) as TrendResponse;
+    assert.equal(two.limit, 2);
+    assert.deepEqual(two.scans.map((p) => p.scanId), scanIds.slice(0, 2).reverse(), 'the newest two, oldest first');
+  });
+
+  it('GET /api/scans/trend refuses a limit that is not 1 to 30 with 400, and is empty before the first scan', async () => {
+    for (const bad of ['0', '31', '100', '-1', '1.5', 'abc', '', '030']) {
+      const r = await scanTrend(get(`/api/scans/trend?limit=${encodeURIComponent(bad)}`), context('scanTrend'));
+      assert.equal(r.status, 400, `limit=${bad}`);
+      assert.deepEqual(JSON.parse(await bodyText(r)), { status: 400, title: 'Bad limit', detail: 'limit must be a whole number from 1 to 30' });
+    }
+    const max = await scanTrend(get('/api/scans/trend?limit=30'), context('scanTrend'));
+    assert.equal(max.status, 200);
+    process.env.AUDIT_CONTAINER = 'api-empty';
+    try {
+      const empty = await scanTrend(get('/api/scans/trend'), context('scanTrend'));
+      assert.equal(empty.status, 200);
+      assert.deepEqual(JSON.parse(await bodyText(empty)), { limit: 30, scans: [] });
+    } finally {
+      process.env.AUDIT_CONTAINER = container;
+    }
   });
 
   it('GET /api/rules returns the catalog', async () => {

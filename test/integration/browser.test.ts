@@ -9,7 +9,7 @@ import { DirectoryStore } from '../../src/store/stores.js';
 import { CHROMIUM, chromiumMissing, launchChromium } from '../helpers/chromium.js';
 import { HOSTILE, hostileTenant } from '../helpers/hostile.js';
 import { ROOT } from '../helpers/paths.js';
-import { sampleTenant, scanSimulator, withSimulator } from '../helpers/sample.js';
+import { sampleTenant, scanSimulator, SUB_DEV, withSimulator } from '../helpers/sample.js';
 
 /**
  * The HTML report in a real browser: Debian's Chromium driven by playwright-core. `.ci/run`
@@ -25,6 +25,27 @@ async function reportOf(tenant: ReturnType<typeof hostileTenant> | ReturnType<ty
   const dir = await mkdtemp(join(tmpdir(), 'pa-browser-'));
   const t = await tenant;
   await withSimulator({ tenant: t }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(dir)], formats: ['html'] }));
+  return join(dir, 'report.html');
+}
+
+/**
+ * Three scans of the sample tenant into one directory, the tenant changing between them: the first
+ * as it is (partial: one subscription is forbidden), then with every subscription readable
+ * (complete), then partial again without the dev subscription's OpenAI accounts. @returns the last report
+ */
+async function threeScansReport(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'pa-browser-trend-'));
+  const sample = await sampleTenant();
+  const tenants = [
+    sample,
+    { ...sample, forbiddenSubscriptions: [] },
+    { ...sample, resources: sample.resources.filter((r) => !(r.subscriptionId === SUB_DEV && String(r.name).startsWith('oai-'))) },
+  ];
+  for (const [i, tenant] of tenants.entries()) {
+    // Scan IDs have one-second resolution: each scan gets its own second on a fixed clock.
+    const at = new Date(Date.UTC(2026, 10, 21, 3, 0, i));
+    await withSimulator({ tenant }, (sim) => scanSimulator(sim, { stores: [new DirectoryStore(dir)], formats: ['html'], now: () => at }));
+  }
   return join(dir, 'report.html');
 }
 
@@ -83,6 +104,48 @@ describe.skipIf(missing)('HTML report in headless Chromium', () => {
     assert.deepEqual(problems, []);
     assert.ok(requests.every((u) => u.startsWith('file://')), `only the file itself was loaded: ${requests.join(', ')}`);
     await page.screenshot({ path: join(ARTIFACTS, 'report-hostile.png'), fullPage: false });
+    await page.close();
+  });
+
+  it('draws the trend of three stored scans: a marker, bars and a table row per scan, the partial ones marked', async () => {
+    const file = await threeScansReport();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+    });
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    await page.goto(pathToFileURL(file).href);
+
+    const trend = page.locator('#trend');
+    assert.equal(await trend.locator('h2').textContent(), 'Trend');
+    // Near the top: the section right after the headline's cards.
+    assert.equal(await page.locator('section.cards + section').getAttribute('id'), 'trend');
+    const svg = trend.locator('svg');
+    assert.equal(await svg.count(), 1);
+    assert.ok(await svg.isVisible(), 'the chart is shown');
+    const scans = svg.locator('g.trend-scan');
+    assert.equal(await scans.count(), 3);
+    assert.deepEqual(await scans.evaluateAll((gs) => gs.map((g) => g.getAttribute('data-status'))), ['partial', 'complete', 'partial']);
+    assert.equal(await svg.locator('circle.marker').count(), 3, 'a compliance marker per scan');
+    // Partial scans are hollow (white inside), the complete one filled.
+    assert.deepEqual(await svg.locator('circle.marker').evaluateAll((cs) => cs.map((c) => c.getAttribute('fill'))), ['#fff', '#1565c0', '#fff']);
+    assert.ok((await svg.locator('rect.bar').count()) >= 3, 'fail bars are drawn');
+    const box = await svg.boundingBox();
+    assert.ok(box && box.width > 300 && box.height > 150, `the chart has a size: ${JSON.stringify(box)}`);
+    assert.match((await trend.locator('.note').textContent()) ?? '', /^2 of these 3 scans are partial/);
+
+    // The table fallback holds the same three scans, oldest first.
+    const rows = trend.locator('#trend-table tbody tr');
+    assert.equal(await rows.count(), 3);
+    assert.equal(await rows.first().isVisible(), false, 'folded until asked for');
+    await trend.locator('#trend-table summary').click();
+    assert.equal(await rows.first().isVisible(), true);
+    const ids = await rows.evaluateAll((rs) => rs.map((r) => r.getAttribute('data-scan-id') ?? ''));
+    assert.deepEqual(ids, [...ids].sort());
+    assert.deepEqual(await rows.locator('td:nth-child(5)').allTextContents(), ['19', '20', '15'], 'accounts read per scan');
+    assert.deepEqual(problems, []);
+    await trend.screenshot({ path: join(ARTIFACTS, 'trend.png') });
     await page.close();
   });
 

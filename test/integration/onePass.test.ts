@@ -307,7 +307,7 @@ describe('one pass over the findings feeds every report (issue 17)', () => {
     const [all, some, work] = [await fresh('pa-all-'), await fresh('pa-some-'), await fresh('pa-work-')];
     await commit({ dir: all, work, scanId: '2026-11-21T03-00-00Z-onepa4', shards });
     const c = await commit({ dir: some, work, scanId: '2026-11-21T03-00-00Z-onepa4', shards, formats: ['sarif', 'csv'] });
-    assert.deepEqual((await readdir(some)).sort(), ['findings.ndjson', 'report.csv', 'report.sarif', 'scan.json']);
+    assert.deepEqual((await readdir(some)).sort(), ['findings.ndjson', 'history.json', 'report.csv', 'report.sarif', 'scan.json']);
     assert.deepEqual(c.reads.copies, [0, 1]);
     for (const name of ['findings.ndjson', 'report.csv', 'report.sarif']) assert.equal(await c.file(name), await readFile(join(all, name), 'utf8'), name);
     assert.deepEqual(await readdir(work), []);
