@@ -1,8 +1,10 @@
-// perimeter-auditor: the Function App, its storage, monitoring, Key Vault, roles and change events.
+// perimeter-auditor: the Function App, its storage, monitoring, Key Vault, roles and change events, the
+// findings export to Log Analytics with its workbook, and optionally a Microsoft Sentinel rule.
 // Deployed by `azd up` (azure.yaml); the guide is docs/deploy.md. test/infra/drift.test.ts checks this
 // file against the code: every setting the code reads is set here (and nothing else), and no role
 // assignment grants more than Reader and Log Analytics Reader (NSP-07) on the audited scopes, Storage Blob/Queue Data Contributor on the
-// app's own storage account and Key Vault Secrets User on its own vault.
+// app's own storage account, Key Vault Secrets User on its own vault and Monitoring Metrics Publisher on its own
+// data collection rule.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -59,6 +61,9 @@ param retentionDays int = 400
 @description('Maximum instances of the Flex Consumption app.')
 param maximumInstanceCount int = 40
 
+@description('Resource ID of a Log Analytics workspace with Microsoft Sentinel enabled that holds the export tables (the auditor\'s own: output AUDITOR_LOG_ANALYTICS_WORKSPACE_ID): a scheduled analytics rule there raises an incident for each new high-severity fail. Empty: no Sentinel rule.')
+param sentinelWorkspaceId string = ''
+
 var tags = { 'azd-env-name': environmentName, application: 'perimeter-auditor' }
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var auditContainerName = 'audit'
@@ -76,6 +81,10 @@ var eventSubscriptions = empty(requestedEventSubscriptions) ? auditedSubscriptio
 var webhookSpecs = filter(map(split(alertWebhooks, ','), s => split(trim(s), ':')), parts => !empty(parts[0]))
 var webhooks = map(webhookSpecs, parts => union({ name: parts[0], format: parts[1] }, toObject(take(skip(parts, 2), 1), x => 'minSeverity', x => x)))
 var keyVaultName = 'kv-${resourceToken}'
+var workspaceName = 'log-${resourceToken}'
+// /subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.OperationalInsights/workspaces/{name}; a
+// placeholder when empty, so that the (skipped) module's scope still evaluates.
+var sentinelWorkspace = split(empty(sentinelWorkspaceId) ? '/subscriptions/${subscription().subscriptionId}/resourceGroups/none/providers/Microsoft.OperationalInsights/workspaces/none' : sentinelWorkspaceId, '/')
 var eventsGroupName = 'rg-${environmentName}-events'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
@@ -98,11 +107,46 @@ module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   scope: rg
   params: {
-    workspaceName: 'log-${resourceToken}'
+    workspaceName: workspaceName
     appInsightsName: 'appi-${resourceToken}'
     location: location
     tags: tags
   }
+}
+
+// Findings and scans to Log Analytics (src/export/tables.ts): the custom tables in that workspace, the
+// data collection rule the app uploads through, and its one role there.
+module logExport 'modules/logexport.bicep' = {
+  name: 'logexport'
+  scope: rg
+  params: {
+    workspaceName: workspaceName
+    dcrName: 'dcr-auditor-${resourceToken}'
+    location: location
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+  dependsOn: [monitoring]
+}
+
+module workbook 'modules/workbook.bicep' = {
+  name: 'workbook'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceId: monitoring.outputs.workspaceId
+  }
+}
+
+module sentinel 'modules/sentinel.bicep' = if (!empty(sentinelWorkspaceId)) {
+  name: 'sentinel'
+  scope: resourceGroup(sentinelWorkspace[2], sentinelWorkspace[4])
+  params: {
+    workspaceName: sentinelWorkspace[8]
+  }
+  // Sentinel validates the rule's query when it is created: the tables must exist by then.
+  dependsOn: [logExport]
 }
 
 module storage 'modules/storage.bicep' = {
@@ -174,6 +218,8 @@ var appSettings = {
   ALERT_MIN_SEVERITY: alertMinSeverity
   REPORT_BASE_URL: 'https://${functionApp.outputs.defaultHostName}/api'
   POLICY_BLOB: policyBlob
+  LOGS_INGESTION_ENDPOINT: logExport.outputs.logsIngestionEndpoint
+  LOGS_DCR_IMMUTABLE_ID: logExport.outputs.immutableId
 }
 
 module settings 'modules/appsettings.bicep' = {
@@ -229,3 +275,5 @@ output AUDITOR_STORAGE_ACCOUNT string = storage.outputs.name
 output AUDITOR_KEY_VAULT_NAME string = vault.outputs.name
 output AUDITOR_REPORT_BASE_URL string = 'https://${functionApp.outputs.defaultHostName}/api'
 output AUDITED_MANAGEMENT_GROUPS string = join(managementGroups, ',')
+output AUDITOR_LOG_ANALYTICS_WORKSPACE_ID string = monitoring.outputs.workspaceId
+output AUDITOR_WORKBOOK_ID string = workbook.outputs.id

@@ -31,4 +31,4 @@ if (problems.length > 0) {
   console.error(`${problems.length} problem(s)`);
   process.exit(1);
 }
-console.log(`infra/ (compiled by Bicep ${built.compiler}) agrees with the code: settings, queues, Event Grid filter, roles (${ALLOWED_ROLES.map((r) => r.name).join(', ')})`);
+console.log(`infra/ (compiled by Bicep ${built.compiler}) agrees with the code: settings, queues, Event Grid filter, export tables and data collection rule, workbook, Sentinel rule, roles (${ALLOWED_ROLES.map((r) => r.name).join(', ')})`);

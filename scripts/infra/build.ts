@@ -48,14 +48,24 @@ interface Stamp {
 /** Thrown when dist/infra/ is missing or was built from other sources; the message says to run infra:build. */
 export class StaleBuildError extends Error {}
 
-/** The files of infra/ the compiler reads (.bicep and bicepconfig.json), relative to `root`, sorted. */
+/** Folders of infra/ whose files the compiled templates do not depend on: the azd hooks, the compiler's restore project. */
+const NOT_COMPILED = ['infra/hooks', 'infra/tools'];
+
+/**
+ * The files of infra/ the compiled templates depend on, relative to `root`, sorted: .bicep, bicepconfig.json,
+ * and the files Bicep loads into the templates (loadTextContent: the workbook, the Sentinel rule's query),
+ * with main.parameters.json; not the hooks or the compiler's restore project.
+ */
 export function infraSources(root: string): string[] {
   const out: string[] = [];
   const visit = (dir: string): void => {
     for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
       const rel = posix.join(dir, entry.name);
-      if (entry.isDirectory()) visit(rel);
-      else if (entry.name.endsWith('.bicep') || entry.name === 'bicepconfig.json') out.push(rel);
+      if (entry.isDirectory()) {
+        if (!NOT_COMPILED.includes(rel)) visit(rel);
+      } else {
+        out.push(rel);
+      }
     }
   };
   if (existsSync(join(root, 'infra'))) visit('infra');

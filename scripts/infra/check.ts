@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { loadWebhooks, webhookSecretSetting, webhookUrlSetting } from '../../src/config/alerts.js';
 import { PLATFORM_SETTINGS, SETTINGS_NOT_DEPLOYED, SettingsSchema } from '../../src/config/settings.js';
 import { ROUTED_OPERATIONS } from '../../src/events/route.js';
+import { type Column, EXPORT_TABLES, FINDINGS_TABLE } from '../../src/export/tables.js';
 import { SCAN_QUEUE } from '../../src/queues.js';
 import { SHARD_POISON_QUEUE, SHARD_QUEUE } from '../../src/shards.js';
 import { type ArmTemplate, TEMPLATES, type Templates } from './build.js';
@@ -31,14 +32,24 @@ import {
  * - change events: one system topic per subscription, whose event subscription filters exactly
  *   `ROUTED_OPERATIONS` (src/events/route.ts) into the `resourceChanged` function, and none before the
  *   hook turns them on;
+ * - the findings export (issue 19): the custom tables of `EXPORT_TABLES` (src/export/tables.ts) in a workspace
+ *   the deployment creates, a data collection rule of kind Direct whose stream declarations and tables agree
+ *   with the code column by column (names and types; order is free), whose data flows take each stream to its
+ *   own table unchanged, and which LOGS_INGESTION_ENDPOINT and LOGS_DCR_IMMUTABLE_ID point at; Monitoring
+ *   Metrics Publisher on that rule and nowhere else;
+ * - the workbook: shared, linked to that workspace, its content the file infra/workbooks/perimeter-auditor.workbook.json
+ *   (whose queries test/unit/shippedKql.test.ts checks); the Sentinel rule: only when sentinelWorkspaceId is set,
+ *   scheduled, on that workspace, which must hold the findings table, its query infra/sentinel/new-high-fail.kql,
+ *   an incident per alert and the account as its AzureResource entity;
  * - the rest of azd's contract: main.parameters.json, azure.yaml, the hooks, every .bicep file used.
  *
  * What the compiler checks itself (names, types, module parameters and outputs, property names of each
  * resource type) is its business: infra:build fails on any error or warning.
  *
  * Source of the roles: "Connecting to host storage with an identity" (Storage Blob Data Contributor,
- * Storage Queue Data Contributor), "Use Key Vault references as app settings" (Key Vault Secrets User)
- * and the Resource Graph / Resource Manager read permissions (Reader).
+ * Storage Queue Data Contributor), "Use Key Vault references as app settings" (Key Vault Secrets User),
+ * the Resource Graph / Resource Manager read permissions (Reader) and the Logs Ingestion API (Monitoring
+ * Metrics Publisher on the data collection rule: AZURE-FACTS.md "Logs Ingestion API").
  */
 
 /** Files of infra/ (other than Bicep) and of the project root that the check reads, by path relative to the root. */
@@ -87,6 +98,12 @@ export const ALLOWED_ROLES: readonly AllowedRole[] = [
     scopes: ['Microsoft.KeyVault/vaults'],
     why: 'Key Vault references resolve with the app\'s identity, which must read secret values; on its own vault only',
   },
+  {
+    name: 'Monitoring Metrics Publisher',
+    id: '3913510d-42f4-4e42-8a64-420c390055eb',
+    scopes: ['Microsoft.Insights/dataCollectionRules'],
+    why: 'the findings export uploads rows with the Logs Ingestion API, which requires it on the data collection rule; on the deployment\'s own rule only',
+  },
 ];
 
 /** Two audited subscriptions of the `full` deployment (stand-ins). */
@@ -98,7 +115,9 @@ export const REQUIRED_PARAMETERS: Parameters = { environmentName: 'audit-prod', 
 /**
  * The parameter sets the check deploys infra/main.bicep with: `defaults` (what `azd up` does when nothing is
  * set), and `full` (two subscriptions, a management group, a signed and an unsigned webhook, the event
- * subscriptions on: every optional part present).
+ * subscriptions on: every optional part present). `full` also names a Sentinel workspace: the auditor's own
+ * (the one workspace of the `defaults` deployment, whose environment name and location are the same), as
+ * docs/deploy.md says to.
  */
 export const CHECK_DEPLOYMENTS = {
   defaults: REQUIRED_PARAMETERS,
@@ -110,6 +129,13 @@ export const CHECK_DEPLOYMENTS = {
     deployEventSubscriptions: true,
   },
 } as const satisfies Record<string, Parameters>;
+
+/** The workbook's content, deployed as is but for the workspace placeholder (infra/modules/workbook.bicep). */
+export const WORKBOOK_FILE = 'infra/workbooks/perimeter-auditor.workbook.json';
+/** What infra/modules/workbook.bicep replaces with the workspace's resource ID in the workbook's content. */
+export const WORKBOOK_WORKSPACE_PLACEHOLDER = '__AUDITOR_WORKSPACE_ID__';
+/** The Sentinel rule's query (infra/modules/sentinel.bicep). */
+export const SENTINEL_QUERY_FILE = 'infra/sentinel/new-high-fail.kql';
 
 /** The principal the management-group template is deployed for (the hook passes AUDITOR_PRINCIPAL_ID). */
 const HOOK_PRINCIPAL = standInGuid('the hook\'s AUDITOR_PRINCIPAL_ID');
@@ -158,6 +184,7 @@ const ROLE_DEFINITION = /^(?:\/subscriptions\/[^/]+)?\/providers\/Microsoft\.Aut
 const same = (a: string | undefined, b: string | undefined): boolean => a !== undefined && b !== undefined && a.toLowerCase() === b.toLowerCase();
 const ofType = (deployment: Deployment, type: string): PredictedResource[] => deployment.resources.filter((r) => same(r.type, type));
 const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const arrayOf = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
 /** A value at a property path of a resource, e.g. `at(site, 'properties', 'functionAppConfig', 'runtime')`. */
 function at(value: unknown, ...path: string[]): unknown {
   let v = value;
@@ -192,16 +219,23 @@ class Checker {
     if (full) {
       const settings = this.checkSettings(full);
       if (settings) {
-        this.checkRoles(full, settings, TEMPLATES.main.source);
+        const granted = this.checkRoles(full, settings, TEMPLATES.main.source);
         this.checkStorage(full, settings);
         this.checkEvents(full, true);
         this.checkFunctionApp(full, azureYaml);
+        const workspace = this.checkExport(full, settings, granted);
+        this.checkWorkbook(full, workspace);
+        this.checkSentinel(full, workspace);
       }
     }
     if (defaults) {
       const settings = this.appSettings(defaults);
-      if (settings) this.checkRoles(defaults, settings, TEMPLATES.main.source);
+      if (settings) {
+        const granted = this.checkRoles(defaults, settings, TEMPLATES.main.source);
+        this.checkExport(defaults, settings, granted);
+      }
       this.checkEvents(defaults, false);
+      this.checkSentinel(defaults, undefined);
     }
     await this.checkManagementGroupTemplate();
     return this.problems;
@@ -228,7 +262,7 @@ class Checker {
       this.problem(`infra/main.bicep requires ${missing.join(', ')}: give the drift check a value (REQUIRED_PARAMETERS in scripts/infra/check.ts) and azd one (infra/main.parameters.json)`);
       return out;
     }
-    const sets: Array<[string, Parameters]> = Object.entries(CHECK_DEPLOYMENTS);
+    const sets: Array<[string, Parameters]> = [];
     type Declared = { allowedValues?: readonly unknown[]; defaultValue?: unknown };
     const others = (p: Declared): unknown[] => (p.allowedValues ?? []).filter((v) => JSON.stringify(v) !== JSON.stringify(p.defaultValue));
     const alternatives = params.map(([name, p]) => [name, others(p)] as const);
@@ -241,6 +275,13 @@ class Checker {
       }
       sets.push([`allowed-${i}`, set]);
     }
+    const defaults = await this.evaluate(main, CHECK_DEPLOYMENTS.defaults);
+    if (defaults) out.set('defaults', defaults);
+    // The Sentinel rule of `full` goes to the auditor's own workspace, as docs/deploy.md says.
+    const workspaces = defaults ? ofType(defaults, 'Microsoft.OperationalInsights/workspaces') : [];
+    if (defaults && workspaces.length !== 1) this.problem(`infra/modules/monitoring.bicep: expected one Log Analytics workspace, found ${workspaces.length}`);
+    const sentinel: Parameters = workspaces.length === 1 ? { sentinelWorkspaceId: workspaces[0]!.id } : {};
+    sets.unshift(['full', { ...CHECK_DEPLOYMENTS.full, ...sentinel }]);
     for (const [name, set] of sets) {
       const d = await this.evaluate(main, set);
       if (d) out.set(name, d);
@@ -478,7 +519,7 @@ class Checker {
     return granted;
   }
 
-  private checkRoles(d: Deployment, settings: ReadonlyMap<string, string>, source: string): void {
+  private checkRoles(d: Deployment, settings: ReadonlyMap<string, string>, source: string): Array<{ role: AllowedRole; scope: string }> {
     const identity = this.appIdentity(d);
     const principal = identity ? text(runtimeProperties(identity).principalId) : undefined;
     const granted = this.roleAssignments(d, source, principal);
@@ -495,7 +536,7 @@ class Checker {
     }
     // Key Vault Secrets User is justified only by Key Vault references, to that vault, resolved with the app's
     // identity: looked at where webhooks are configured (without them there is no reference to resolve).
-    if (!d.parameters.alertWebhooks) return;
+    if (!d.parameters.alertWebhooks) return granted;
     for (const g of granted.filter((x) => x.role.name === 'Key Vault Secrets User')) {
       const vault = g.scope.split('/').at(-1);
       const references = [...settings.values()].some((v) => KEY_VAULT_REFERENCE.exec(v)?.[1] === vault);
@@ -504,6 +545,7 @@ class Checker {
         this.problem('Key Vault Secrets User is granted, but no app setting is a Key Vault reference to its vault resolved with the app\'s identity (keyVaultReferenceIdentity)');
       }
     }
+    return granted;
   }
 
   /** The management-group template: Reader at the management group, for the principal the hook passes. */
@@ -516,6 +558,171 @@ class Checker {
     const names = granted.map((g) => g.role.name).sort();
     if (JSON.stringify(names) !== JSON.stringify(['Log Analytics Reader', 'Reader'])) {
       this.problem(`${TEMPLATES.managementGroup.source}: must grant Reader and Log Analytics Reader on the management group, once each`);
+    }
+  }
+
+  // ---- the findings export, the workbook, the Sentinel rule --------------------------------------
+
+  /**
+   * The custom tables, the data collection rule and its role, against EXPORT_TABLES and the settings.
+   * @returns the ID of the workspace that holds the tables (undefined when they are not in one workspace the deployment creates)
+   */
+  private checkExport(d: Deployment, settings: ReadonlyMap<string, string>, granted: ReadonlyArray<{ role: AllowedRole; scope: string }>): string | undefined {
+    const source = 'infra/modules/logexport.bicep';
+    // Tables: each of the code's, once, with its columns, plan Analytics, in a workspace the deployment creates.
+    const workspaceOf = new Map<string, string>();
+    for (const t of ofType(d, 'Microsoft.OperationalInsights/workspaces/tables')) {
+      const name = t.id.split('/').at(-1)!;
+      const workspace = t.id.slice(0, t.id.toLowerCase().lastIndexOf('/tables/'));
+      const table = EXPORT_TABLES.find((x) => x.table === name);
+      if (!table) {
+        this.problem(`${source}: table ${name} is created but is not one of the code's (EXPORT_TABLES, src/export/tables.ts)`);
+        continue;
+      }
+      if (workspaceOf.has(name)) this.problem(`${source}: table ${name} is created more than once`);
+      workspaceOf.set(name, workspace);
+      if (!ofType(d, 'Microsoft.OperationalInsights/workspaces').some((w) => same(w.id, workspace))) this.problem(`${source}: table ${name} is in a workspace the deployment does not create`);
+      if (at(t, 'properties', 'plan') !== 'Analytics') this.problem(`${source}: table ${name} must be on the Analytics plan`);
+      if (at(t, 'properties', 'schema', 'name') !== name) this.problem(`${source}: table ${name}: schema.name must be ${name}`);
+      this.checkColumns(`${source}: table ${name}`, at(t, 'properties', 'schema', 'columns'), table.columns);
+    }
+    for (const t of EXPORT_TABLES) if (!workspaceOf.has(t.table)) this.problem(`${source}: table ${t.table} (src/export/tables.ts) is not created`);
+    const workspaces = [...new Set([...workspaceOf.values()].map((w) => w.toLowerCase()))];
+    const workspace = workspaces.length === 1 ? [...workspaceOf.values()][0] : undefined;
+    if (workspaces.length > 1) this.problem(`${source}: the export tables are in ${workspaces.length} workspaces, not one`);
+
+    // The data collection rule: Direct, a stream per table with the table's columns, each flowing to its table.
+    const rules = ofType(d, 'Microsoft.Insights/dataCollectionRules');
+    if (rules.length !== 1) {
+      this.problem(`${source}: expected one data collection rule, found ${rules.length}`);
+      return workspace;
+    }
+    const dcr = rules[0]!;
+    const where = `${source}: data collection rule ${dcr.name}`;
+    if (dcr.kind !== 'Direct') this.problem(`${where}: kind must be Direct (its own logs ingestion endpoint, AZURE-FACTS.md), not ${String(dcr.kind)}`);
+    const declarations = (at(dcr, 'properties', 'streamDeclarations') ?? {}) as Record<string, unknown>;
+    for (const t of EXPORT_TABLES) {
+      if (!(t.stream in declarations)) this.problem(`${where}: stream ${t.stream} (src/export/tables.ts) is not declared`);
+      else this.checkColumns(`${where}: stream ${t.stream}`, at(declarations[t.stream], 'columns'), t.columns);
+    }
+    for (const stream of Object.keys(declarations)) if (!EXPORT_TABLES.some((t) => t.stream === stream)) this.problem(`${where}: stream ${stream} is declared but the code uploads no such stream`);
+    const destinations = at(dcr, 'properties', 'destinations', 'logAnalytics');
+    const destinationWorkspace = new Map(arrayOf(destinations).map((x) => [String(at(x, 'name')), text(at(x, 'workspaceResourceId')) ?? '']));
+    const dataFlows = arrayOf(at(dcr, 'properties', 'dataFlows'));
+    for (const flow of dataFlows) {
+      for (const stream of arrayOf(at(flow, 'streams')).map(String)) {
+        if (!EXPORT_TABLES.some((t) => t.stream === stream)) this.problem(`${where}: a data flow takes stream ${stream}, which the code does not upload`);
+      }
+    }
+    for (const t of EXPORT_TABLES) {
+      const mine = dataFlows.filter((f) => arrayOf(at(f, 'streams')).includes(t.stream));
+      if (mine.length !== 1) {
+        this.problem(`${where}: expected one data flow of stream ${t.stream}, found ${mine.length}`);
+        continue;
+      }
+      const flow = mine[0];
+      const output = text(at(flow, 'outputStream'));
+      if (arrayOf(at(flow, 'streams')).length !== 1) this.problem(`${where}: the data flow of ${t.stream} must take that stream alone`);
+      if (output !== `Custom-${t.table}`) this.problem(`${where}: the data flow of stream ${t.stream} goes to ${String(output)}, not to its table Custom-${t.table}`);
+      if (at(flow, 'transformKql') !== 'source') this.problem(`${where}: the data flow of stream ${t.stream} must keep rows as sent (transformKql: 'source')`);
+      const targets = arrayOf(at(flow, 'destinations')).map((n) => destinationWorkspace.get(String(n)));
+      if (targets.length === 0 || targets.some((w) => !same(w, workspaceOf.get(t.table)))) {
+        this.problem(`${where}: the data flow of stream ${t.stream} must go to the Log Analytics destination of the workspace that holds ${t.table}`);
+      }
+    }
+    // The settings name this rule; its role is there and nowhere else.
+    const runtime = runtimeProperties(dcr.id);
+    if (settings.get('LOGS_INGESTION_ENDPOINT') !== at(runtime, 'endpoints', 'logsIngestion')) {
+      this.problem(`setting LOGS_INGESTION_ENDPOINT: must be the logs ingestion endpoint of the data collection rule ${dcr.name} (properties.endpoints.logsIngestion)`);
+    }
+    if (settings.get('LOGS_DCR_IMMUTABLE_ID') !== at(runtime, 'immutableId')) this.problem(`setting LOGS_DCR_IMMUTABLE_ID: must be the immutable ID of the data collection rule ${dcr.name}`);
+    const publisher = granted.filter((g) => g.role.name === 'Monitoring Metrics Publisher');
+    if (publisher.length !== 1 || !same(publisher[0]!.scope, dcr.id)) {
+      this.problem(`${source}: Monitoring Metrics Publisher must be granted once, on the data collection rule ${dcr.name} (granted on [${publisher.map((g) => g.scope).join(', ')}])`);
+    }
+    return workspace;
+  }
+
+  /** Columns as deployed against the code's: the same names with the same types; order is free. */
+  private checkColumns(where: string, deployed: unknown, code: readonly Column[]): void {
+    const types = new Map<string, string>();
+    for (const c of arrayOf(deployed)) {
+      const name = String(at(c, 'name'));
+      if (types.has(name)) this.problem(`${where}: column ${name} is declared twice`);
+      types.set(name, String(at(c, 'type')));
+    }
+    for (const c of code) {
+      const type = types.get(c.name);
+      if (type === undefined) this.problem(`${where}: column ${c.name} (${c.type}) of the code (src/export/tables.ts) is missing`);
+      else if (type.toLowerCase() !== c.type) this.problem(`${where}: column ${c.name} is ${type}, the code (src/export/tables.ts) says ${c.type}`);
+    }
+    for (const name of types.keys()) if (!code.some((c) => c.name === name)) this.problem(`${where}: column ${name} is not a column of the code's table (src/export/tables.ts)`);
+  }
+
+  /** The workbook: one, shared, linked to the export's workspace, its content the committed file. */
+  private checkWorkbook(d: Deployment, workspace: string | undefined): void {
+    const source = 'infra/modules/workbook.bicep';
+    const workbooks = ofType(d, 'Microsoft.Insights/workbooks');
+    if (workbooks.length !== 1) {
+      this.problem(`${source}: expected one workbook, found ${workbooks.length}`);
+      return;
+    }
+    const wb = workbooks[0]!;
+    if (wb.kind !== 'shared') this.problem(`${source}: the workbook must be of kind shared`);
+    const sourceId = text(at(wb, 'properties', 'sourceId'));
+    if (!workspace || !same(sourceId, workspace)) this.problem(`${source}: the workbook's sourceId must be the workspace that holds the export tables (${workspace ?? 'none'}), not ${String(sourceId)}`);
+    const file = this.input.sources.get(WORKBOOK_FILE);
+    const content = text(at(wb, 'properties', 'serializedData'));
+    if (file === undefined) {
+      this.problem(`${WORKBOOK_FILE} does not exist`);
+      return;
+    }
+    if (content !== file.split(WORKBOOK_WORKSPACE_PLACEHOLDER).join(sourceId ?? '')) {
+      this.problem(`${source}: the workbook's serializedData must be ${WORKBOOK_FILE} (with ${WORKBOOK_WORKSPACE_PLACEHOLDER} the workspace), the file whose queries test/unit/shippedKql.test.ts checks`);
+      return;
+    }
+    try {
+      const doc = JSON.parse(content) as { version?: unknown; fallbackResourceIds?: unknown };
+      if (doc.version !== 'Notebook/1.0') this.problem(`${WORKBOOK_FILE}: version must be Notebook/1.0`);
+      const fallback = arrayOf(doc.fallbackResourceIds);
+      if (fallback.length !== 1 || !same(text(fallback[0]), workspace)) this.problem(`${WORKBOOK_FILE}: fallbackResourceIds must be ["${WORKBOOK_WORKSPACE_PLACEHOLDER}"] (the workspace, once deployed)`);
+    } catch {
+      this.problem(`${WORKBOOK_FILE} is not JSON`);
+    }
+  }
+
+  /**
+   * The Sentinel rule: none unless sentinelWorkspaceId is set; then one scheduled rule on that workspace,
+   * which holds the findings table it queries (`workspace`), with the committed query, an incident per
+   * alert and the account as its AzureResource entity.
+   */
+  private checkSentinel(d: Deployment, workspace: string | undefined): void {
+    const source = 'infra/modules/sentinel.bicep';
+    const rules = ofType(d, 'Microsoft.SecurityInsights/alertRules');
+    const named = d.parameters.sentinelWorkspaceId;
+    if (typeof named !== 'string' || named === '') {
+      if (rules.length > 0) this.problem(`${source}: a Sentinel rule is deployed while sentinelWorkspaceId is empty (with ${describe(d.parameters)})`);
+      return;
+    }
+    if (rules.length !== 1) {
+      this.problem(`${source}: expected one Sentinel rule with sentinelWorkspaceId set, found ${rules.length}`);
+      return;
+    }
+    const rule = rules[0]!;
+    const on = scopeOf(rule.id, 'Microsoft.SecurityInsights/alertRules');
+    if (!same(on, named)) this.problem(`${source}: the Sentinel rule is on ${on || rule.id}, not on the workspace sentinelWorkspaceId names (${named})`);
+    if (!workspace || !same(on, workspace)) this.problem(`${source}: the Sentinel rule's workspace does not hold ${FINDINGS_TABLE.table} (the export's tables are in ${workspace ?? 'no one workspace'}): its query would find no table`);
+    if (rule.kind !== 'Scheduled') this.problem(`${source}: the Sentinel rule must be of kind Scheduled`);
+    if (at(rule, 'properties', 'enabled') !== true || at(rule, 'properties', 'severity') !== 'High') this.problem(`${source}: the Sentinel rule must be enabled, severity High`);
+    if (at(rule, 'properties', 'query') !== this.input.sources.get(SENTINEL_QUERY_FILE)) {
+      this.problem(`${source}: the Sentinel rule's query must be ${SENTINEL_QUERY_FILE}, the file test/unit/shippedKql.test.ts checks`);
+    }
+    if (at(rule, 'properties', 'incidentConfiguration', 'createIncident') !== true) this.problem(`${source}: the Sentinel rule must create an incident`);
+    const resource = arrayOf(at(rule, 'properties', 'entityMappings')).filter((m) => at(m, 'entityType') === 'AzureResource');
+    const fields = resource.flatMap((m) => arrayOf(at(m, 'fieldMappings')));
+    const column = fields.find((f) => at(f, 'identifier') === 'ResourceId');
+    if (resource.length !== 1 || at(column, 'columnName') !== 'ResourceId' || !FINDINGS_TABLE.columns.some((c) => c.name === 'ResourceId')) {
+      this.problem(`${source}: the Sentinel rule must map the account as its AzureResource entity (ResourceId → the ResourceId column)`);
     }
   }
 

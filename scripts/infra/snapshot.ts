@@ -132,7 +132,10 @@ const AZURE_CLOUD = {
  * - `Microsoft.Storage/storageAccounts`: `primaryEndpoints.{blob,queue,table,file,dfs,web}` (`https://<name>.blob.core.windows.net/`);
  * - `Microsoft.Web/sites`: `defaultHostName` (`<name>.azurewebsites.net`);
  * - `Microsoft.Insights/components`: `ConnectionString`, `InstrumentationKey`;
- * - `Microsoft.KeyVault/vaults`: `vaultUri`.
+ * - `Microsoft.KeyVault/vaults`: `vaultUri`;
+ * - `Microsoft.Insights/dataCollectionRules`: `immutableId` (`dcr-` and 32 hex digits) and, a `Direct` rule's,
+ *   `endpoints.logsIngestion` (`https://<name>-<4 characters>.<region>-1.ingest.monitor.azure.com`, the form of
+ *   a logs ingestion endpoint: AZURE-FACTS.md "Logs Ingestion API", "Data collection endpoints in Azure Monitor").
  * @throws StandInError for another type (a stand-in must be added, with its source, before infra/ may read it).
  */
 export function runtimeProperties(id: string): Readonly<Record<string, unknown>> {
@@ -152,6 +155,13 @@ export function runtimeProperties(id: string): Readonly<Record<string, unknown>>
     }
     case 'microsoft.keyvault/vaults':
       return { vaultUri: `https://${name}${AZURE_CLOUD.suffixes.keyvaultDns}/` };
+    case 'microsoft.insights/datacollectionrules': {
+      const digest = createHash('sha256').update(`dataCollectionRule ${id.toLowerCase()}`).digest('hex');
+      return {
+        immutableId: `dcr-${digest.slice(0, 32)}`,
+        endpoints: { logsIngestion: `https://${name.toLowerCase()}-${digest.slice(32, 36)}.${STAND_IN_LOCATION}-1.ingest.monitor.azure.com` },
+      };
+    }
     default:
       throw new StandInError(`reference() of a ${type}: no stand-in for its runtime properties (scripts/infra/snapshot.ts runtimeProperties)`);
   }
@@ -163,6 +173,13 @@ function resourceIdFunctions(scope: DeploymentScope): ArmFunctions {
     return `${ns}/${types.map((t, i) => `${t}/${String(names[i])}`).join('/')}`;
   };
   return {
+    // resourceId([subscriptionId], [resourceGroupName], type, name…): the type is the first argument with a '/'.
+    resourceid: (...args) => {
+      const at = args.findIndex((a) => String(a).includes('/'));
+      const [type, ...names] = args.slice(at);
+      const [sub, group] = at === 2 ? args : at === 1 ? [scope.subscriptionId, args[0]] : [scope.subscriptionId, undefined];
+      return `/subscriptions/${String(sub)}${group === undefined ? '' : `/resourceGroups/${String(group)}`}/providers/${path(String(type), names)}`;
+    },
     extensionresourceid: (on, type, ...names) => `${String(on)}/providers/${path(String(type), names)}`,
     subscriptionresourceid: (...args) => {
       const [sub, type, ...names] = String(args[0]).includes('/') ? [scope.subscriptionId, ...args] : args;

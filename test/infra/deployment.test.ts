@@ -157,6 +157,30 @@ describe.skipIf(!found.bicep)(needsCompiler('the settings a deployment gives the
   it('a value outside a parameter\'s allowed list fails the deployment', async () => {
     await assert.rejects(deploy({ alertMinSeverity: 'critical' }), DeploymentError);
   });
+
+  it('the findings export: the app uploads through the Direct rule (its endpoint and immutable ID), which the code accepts; the workbook is on the same workspace', async () => {
+    const d = await deploy({});
+    const dcr = one(d, 'Microsoft.Insights/dataCollectionRules');
+    const runtime = runtimeProperties(dcr.id) as { immutableId: string; endpoints: { logsIngestion: string } };
+    const settings = loadSettings(settingsOf(d));
+    assert.equal(settings.LOGS_INGESTION_ENDPOINT, runtime.endpoints.logsIngestion);
+    assert.equal(settings.LOGS_DCR_IMMUTABLE_ID, runtime.immutableId);
+    const workspace = one(d, 'Microsoft.OperationalInsights/workspaces').id;
+    assert.deepEqual(d.resources.filter((r) => r.type === 'Microsoft.OperationalInsights/workspaces/tables').map((r) => r.id), [
+      `${workspace}/tables/PerimeterAuditorFindings_CL`, `${workspace}/tables/PerimeterAuditorScans_CL`,
+    ]);
+    assert.equal((one(d, 'Microsoft.Insights/workbooks').properties as { sourceId?: string }).sourceId, workspace);
+    assert.equal(d.outputs.AUDITOR_LOG_ANALYTICS_WORKSPACE_ID, workspace);
+    assert.equal(d.resources.filter((r) => r.type === 'Microsoft.SecurityInsights/alertRules').length, 0, 'no Sentinel rule unless a workspace is named');
+  });
+
+  it('sentinelWorkspaceId: the scheduled rule is an extension of the workspace it names, in its own subscription and resource group', async () => {
+    const named = '/subscriptions/6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f/resourceGroups/rg-soc/providers/Microsoft.OperationalInsights/workspaces/log-soc';
+    const rule = one(await deploy({ sentinelWorkspaceId: named }), 'Microsoft.SecurityInsights/alertRules');
+    assert.match(rule.id, new RegExp(`^${named}/providers/Microsoft\\.SecurityInsights/alertRules/[0-9a-f-]{36}$`));
+    assert.equal(rule.kind, 'Scheduled');
+    assert.equal((rule.properties as { query?: string }).query, readFileSync(join(root, 'infra', 'sentinel', 'new-high-fail.kql'), 'utf8'));
+  });
 });
 
 describe('azd hooks (infra/hooks/*.sh, run with a stand-in azd and az on PATH)', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, it } from 'vitest';
-import { formatDiagnostic } from '../../scripts/infra/build.js';
+import { formatDiagnostic, infraSources } from '../../scripts/infra/build.js';
 import { ALLOWED_ROLES } from '../../scripts/infra/check.js';
 import { runBicep } from '../../scripts/infra/compiler.js';
 import { BicepSession } from '../../scripts/infra/rpc.js';
@@ -15,6 +15,12 @@ import { found, INFRA_BUILD, type Mutation, mutatedCopy, needsCompiler, type Ver
  * (one JSON-RPC process for the file; a compile and the check's deployments take well under a second) in a
  * temporary copy of infra/. Each check category fails on at least one such mutation.
  */
+
+it('the build stamp covers what Bicep loads into the templates (the workbook, the Sentinel query), not the hooks', () => {
+  const sources = infraSources(ROOT);
+  for (const f of ['infra/main.bicep', 'infra/modules/logexport.bicep', 'infra/workbooks/perimeter-auditor.workbook.json', 'infra/sentinel/new-high-fail.kql']) assert.ok(sources.includes(f), f);
+  assert.deepEqual(sources.filter((f) => f.startsWith('infra/hooks/') || f.startsWith('infra/tools/')), []);
+});
 
 it('the Bicep compiler is there (CI must have it: the tests below would be skipped)', () => {
   if (process.env.CI === 'true') assert.ok(found.bicep, found.reason);
@@ -189,6 +195,68 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
       mutations: [['infra/modules/reader.bicep', 'resource logAnalyticsReaderRole \'Microsoft.Authorization/roleAssignments@2022-04-01\' = {', 'resource logAnalyticsReaderRole \'Microsoft.Authorization/roleAssignments@2022-04-01\' = if (false) {']],
       expect: /Log Analytics Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is \[/,
     },
+    // ---- the findings export (src/export/tables.ts), its role and settings
+    {
+      group: 'export',
+      title: 'a column is renamed in the table only (the stream declaration and the code keep Severity)',
+      mutations: [['infra/modules/logexport.bicep', /(schema: \{[^}]*?columns: )t\.columns/, '$1map(t.columns, c => c.name == \'Severity\' ? { name: \'SeverityLevel\', type: c.type } : c)']],
+      expect: /logexport.bicep: table PerimeterAuditorFindings_CL: column Severity \(string\) of the code \(src\/export\/tables.ts\) is missing$/,
+    },
+    {
+      group: 'export',
+      title: 'a column\'s type is changed in the stream declaration only (Exempted as string)',
+      mutations: [['infra/modules/logexport.bicep', 't => { columns: t.columns }', 't => { columns: map(t.columns, c => c.name == \'Exempted\' ? { name: c.name, type: \'string\' } : c) }']],
+      expect: /data collection rule dcr-auditor-[a-z0-9]+: stream Custom-PerimeterAuditorFindings: column Exempted is string, the code \(src\/export\/tables.ts\) says boolean$/,
+    },
+    {
+      group: 'export',
+      title: 'a data flow takes a stream to the wrong table (scans into the findings table)',
+      mutations: [['infra/modules/logexport.bicep', 'outputStream: \'Custom-${t.name}\'', 'outputStream: \'Custom-${tables[0].name}\'']],
+      expect: /the data flow of stream Custom-PerimeterAuditorScans goes to Custom-PerimeterAuditorFindings_CL, not to its table Custom-PerimeterAuditorScans_CL$/,
+    },
+    {
+      group: 'export',
+      title: 'Monitoring Metrics Publisher is granted at a wider scope (the resource group instead of the data collection rule)',
+      mutations: [['infra/modules/logexport.bicep', /(resource publisher[^]*?)\n {2}scope: dcr/, '$1']],
+      expect: /role assignment at \/subscriptions\/[^/]+\/resourceGroups\/rg-audit-prod: grants Monitoring Metrics Publisher at resourceGroup; allowed only at Microsoft.Insights\/dataCollectionRules$/,
+    },
+    {
+      group: 'export',
+      title: 'the app would upload through another rule than the deployed one (LOGS_DCR_IMMUTABLE_ID)',
+      mutations: [['infra/main.bicep', 'LOGS_DCR_IMMUTABLE_ID: logExport.outputs.immutableId', 'LOGS_DCR_IMMUTABLE_ID: \'dcr-00000000000000000000000000000000\'']],
+      expect: /^setting LOGS_DCR_IMMUTABLE_ID: must be the immutable ID of the data collection rule dcr-auditor-[a-z0-9]+$/,
+    },
+    {
+      group: 'export-kind',
+      title: 'the data collection rule is not Direct (it would have no logs ingestion endpoint of its own)',
+      mutations: [['infra/modules/logexport.bicep', 'kind: \'Direct\'', 'kind: \'Linux\'']],
+      expect: /data collection rule dcr-auditor-[a-z0-9]+: kind must be Direct/,
+    },
+    // ---- the workbook and the Sentinel rule
+    {
+      group: 'workbook-sentinel',
+      title: 'the workbook is linked to another resource than the export\'s workspace',
+      mutations: [['infra/main.bicep', /(module workbook[^]*?workspaceId: )monitoring\.outputs\.workspaceId/, '$1identity.outputs.id']],
+      expect: /workbook.bicep: the workbook's sourceId must be the workspace that holds the export tables/,
+    },
+    {
+      group: 'workbook-sentinel',
+      title: 'the Sentinel rule is deployed when no Sentinel workspace is named',
+      mutations: [['infra/main.bicep', 'module sentinel \'modules/sentinel.bicep\' = if (!empty(sentinelWorkspaceId)) {', 'module sentinel \'modules/sentinel.bicep\' = {']],
+      expect: /sentinel.bicep: a Sentinel rule is deployed while sentinelWorkspaceId is empty \(with the defaults\)$/,
+    },
+    {
+      group: 'workbook-sentinel',
+      title: 'the Sentinel rule\'s query is not the file the Kusto parser checks',
+      mutations: [['infra/modules/sentinel.bicep', 'query: loadTextContent(\'../sentinel/new-high-fail.kql\')', 'query: \'PerimeterAuditorFindings_CL | where Severity == "high"\'']],
+      expect: /sentinel.bicep: the Sentinel rule's query must be infra\/sentinel\/new-high-fail.kql/,
+    },
+    {
+      group: 'workbook-sentinel',
+      title: 'the Sentinel rule does not map the account as an AzureResource entity',
+      mutations: [['infra/modules/sentinel.bicep', 'columnName: \'ResourceId\'', 'columnName: \'AccountName\'']],
+      expect: /sentinel.bicep: the Sentinel rule must map the account as its AzureResource entity/,
+    },
     // ---- azd's files
     {
       group: 'azd',
@@ -220,6 +288,13 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
     'roles-a': [/Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is/],
     'storage-events': [/queue scan-shards-dead: created by infra\/ but not used by the code/],
     'roles-b': [/Reader is granted on subscriptions \[\] but SCAN_SUBSCRIPTIONS is/, /readermanagementgroup.bicep: must grant Reader and Log Analytics Reader on the management group, once each/],
+    // The workbook's placeholder becomes the resource it is linked to, not the workspace.
+    'workbook-sentinel': [/perimeter-auditor.workbook.json: fallbackResourceIds must be \["__AUDITOR_WORKSPACE_ID__"\] \(the workspace, once deployed\)/],
+    // The renamed column is also one the code lacks; the role moved off the rule leaves none on it.
+    export: [
+      /table PerimeterAuditorFindings_CL: column SeverityLevel is not a column of the code's table/,
+      /logexport.bicep: Monitoring Metrics Publisher must be granted once, on the data collection rule dcr-auditor-[a-z0-9]+ \(granted on \[\/subscriptions\/[^/]+\/resourceGroups\/rg-audit-prod\]\)/,
+    ],
   };
 
   const verdicts = new Map<string, Promise<Verdict>>();
@@ -245,8 +320,11 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
     assert.match(v.templates.main.metadata?._generator?.version ?? '', new RegExp(`^${found.bicep!.version.replace(/\./g, '\\.')}`));
   });
 
-  it('allows exactly Reader, Log Analytics Reader, Storage Blob Data Contributor, Storage Queue Data Contributor and Key Vault Secrets User', () => {
-    assert.deepEqual(ALLOWED_ROLES.map((r) => r.name), ['Reader', 'Log Analytics Reader', 'Storage Blob Data Contributor', 'Storage Queue Data Contributor', 'Key Vault Secrets User']);
+  it('allows exactly Reader, Log Analytics Reader, Storage Blob Data Contributor, Storage Queue Data Contributor, Key Vault Secrets User and Monitoring Metrics Publisher', () => {
+    assert.deepEqual(ALLOWED_ROLES.map((r) => r.name), [
+      'Reader', 'Log Analytics Reader', 'Storage Blob Data Contributor', 'Storage Queue Data Contributor', 'Key Vault Secrets User', 'Monitoring Metrics Publisher',
+    ]);
+    assert.deepEqual(ALLOWED_ROLES.find((r) => r.name === 'Monitoring Metrics Publisher')?.scopes, ['Microsoft.Insights/dataCollectionRules']);
   });
 
   describe('fails on a mutation of the Bicep source, compiled for real, when…', () => {
@@ -289,7 +367,7 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
       assert.match(stale.stderr, /dist\/infra\/build.json is missing .*run `npm run infra:build` first/);
       const build = await runNode(INFRA_BUILD, ['--root', drifted]);
       assert.equal(build.code, 0, build.output);
-      assert.match(build.stdout, /Bicep [0-9.]+ from .*linted 11 files: 0 error\(s\), 0 warning\(s\)/s);
+      assert.match(build.stdout, /Bicep [0-9.]+ from .*linted 14 files: 0 error\(s\), 0 warning\(s\)/s);
       assert.ok(existsSync(join(drifted, 'dist', 'infra', 'main.json')));
       const drift = await runNode(ENTRY.infraCheck, ['--root', drifted]);
       assert.equal(drift.code, 1, drift.output);
