@@ -1,3 +1,7 @@
+import { developmentCredential } from '../../src/collect/clients.js';
+import { createLogsUploader } from '../../src/export/logsExport.js';
+import { FINDINGS_TABLE } from '../../src/export/tables.js';
+import { receivedKey, SIMULATOR_DCR_ID } from '../../src/simulator/ingestion.js';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, it } from 'vitest';
@@ -96,6 +100,21 @@ describe('change-event evaluation (simulator + Azurite)', () => {
       for await (const b of container.listBlobsFlat({ prefix: 'events/' })) stored.push(b.name);
       assert.equal(stored.length, 1);
       assert.match(stored[0] ?? '', /^events\/\d{4}-\d{2}-\d{2}\/evt-/);
+    });
+  });
+
+  it('with the Log Analytics export on, the evaluation\'s findings go to the findings table as Source=event, ScanId=the event', async () => {
+    await setup(async ({ tenant, sim, deps }) => {
+      (row(tenant, LEGACY).properties as Record<string, unknown>).disableLocalAuth = true;
+      const credential = developmentCredential(sim.url);
+      const uploader = createLogsUploader({ endpoint: sim.url, dcrImmutableId: SIMULATOR_DCR_ID, credential, caCertificates: sim.caCertificate });
+      const event = parsed(gridEvent('Microsoft.CognitiveServices/accounts/write', LEGACY));
+      const result = await evaluateChange(event, { ...deps, uploader });
+      assert.equal(result.status, 'evaluated');
+      const rows = sim.ingestion.received[receivedKey(SIMULATOR_DCR_ID, FINDINGS_TABLE.stream)] ?? [];
+      assert.equal(rows.length, defaultPolicy().enabledRules.size, 'one row per rule of the one account');
+      assert.ok(rows.every((r) => r.Source === 'event' && r.ScanId === event.id && r.AccountName === 'oai-legacy-prod'));
+      assert.equal(rows.find((r) => r.RuleId === 'AUTH-01')?.Outcome, 'pass');
     });
   });
 
