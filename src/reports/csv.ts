@@ -1,5 +1,7 @@
 import { stringify } from 'csv-stringify/sync';
-import type { Finding } from '../domain/rule.js';
+import { catalogEntry, type Finding, type RuleCatalogEntry } from '../domain/rule.js';
+import { RULES } from '../rules/index.js';
+import { remediationFor } from './remediation.js';
 
 /**
  * `report.csv`: one row per finding, RFC 4180 (CRLF records, quoted as needed) by csv-stringify.
@@ -7,6 +9,9 @@ import type { Finding } from '../domain/rule.js';
  * Every cell that begins with `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, so
  * a spreadsheet shows resource text instead of evaluating it as a formula
  * (OWASP, "CSV Injection": https://owasp.org/www-community/attacks/CSV_Injection).
+ *
+ * `remediation` is the rule's `az` command with the account's names filled in (reports/remediation.ts)
+ * for a `fail`, one command per line when the finding names several targets; empty otherwise.
  */
 
 export const CSV_COLUMNS = [
@@ -23,6 +28,7 @@ export const CSV_COLUMNS = [
   'resourceId',
   'evidence',
   'exemption',
+  'remediation',
 ] as const;
 
 /** Neutralises a cell against formula injection. */
@@ -30,7 +36,11 @@ export function neutralizeCell(value: string): string {
   return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
 }
 
-function cells(f: Finding): string[] {
+/** Rule catalog entries by ID: what the remediation column is filled from. */
+type RuleIndex = ReadonlyMap<string, Pick<RuleCatalogEntry, 'id' | 'remediation'>>;
+
+function cells(f: Finding, rules: RuleIndex): string[] {
+  const rule = f.outcome === 'fail' ? rules.get(f.ruleId) : undefined;
   const tags = Object.entries(f.tags ?? {})
     .map(([k, v]) => `${k}=${v}`)
     .join('; ');
@@ -52,6 +62,7 @@ function cells(f: Finding): string[] {
       : f.expiredExemption
         ? `expired: ${f.expiredExemption.name} (${f.expiredExemption.expiresOn})`
         : '',
+    remediation: rule ? remediationFor(f, rule).az : '',
   };
   return CSV_COLUMNS.map((c) => neutralizeCell(values[c]));
 }
@@ -67,11 +78,18 @@ const BATCH = 500;
  */
 export class CsvRows {
   private batch: string[][] = [];
+  private readonly rules: RuleIndex;
+
+  /** @param rules the scan's rule catalog (`scan.rules`); by default this version's catalog */
+  constructor(rules: readonly Pick<RuleCatalogEntry, 'id' | 'remediation'>[] = RULES.map(catalogEntry)) {
+    this.rules = new Map(rules.map((r) => [r.id, r]));
+  }
+
   private ready = stringify([[...CSV_COLUMNS]], OPTIONS);
 
   /** Adds the finding's row. */
   add(f: Finding): void {
-    this.batch.push(cells(f));
+    this.batch.push(cells(f, this.rules));
     if (this.batch.length === BATCH) this.stringifyBatch();
   }
 

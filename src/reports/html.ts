@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { escapeUTF8 } from 'entities';
-import type { Finding, Outcome, Severity } from '../domain/rule.js';
+import { type Finding, type Outcome, type RuleCatalogEntry, type Severity, SEVERITIES } from '../domain/rule.js';
 import { type Baseline, readBy, TransitionDiff } from '../engine/diff.js';
 import { type FindingSource, writeChunk } from '../store/artifact.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import { type AccountReadiness, readinessOf } from './readiness.js';
+import { CONTROL_CHARACTERS, remediationFor } from './remediation.js';
 import { ReportAggregator, type ReportSummary } from './summary.js';
 import { type TrendPoint, trendOf } from './trend.js';
 
@@ -20,6 +21,15 @@ import { type TrendPoint, trendOf } from './trend.js';
  * `escapeUTF8` (entities). The page's only script is a fixed string whose SHA-256 is the only
  * script the page's Content-Security-Policy allows, so injected markup could not run a script even
  * if escaping failed. The page reads no resource text into HTML at run time (textContent only).
+ *
+ * Text that escapes correctly can still mislead: each piece of resource text is isolated from the
+ * direction of what surrounds it (`<bdi>`), and its control, bidirectional and invisible characters
+ * are shown as `\u{…}` markers in their place (so a U+202E cannot make a name read as another, and a
+ * tag without its closing mark cannot reverse the rest of the line). Long tokens wrap anywhere, so
+ * a 3,000-character name does not widen the page.
+ *
+ * Accounts are listed worst first (high-severity fails, then medium, low, unknown, compliant), and
+ * each failing finding shows its rule's fix with the account's names filled in (reports/remediation.ts).
  */
 
 export interface HtmlOptions {
@@ -44,21 +54,38 @@ const ORDER: readonly Outcome[] = ['fail', 'unknown', 'pass', 'not_applicable'];
 export const FILTER_SCRIPT = `(function () {
   var q = document.getElementById('q');
   var sel = document.getElementById('state');
+  var outcome = document.getElementById('outcome');
+  var severity = document.getElementById('severity');
+  var order = document.getElementById('order');
   var shown = document.getElementById('shown');
+  var list = document.getElementById('account-list');
   var items = Array.prototype.slice.call(document.querySelectorAll('details.account'));
   function apply() {
     var text = q.value.trim().toLowerCase();
     var state = sel.value;
+    var pair = outcome.value || severity.value ? ' ' + (outcome.value || '*') + ':' + (severity.value || '*') + ' ' : '';
     var n = 0;
     items.forEach(function (el) {
-      var ok = (!text || el.getAttribute('data-search').indexOf(text) !== -1) && (!state || el.getAttribute('data-state') === state);
+      var ok = (!text || el.getAttribute('data-search').indexOf(text) !== -1) && (!state || el.getAttribute('data-state') === state) && (!pair || (' ' + el.getAttribute('data-findings') + ' ').indexOf(pair) !== -1);
       el.hidden = !ok;
       if (ok) n += 1;
     });
     shown.textContent = n + ' of ' + items.length + ' accounts shown';
   }
+  function sort() {
+    var key = order.value === 'name' ? 'data-name' : order.value === 'subscription' ? 'data-subscription' : '';
+    items.slice().sort(function (a, b) {
+      var x = key ? a.getAttribute(key) : '';
+      var y = key ? b.getAttribute(key) : '';
+      return x < y ? -1 : x > y ? 1 : Number(a.getAttribute('data-rank')) - Number(b.getAttribute('data-rank'));
+    }).forEach(function (el) { list.appendChild(el); });
+  }
   q.addEventListener('input', apply);
   sel.addEventListener('change', apply);
+  outcome.addEventListener('change', apply);
+  severity.addEventListener('change', apply);
+  order.addEventListener('change', sort);
+  sort();
   apply();
   Array.prototype.forEach.call(document.querySelectorAll('button.copy'), function (b) {
     b.addEventListener('click', function () {
@@ -76,7 +103,10 @@ export const REPORT_CSP = `default-src 'none'; style-src 'unsafe-inline'; img-sr
 
 const STYLE = `
 :root { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1b1b1b; }
-body { margin: 0 auto; max-width: 1200px; padding: 24px; line-height: 1.4; }
+body { margin: 0 auto; max-width: 1200px; padding: 24px; line-height: 1.4; overflow-wrap: anywhere; }
+bdi { unicode-bidi: isolate; } .ctl { color: #c62828; background: #fdecea; border-radius: 3px; font-family: ui-monospace, monospace; font-size: .85em; }
+.fix { border-left: 3px solid #1565c0; background: #f5f9ff; margin: 6px 0; padding: 4px 8px; } .fix pre { background: #fff; } .fix .unfilled { color: #555; font-size: .8rem; }
+button.copy { font-size: .8rem; }
 h1 { font-size: 1.6rem; margin: 0 0 4px; } h2 { font-size: 1.2rem; margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
 .meta { color: #555; font-size: .9rem; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; margin-top: 16px; }
@@ -92,7 +122,7 @@ details.account > summary { cursor: pointer; }
 .readiness pre { background: #f6f6f6; padding: 8px; overflow-x: auto; white-space: pre-wrap; word-break: break-all; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: .8rem; margin-left: 6px; color: #fff; }
 .b-fail { background: #c62828; } .b-unknown { background: #b26a00; } .b-ok { background: #2e7d32; }
-.filters { display: flex; gap: 12px; align-items: center; margin: 8px 0; } .filters input { flex: 1; padding: 6px; font-size: 1rem; }
+.filters { display: flex; flex-wrap: wrap; gap: 12px; align-items: center; margin: 8px 0; } .filters input { flex: 1; min-width: 240px; padding: 6px; font-size: 1rem; }
 pre { white-space: pre-wrap; word-break: break-all; background: #fafafa; padding: 6px; margin: 4px 0; font-size: .8rem; }
 .headline { font-size: 1.15rem; margin: 12px 0 0; } .headline.partial { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
 .note { background: #fff8e1; border: 1px solid #ffe082; padding: 8px 12px; border-radius: 6px; }
@@ -104,14 +134,30 @@ interface AccountEntry {
   readonly key: string;
   readonly first: Finding;
   readonly findings: Finding[];
-  fails: number;
+  /** Fails by severity (exempted ones included: their outcome is still fail). */
+  readonly fails: Record<Severity, number>;
   unknowns: number;
 }
 
-/** Keeps the accounts shown with drill-down: failing ones first, up to the cap. */
+const failCount = (a: AccountEntry): number => a.fails.high + a.fails.medium + a.fails.low;
+
+/**
+ * Risk order, worst first: more high-severity fails, then more medium, more low, more unknowns;
+ * compliant accounts last; ties by account name, then resource ID (a total order: the page is the
+ * same whatever order the findings came in).
+ */
+function byRisk(a: AccountEntry, b: AccountEntry): number {
+  return b.fails.high - a.fails.high
+    || b.fails.medium - a.fails.medium
+    || b.fails.low - a.fails.low
+    || b.unknowns - a.unknowns
+    || (a.first.accountName < b.first.accountName ? -1 : a.first.accountName > b.first.accountName ? 1 : 0)
+    || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+/** Keeps the accounts shown with drill-down: the `cap` worst (byRisk), sorted worst first. */
 class AccountBuffer {
-  readonly failing: AccountEntry[] = [];
-  readonly others: AccountEntry[] = [];
+  private readonly kept: AccountEntry[] = [];
   total = 0;
   private current: AccountEntry | undefined;
 
@@ -121,11 +167,11 @@ class AccountBuffer {
     const key = f.resourceId.toLowerCase();
     if (this.current?.key !== key) {
       this.flush();
-      this.current = { key, first: f, findings: [], fails: 0, unknowns: 0 };
+      this.current = { key, first: f, findings: [], fails: { high: 0, medium: 0, low: 0 }, unknowns: 0 };
     }
     const c = this.current;
     c.findings.push(f);
-    if (f.outcome === 'fail') c.fails += 1;
+    if (f.outcome === 'fail' && f.severity in c.fails) c.fails[f.severity] += 1;
     if (f.outcome === 'unknown') c.unknowns += 1;
   }
 
@@ -134,16 +180,25 @@ class AccountBuffer {
     this.current = undefined;
     if (!c) return;
     this.total += 1;
-    if (c.fails > 0) {
-      if (this.failing.length < this.cap) this.failing.push(c);
-      if (this.failing.length + this.others.length > this.cap) this.others.pop();
-    } else if (this.failing.length + this.others.length < this.cap) {
-      this.others.push(c);
+    const kept = this.kept;
+    const last = kept.at(-1);
+    if (kept.length >= this.cap && (last === undefined || byRisk(c, last) >= 0)) return;
+    // Binary search for the first kept account that ranks after `c`.
+    let lo = 0;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const m = kept[mid];
+      if (m !== undefined && byRisk(m, c) <= 0) lo = mid + 1;
+      else hi = mid;
     }
+    kept.splice(lo, 0, c);
+    if (kept.length > this.cap) kept.pop();
   }
 
-  shown(): AccountEntry[] {
-    return [...this.failing, ...this.others];
+  /** The accounts kept, worst first. */
+  shown(): readonly AccountEntry[] {
+    return this.kept;
   }
 }
 
@@ -174,35 +229,78 @@ function chart(summary: ReportSummary, scan: ScanDocument): string {
   return `<svg role="img" aria-label="Outcomes by rule" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" xmlns="http://www.w3.org/2000/svg">${rows.join('')}</svg><div class="legend">${legend}</div>`;
 }
 
-function findingRows(findings: readonly Finding[], withAccount: boolean): string {
+/** Resource text shown: escaped, its control and bidirectional characters as visible `\u{…}` markers. */
+function visible(text: unknown): string {
+  return esc(text).replace(CONTROL_CHARACTERS, (ch) => {
+    const hex = (ch.codePointAt(0) ?? 0).toString(16);
+    return `<span class="ctl" title="U+${hex.toUpperCase().padStart(4, '0')}">\\u{${hex}}</span>`;
+  });
+}
+
+/** Attacker-controlled text (names, tags, messages, log fields): visible, escaped, and isolated from the surrounding text's direction (<bdi>). */
+const iso = (text: unknown): string => `<bdi>${visible(text)}</bdi>`;
+
+/** The rules' catalog entries by ID, for their remediation. */
+type RuleIndex = ReadonlyMap<string, Pick<RuleCatalogEntry, 'id' | 'remediation'>>;
+
+/**
+ * A failing finding's fix: the rule's description, its `az` command and Bicep with the account's
+ * names filled in, each with a copy button (the page's script copies the `<pre>`'s text).
+ * @param id unique in the page: the prefix of the `<pre>` IDs
+ */
+function fixBlock(f: Finding, rules: RuleIndex, id: string): string {
+  const rule = rules.get(f.ruleId);
+  if (!rule) return '';
+  const r = remediationFor(f, rule);
+  const unfilled = r.unfilled.length === 0 ? '' : `<p class="unfilled">Fill in yourself: ${r.unfilled.map((p) => `<code>&lt;${esc(p)}&gt;</code>`).join(', ')}.</p>`;
+  return `<div class="fix"><p><strong>Fix:</strong> ${esc(r.description)}</p>
+<pre id="${id}-az" dir="ltr">${esc(r.az)}</pre><button type="button" class="copy" data-copy="${id}-az">copy command</button>
+<details><summary>Bicep</summary><pre id="${id}-bicep" dir="ltr">${esc(r.bicep)}</pre><button type="button" class="copy" data-copy="${id}-bicep">copy Bicep</button></details>${unfilled}</div>`;
+}
+
+/**
+ * Table rows of findings. With `fixes` (an account's drill-down), each fail shows its fix and the
+ * evidence is folded under the message; `withAccount` (the changes lists) adds the account column.
+ */
+function findingRows(findings: readonly Finding[], withAccount: boolean, fixes?: { readonly rules: RuleIndex; readonly prefix: string }): string {
   return findings
     .map(
-      (f) =>
-        `<tr>${withAccount ? `<td>${esc(f.accountName)}<br><small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small></td>` : ''}<td>${esc(f.ruleId)}</td><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}${
-          f.exemption ? `<br><small class="exempt">exempted (${esc(f.exemption.category)}: ${esc(f.exemption.name)})</small>` : ''
-        }${f.expiredExemption ? `<br><small>exemption ${esc(f.expiredExemption.name)} expired ${esc(f.expiredExemption.expiresOn)}</small>` : ''}</td><td>${esc(f.message)}${
-          !withAccount && f.evidence && Object.keys(f.evidence).length > 0 ? `<details><summary>evidence</summary><pre>${esc(JSON.stringify(f.evidence, null, 2))}</pre></details>` : ''
-        }</td></tr>`,
+      (f, j) =>
+        `<tr data-outcome="${esc(f.outcome)}" data-severity="${esc(f.severity)}">${withAccount ? `<td>${iso(f.accountName)}<br><small>${iso(f.subscriptionId)} / ${iso(f.resourceGroup)}</small></td>` : ''}<td>${esc(f.ruleId)}</td><td class="sev-${esc(f.severity)}">${esc(f.severity)}</td><td class="o-${esc(f.outcome)}">${esc(LABELS[f.outcome] ?? f.outcome)}${
+          f.exemption ? `<br><small class="exempt">exempted (${esc(f.exemption.category)}: ${iso(f.exemption.name)})</small>` : ''
+        }${f.expiredExemption ? `<br><small>exemption ${iso(f.expiredExemption.name)} expired ${esc(f.expiredExemption.expiresOn)}</small>` : ''}</td><td>${iso(f.message)}${
+          !withAccount && f.evidence && Object.keys(f.evidence).length > 0 ? `<details><summary>evidence</summary><pre>${visible(JSON.stringify(f.evidence, null, 2))}</pre></details>` : ''
+        }${fixes && f.outcome === 'fail' ? fixBlock(f, fixes.rules, `${fixes.prefix}-${j}`) : ''}</td></tr>`,
     )
     .join('');
 }
 
-function accountBlock(a: AccountEntry): string {
+/**
+ * One account with drill-down. Its data attributes feed the page's script: `data-search` (text
+ * filter), `data-state`, `data-findings` (`outcome:severity` pairs, with `*` wildcards, for the
+ * outcome and severity filters), `data-rank` (risk order), `data-name` and `data-subscription`.
+ * @param rank the account's place in risk order (0: the worst); unique, so also the IDs' prefix
+ */
+function accountBlock(a: AccountEntry, rank: number, rules: RuleIndex): string {
   const f = a.first;
   const tags = Object.entries(f.tags ?? {}).map(([k, v]) => `${k}=${v}`);
-  const state = a.fails > 0 ? 'fail' : a.unknowns > 0 ? 'unknown' : 'ok';
+  const fails = failCount(a);
+  const state = fails > 0 ? 'fail' : a.unknowns > 0 ? 'unknown' : 'ok';
   const search = [f.accountName, f.kind ?? '', f.resourceId, f.subscriptionId, f.resourceGroup, f.location, ...tags, ...a.findings.flatMap((x) => [x.ruleId, x.outcome, x.message])]
     .join(' ')
     .toLowerCase();
+  const pairs = new Set(a.findings.flatMap((x) => [`${x.outcome}:${x.severity}`, `${x.outcome}:*`, `*:${x.severity}`]));
   const badges = [
-    a.fails > 0 ? `<span class="badge b-fail">${a.fails} fail</span>` : '',
+    ...SEVERITIES.map((sev) => (a.fails[sev] > 0 ? `<span class="badge b-fail sev-${sev}">${a.fails[sev]} ${sev} fail</span>` : '')),
     a.unknowns > 0 ? `<span class="badge b-unknown">${a.unknowns} unknown</span>` : '',
-    a.fails === 0 && a.unknowns === 0 ? '<span class="badge b-ok">compliant</span>' : '',
+    fails === 0 && a.unknowns === 0 ? '<span class="badge b-ok">compliant</span>' : '',
   ].join('');
-  const sorted = [...a.findings].sort((x, y) => ORDER.indexOf(x.outcome) - ORDER.indexOf(y.outcome));
-  return `<details class="account" data-state="${state}" data-search="${esc(search)}"><summary><strong>${esc(f.accountName)}</strong> · ${esc(f.kind ?? 'unknown kind')} · ${esc(f.location)} · <small>${esc(f.subscriptionId)} / ${esc(f.resourceGroup)}</small>${badges}</summary>
-<p><small>${esc(f.resourceId)}</small>${tags.length ? `<br><small>tags: ${tags.map((t) => esc(t)).join(', ')}</small>` : ''}</p>
-<table><thead><tr><th>rule</th><th>severity</th><th>outcome</th><th>message and evidence</th></tr></thead><tbody>${findingRows(sorted, false)}</tbody></table></details>`;
+  const sorted = [...a.findings].sort(
+    (x, y) => ORDER.indexOf(x.outcome) - ORDER.indexOf(y.outcome) || SEVERITIES.indexOf(x.severity) - SEVERITIES.indexOf(y.severity),
+  );
+  return `<details class="account" data-state="${state}" data-rank="${rank}" data-name="${esc(f.accountName.toLowerCase())}" data-subscription="${esc(`${f.subscriptionId} ${f.resourceGroup} ${f.accountName}`.toLowerCase())}" data-findings="${esc([...pairs].join(' '))}" data-search="${esc(search)}"><summary><strong>${iso(f.accountName)}</strong> · ${iso(f.kind ?? 'unknown kind')} · ${iso(f.location)} · <small>${iso(f.subscriptionId)} / ${iso(f.resourceGroup)}</small>${badges}</summary>
+<p><small>${iso(f.resourceId)}</small>${tags.length ? `<br><small>tags: ${tags.map((t) => iso(t)).join(', ')}</small>` : ''}</p>
+<table><thead><tr><th>rule</th><th>severity</th><th>outcome</th><th>message, evidence and fix</th></tr></thead><tbody>${findingRows(sorted, false, { rules, prefix: `fix-${rank}` })}</tbody></table></details>`;
 }
 
 /** Counted findings, of which the first `keep` are shown. */
@@ -315,9 +413,6 @@ interface Kept {
 
 /** NSP-07 accounts the "Enforcement readiness" section shows (count); the rest are in report.csv and findings.ndjson. */
 const READINESS_CAP = 200;
-
-/** Attacker-controlled text (log fields, names): escaped, and isolated from the surrounding text's direction (<bdi>). */
-const iso = (text: unknown): string => `<bdi>${esc(text)}</bdi>`;
 
 /** The "Enforcement readiness" section (NSP-07): per Learning-mode account, the would-be-denied flows and the rules to add, with copy buttons. */
 function readinessSection(r: Kept['readiness']): string {
@@ -486,9 +581,9 @@ async function writePage(scan: ScanDocument, summary: ReportSummary, kept: Kept,
   if (trend) parts.push(trendSection(trend));
   if (scan.status === 'partial') {
     parts.push(`<section><h2>Coverage gaps</h2><p class="note">This scan is partial: some data could not be read. Verdicts that depend on it are <strong>unknown</strong>, never pass.</p><ul>
-${unreadable.map((x) => `<li>subscription <code>${esc(x.id)}</code>${x.name ? ` (${esc(x.name)})` : ''} unreadable: ${esc(x.reason ?? '')}</li>`).join('')}
-${failedTables.map((t) => `<li>table <code>${esc(t.type)}</code> not fully read: ${esc(t.reason ?? '')}</li>`).join('')}
-${scan.coverage.problems.slice(0, 50).map((p) => `<li>${esc(p)}</li>`).join('')}
+${unreadable.map((x) => `<li>subscription <code>${iso(x.id)}</code>${x.name ? ` (${iso(x.name)})` : ''} unreadable: ${iso(x.reason ?? '')}</li>`).join('')}
+${failedTables.map((t) => `<li>table <code>${esc(t.type)}</code> not fully read: ${iso(t.reason ?? '')}</li>`).join('')}
+${scan.coverage.problems.slice(0, 50).map((p) => `<li>${iso(p)}</li>`).join('')}
 ${scan.coverage.problems.length > 50 ? `<li>… ${scan.coverage.problems.length - 50} more in scan.json</li>` : ''}</ul></section>`);
   }
   if (changes && previous) {
@@ -522,14 +617,20 @@ ${
 <section id="accounts"><h2>By account</h2>
 <div class="filters"><input id="q" type="search" placeholder="Filter by account, kind, subscription, tag, rule or message" aria-label="filter accounts">
 <select id="state" aria-label="account state"><option value="">all accounts</option><option value="fail">with fails</option><option value="unknown">with unknowns, no fail</option><option value="ok">compliant</option></select>
-<span id="shown"></span></div>`);
+<select id="outcome" aria-label="with a finding of outcome"><option value="">any outcome</option>${ORDER.map((o) => `<option value="${o}">with a ${LABELS[o]} finding</option>`).join('')}</select>
+<select id="severity" aria-label="with a finding of severity"><option value="">any severity</option>${SEVERITIES.map((sev) => `<option value="${sev}">of ${sev} severity</option>`).join('')}</select>
+<select id="order" aria-label="order accounts by"><option value="risk">worst first</option><option value="name">by name</option><option value="subscription">by subscription</option></select>
+<span id="shown"></span></div>
+<p class="meta">Worst first: accounts with more high-severity fails, then medium, then low, then unknowns; compliant accounts last. Each fail shows its fix with the account's names filled in.</p>`);
   if (accounts.total > cap) {
-    parts.push(`<p class="note">${accounts.total} accounts: this page shows ${accounts.shown().length} of them (accounts with fails first). Every finding is in <code>report.csv</code> and <code>findings.ndjson</code> beside this report.</p>`);
+    parts.push(`<p class="note">${accounts.total} accounts: this page shows the ${accounts.shown().length} worst of them. Every finding is in <code>report.csv</code> and <code>findings.ndjson</code> beside this report.</p>`);
   }
+  parts.push('<div id="account-list">');
   await write(parts.join('\n'));
-  for (const a of accounts.shown()) await write(`${accountBlock(a)}\n`);
+  const rules: RuleIndex = new Map(scan.rules.map((r) => [r.id, r]));
+  for (const [rank, a] of accounts.shown().entries()) await write(`${accountBlock(a, rank, rules)}\n`);
   await write(
-    `</section>
+    `</div></section>
 <footer><p class="meta">Generated by perimeter-auditor from <code>scan.json</code> and <code>findings.ndjson</code>. Outcomes: pass (read and compliant), fail (read and not compliant), unknown (data could not be read), not applicable.</p></footer>
 <script>${FILTER_SCRIPT}</script>
 </body></html>

@@ -17,7 +17,8 @@ export default defineRule({
   remediation: {
     description: 'Disable local authentication and use Microsoft Entra ID.',
     az: 'az resource update --ids <account-resource-id> --set properties.disableLocalAuth=true',
-    bicep: `properties: {
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+properties: {
   disableLocalAuth: true
 }`,
   },

@@ -17,8 +17,9 @@ export default defineRule({
   remediation: {
     description:
       'Until the limitation is lifted, use Microsoft-managed keys on perimeter-associated accounts, or keep the account out of the perimeter.',
-    az: 'az cognitiveservices account update --resource-group <rg> --name <account> --encryption "{keySource:Microsoft.CognitiveServices}"',
-    bicep: `properties: {
+    az: 'az cognitiveservices account update --subscription <subscription> --resource-group <rg> --name <account> --encryption "{keySource:Microsoft.CognitiveServices}"',
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+properties: {
   encryption: { keySource: 'Microsoft.CognitiveServices' }
 }`,
   },

@@ -16,14 +16,15 @@ export default defineRule({
     'Inside a perimeter the account must use a managed identity to reach its data sources (azure-openai-network-security-perimeter.md, Limitations); without one it falls back to keys and secrets that the perimeter cannot attribute.',
   remediation: {
     description: 'Enable a system-assigned identity (or attach a user-assigned one).',
-    az: 'az cognitiveservices account identity assign --resource-group <rg> --name <account>',
-    bicep: `resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
-  name: name
-  location: location
-  kind: 'OpenAI'
+    az: 'az cognitiveservices account identity assign --subscription <subscription> --resource-group <rg> --name <account>',
+    bicep: `// Deploy to resource group '<rg>' of subscription <subscription>.
+resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  name: '<account>'
+  location: '<location>'
+  kind: '<kind>'
   sku: { name: 'S0' }
   identity: { type: 'SystemAssigned' }
-  properties: { customSubDomainName: name }
+  properties: { customSubDomainName: '<custom-subdomain>' }
 }`,
   },
   references: [REF.managedIdentity, REF.openAiPerimeter, REF.docOpenAiPerimeter],

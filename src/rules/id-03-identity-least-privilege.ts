@@ -17,7 +17,7 @@ export default defineRule({
     'Whoever can make the account act (a prompt, a tool call, a compromised key) acts with its identity: a privileged role or a data role on a whole subscription turns the account into a path to every resource under that scope, past any perimeter.',
   remediation: {
     description: 'Remove the privileged or broad assignment and grant the data role on the single data source instead.',
-    az: 'az role assignment delete --assignee <principal-id> --role "<role>" --scope <broad-scope>',
+    az: 'az role assignment delete --ids <role-assignment-id>',
     bicep: `// Scope data roles to the data source, never to a subscription or resource group:
 resource dataRole 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: storage

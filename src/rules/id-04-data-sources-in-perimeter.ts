@@ -38,13 +38,18 @@ export default defineRule({
   remediation: {
     description:
       'Associate the storage account with the account\'s perimeter, or add an outbound rule for its blob endpoint.',
-    az: 'az network perimeter association create --resource-group <rg> --perimeter-name <perimeter> --association-name <storage>-assoc --private-link-resource "{id:<storage-account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
-    bicep: `resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
+    az: 'az network perimeter association create --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --association-name <storage>-assoc --private-link-resource "{id:<storage-account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
   parent: perimeter
-  name: '\${storage.name}-assoc'
+  name: '<storage>-assoc'
   properties: {
-    privateLinkResource: { id: storage.id }
-    profile: { id: profile.id }
+    privateLinkResource: { id: '<storage-account-resource-id>' }
+    profile: { id: '<profile-resource-id>' }
     accessMode: 'Enforced'
   }
 }`,

@@ -23,13 +23,14 @@ export default defineRule({
     description:
       'Disable public network access (use private endpoints), or deny by default and allow selected networks, or enforce a perimeter.',
     az: 'az resource update --ids <account-resource-id> --set properties.publicNetworkAccess=Disabled',
-    bicep: `resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
-  name: name
-  location: location
-  kind: 'OpenAI'
+    bicep: `// Deploy to resource group '<rg>' of subscription <subscription>.
+resource account 'Microsoft.CognitiveServices/accounts@2024-10-01' = {
+  name: '<account>'
+  location: '<location>'
+  kind: '<kind>'
   sku: { name: 'S0' }
   properties: {
-    customSubDomainName: name
+    customSubDomainName: '<custom-subdomain>'
     publicNetworkAccess: 'Disabled'
     networkAcls: { defaultAction: 'Deny' }
   }

@@ -18,10 +18,11 @@ export default defineRule({
   remediation: {
     description: 'Set the default rule to deny, or network rules have no effect (ai-services-virtual-networks.txt).',
     az: 'az resource update --ids <account-resource-id> --set properties.networkAcls.defaultAction=Deny',
-    bicep: `properties: {
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+properties: {
   networkAcls: {
     defaultAction: 'Deny'
-    ipRules: [ { value: '198.51.100.0/24' } ]
+    ipRules: [ { value: '<caller-range>' } ]
   }
 }`,
   },

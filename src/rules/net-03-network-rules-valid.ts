@@ -7,6 +7,29 @@ import { NO_ANCHOR, REF } from './references.js';
 /** Largest number of IP rules, and of virtual network rules, an account accepts. */
 export const MAX_RULES_PER_KIND = 100;
 
+/**
+ * What is wrong with one `networkAcls.ipRules` value (none when the service accepts it): not an
+ * IPv4 address or range, a /31 or /32 prefix, or private or reserved space. Shared with the
+ * report's remediation (reports/remediation.ts), which names the offending rules.
+ */
+export function ipRuleOffences(value: string): string[] {
+  const range = parseAddressRange(value);
+  if (range === undefined || range.family !== 'ipv4') {
+    return [`'${value}' is not an IPv4 address or CIDR range (only IPv4 addresses are supported)`];
+  }
+  const offences: string[] = [];
+  if (range.isCidr && range.prefix >= 31) {
+    offences.push(`'${value}' uses prefix /${range.prefix} (use individual IP address rules)`);
+  }
+  const reserved = overlappingReservedRanges(range);
+  if (reserved.length > 0) {
+    offences.push(
+      `'${value}' overlaps private or reserved space ${reserved.join(', ')} (only valid public IP (nonreserved) addresses are accepted)`,
+    );
+  }
+  return offences;
+}
+
 /** NET-03: IP and virtual network rules are ones the service accepts (RULES.md; ai-services-virtual-networks.txt). */
 export default defineRule({
   id: 'NET-03',
@@ -22,8 +45,9 @@ export default defineRule({
   remediation: {
     description:
       'Replace each offending rule: public IPv4 addresses or ranges only, individual address rules instead of /31 and /32, subnet resource IDs, at most 100 of each kind.',
-    az: 'az cognitiveservices account network-rule remove --resource-group <rg> --name <account> --ip-address <offending-rule>',
-    bicep: `networkAcls: {
+    az: 'az cognitiveservices account network-rule remove --subscription <subscription> --resource-group <rg> --name <account> --ip-address <offending-rule>',
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+networkAcls: {
   defaultAction: 'Deny'
   ipRules: [ { value: '203.0.113.7' }, { value: '198.51.100.0/24' } ]
   virtualNetworkRules: [ { id: subnet.id } ]
@@ -39,22 +63,7 @@ export default defineRule({
     }
     const { ipRules, virtualNetworkRules } = account.network.value;
     const offences: string[] = [];
-    for (const value of ipRules) {
-      const range = parseAddressRange(value);
-      if (range === undefined || range.family !== 'ipv4') {
-        offences.push(`'${value}' is not an IPv4 address or CIDR range (only IPv4 addresses are supported)`);
-        continue;
-      }
-      if (range.isCidr && range.prefix >= 31) {
-        offences.push(`'${value}' uses prefix /${range.prefix} (use individual IP address rules)`);
-      }
-      const reserved = overlappingReservedRanges(range);
-      if (reserved.length > 0) {
-        offences.push(
-          `'${value}' overlaps private or reserved space ${reserved.join(', ')} (only valid public IP (nonreserved) addresses are accepted)`,
-        );
-      }
-    }
+    for (const value of ipRules) offences.push(...ipRuleOffences(value));
     if (ipRules.length > MAX_RULES_PER_KIND) {
       offences.push(`${ipRules.length} IP rules (at most ${MAX_RULES_PER_KIND} are supported)`);
     }

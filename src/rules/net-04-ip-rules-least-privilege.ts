@@ -17,10 +17,11 @@ export default defineRule({
     'An IP rule wider than /16 admits tens of thousands of addresses, usually far more than the callers it was written for; 0.0.0.0/0 is public access under another name.',
   remediation: {
     description: 'Replace the wide range with the exact addresses or ranges of the callers.',
-    az: 'az cognitiveservices account network-rule remove --resource-group <rg> --name <account> --ip-address <wide-range> && az cognitiveservices account network-rule add --resource-group <rg> --name <account> --ip-address 198.51.100.0/24',
-    bicep: `networkAcls: {
+    az: 'az cognitiveservices account network-rule add --subscription <subscription> --resource-group <rg> --name <account> --ip-address <caller-range> && az cognitiveservices account network-rule remove --subscription <subscription> --resource-group <rg> --name <account> --ip-address <wide-range>',
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+networkAcls: {
   defaultAction: 'Deny'
-  ipRules: [ { value: '198.51.100.0/24' } ]
+  ipRules: [ { value: '<caller-range>' } ]
 }`,
   },
   references: [REF.virtualNetworks, REF.docVirtualNetworks],

@@ -21,7 +21,8 @@ export default defineRule({
   remediation: {
     description: 'Set networkAcls.bypass to the expected value (AzureServices unless the policy says None).',
     az: 'az resource update --ids <account-resource-id> --set properties.networkAcls.bypass=AzureServices',
-    bicep: `networkAcls: {
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+networkAcls: {
   defaultAction: 'Deny'
   bypass: 'AzureServices'
 }`,

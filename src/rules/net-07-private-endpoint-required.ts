@@ -16,13 +16,14 @@ export default defineRule({
     'Organisations that require private connectivity for every AI account cannot meet that requirement without an approved private endpoint.',
   remediation: {
     description: 'Create a private endpoint for the account in the consuming virtual network.',
-    az: 'az network private-endpoint create --resource-group <rg> --name <account>-pe --vnet-name <vnet> --subnet <subnet> --private-connection-resource-id <account-resource-id> --group-id account --connection-name <account>-pe',
-    bicep: `resource pe 'Microsoft.Network/privateEndpoints@2024-05-01' = {
-  name: '\${account.name}-pe'
-  location: location
+    az: 'az network private-endpoint create --subscription <subscription> --resource-group <rg> --name <account>-pe --vnet-name <vnet> --subnet <subnet> --private-connection-resource-id <account-resource-id> --group-id account --connection-name <account>-pe',
+    bicep: `// Deploy to resource group '<rg>' of subscription <subscription>.
+resource pe 'Microsoft.Network/privateEndpoints@2024-05-01' = {
+  name: '<account>-pe'
+  location: '<location>'
   properties: {
-    subnet: { id: subnet.id }
-    privateLinkServiceConnections: [ { name: 'account', properties: { privateLinkServiceId: account.id, groupIds: [ 'account' ] } } ]
+    subnet: { id: '<subnet-resource-id>' }
+    privateLinkServiceConnections: [ { name: 'account', properties: { privateLinkServiceId: '<account-resource-id>', groupIds: [ 'account' ] } } ]
   }
 }`,
   },

@@ -17,10 +17,11 @@ export default defineRule({
     'An account that may call any destination can be made to send prompts, files or model output to an attacker-controlled endpoint; an enforced perimeter or an outbound allow-list blocks that exfiltration.',
   remediation: {
     description: 'Enforce a perimeter, or restrict outbound network access to an explicit FQDN allow-list.',
-    az: 'az resource update --ids <account-resource-id> --set properties.restrictOutboundNetworkAccess=true properties.allowedFqdnList="[\'mystorage.blob.core.windows.net\']"',
-    bicep: `properties: {
+    az: 'az resource update --ids <account-resource-id> --set properties.restrictOutboundNetworkAccess=true properties.allowedFqdnList="[\'<exact-fqdn>\']"',
+    bicep: `// On account '<account>' (resource group '<rg>', subscription <subscription>):
+properties: {
   restrictOutboundNetworkAccess: true
-  allowedFqdnList: [ 'mystorage.blob.core.windows.net' ]
+  allowedFqdnList: [ '<exact-fqdn>' ]
 }`,
   },
   references: [REF.dataLossPrevention, REF.openAiPerimeter, REF.docOpenAiPerimeter],

@@ -17,13 +17,18 @@ export default defineRule({
   remediation: {
     description:
       'Associate the account with a perimeter profile (start in Learning mode, review the access logs, then enforce).',
-    az: 'az network perimeter association create --resource-group <rg> --perimeter-name <perimeter> --association-name <account>-assoc --private-link-resource "{id:<account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
-    bicep: `resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
+    az: 'az network perimeter association create --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --association-name <account>-assoc --private-link-resource "{id:<account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
   parent: perimeter
-  name: '\${account.name}-assoc'
+  name: '<account>-assoc'
   properties: {
-    privateLinkResource: { id: account.id }
-    profile: { id: profile.id }
+    privateLinkResource: { id: '<account-resource-id>' }
+    profile: { id: '<profile-resource-id>' }
     accessMode: 'Learning'
   }
 }`,

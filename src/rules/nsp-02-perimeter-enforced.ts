@@ -16,13 +16,18 @@ export default defineRule({
     'In Learning (Transition) or Audit mode a perimeter only logs what it would deny; public network access is still decided by the account\'s own settings, so the perimeter protects nothing.',
   remediation: {
     description: 'After reviewing the perimeter access logs, switch the association to Enforced.',
-    az: 'az network perimeter association update --resource-group <rg> --perimeter-name <perimeter> --association-name <association> --access-mode Enforced',
-    bicep: `resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
+    az: 'az network perimeter association update --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --association-name <association> --access-mode Enforced',
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
   parent: perimeter
   name: '<association>'
   properties: {
-    privateLinkResource: { id: account.id }
-    profile: { id: profile.id }
+    privateLinkResource: { id: '<account-resource-id>' }
+    profile: { id: '<profile-resource-id>' }
     accessMode: 'Enforced'
   }
 }`,

@@ -18,13 +18,23 @@ export default defineRule({
   remediation: {
     description:
       'Replace wide inbound address prefixes with the exact ranges of the callers, or use subscription-based rules.',
-    az: 'az network perimeter profile access-rule update --resource-group <rg> --perimeter-name <perimeter> --profile-name <profile> --name <rule> --address-prefixes "[\'198.51.100.0/24\']"',
-    bicep: `resource inbound 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@2023-08-01-preview' = {
+    az: 'az network perimeter profile access-rule update --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --profile-name <profile> --name <rule> --address-prefixes "[\'<caller-range>\']"',
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource profile 'Microsoft.Network/networkSecurityPerimeters/profiles@2023-08-01-preview' existing = {
+  parent: perimeter
+  name: '<profile>'
+}
+
+resource inbound 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@2023-08-01-preview' = {
   parent: profile
-  name: 'allow-office'
+  name: '<rule>'
   properties: {
     direction: 'Inbound'
-    addressPrefixes: [ '198.51.100.0/24' ]
+    addressPrefixes: [ '<caller-range>' ]
   }
 }`,
   },

@@ -16,13 +16,23 @@ export default defineRule({
     'A wildcard outbound rule such as *.blob.core.windows.net lets the account send data to any storage account in Azure, including an attacker\'s: the exfiltration path the perimeter exists to close.',
   remediation: {
     description: 'List the exact FQDNs of the data sources the account must reach.',
-    az: 'az network perimeter profile access-rule update --resource-group <rg> --perimeter-name <perimeter> --profile-name <profile> --name <rule> --fqdn "[\'mystorage.blob.core.windows.net\']"',
-    bicep: `resource outbound 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@2023-08-01-preview' = {
+    az: 'az network perimeter profile access-rule update --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --profile-name <profile> --name <rule> --fqdn "[\'<exact-fqdn>\']"',
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource profile 'Microsoft.Network/networkSecurityPerimeters/profiles@2023-08-01-preview' existing = {
+  parent: perimeter
+  name: '<profile>'
+}
+
+resource outbound 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@2023-08-01-preview' = {
   parent: profile
-  name: 'allow-batch-storage'
+  name: '<rule>'
   properties: {
     direction: 'Outbound'
-    fullyQualifiedDomainNames: [ 'mystorage.blob.core.windows.net' ]
+    fullyQualifiedDomainNames: [ '<exact-fqdn>' ]
   }
 }`,
   },

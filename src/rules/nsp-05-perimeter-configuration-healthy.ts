@@ -18,11 +18,16 @@ export default defineRule({
     description:
       'Fix the reported issue (often a missing access rule or a permission), then reconcile the configuration.',
     az: 'az rest --method post --url "https://management.azure.com<account-resource-id>/networkSecurityPerimeterConfigurations/<configuration-name>/reconcile?api-version=2024-10-01"',
-    bicep: `// Configurations are derived from the association; redeploy the association to resynchronise:
+    bicep: `// Configurations are derived from the association; redeploy the association to resynchronise.
+// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
 resource association 'Microsoft.Network/networkSecurityPerimeters/resourceAssociations@2023-08-01-preview' = {
   parent: perimeter
   name: '<association>'
-  properties: { privateLinkResource: { id: account.id }, profile: { id: profile.id }, accessMode: 'Enforced' }
+  properties: { privateLinkResource: { id: '<account-resource-id>' }, profile: { id: '<profile-resource-id>' }, accessMode: '<access-mode>' }
 }`,
   },
   references: [REF.perimeterConfigurationsApi, REF.openAiPerimeter, REF.docOpenAiPerimeter],

@@ -17,11 +17,16 @@ export default defineRule({
   remediation: {
     description: 'Enable the allLogs category group in a diagnostic setting on the perimeter.',
     az: 'az monitor diagnostic-settings create --name perimeter-access-logs --resource <perimeter-resource-id> --logs "[{categoryGroup:allLogs,enabled:true}]" --workspace <log-analytics-workspace-id>',
-    bicep: `resource logs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
+    bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
+resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
+  name: '<perimeter>'
+}
+
+resource logs 'Microsoft.Insights/diagnosticSettings@2021-05-01-preview' = {
   scope: perimeter
   name: 'perimeter-access-logs'
   properties: {
-    workspaceId: workspace.id
+    workspaceId: '<log-analytics-workspace-id>'
     logs: [ { categoryGroup: 'allLogs', enabled: true } ]
   }
 }`,

@@ -36,13 +36,13 @@ export default defineRule({
   remediation: {
     description:
       'Add the proposed access rules to the perimeter profile (the finding lists them with their commands), wait for the access logs to show no would-be-denied traffic, then switch the association to Enforced.',
-    az: 'az network perimeter profile access-rule create --resource-group <rg> --perimeter-name <perimeter> --profile-name <profile> --name readiness-inbound-addresses --direction Inbound --address-prefixes "[\'203.0.113.10/32\']"',
+    az: 'az network perimeter profile access-rule create --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --profile-name <profile> --name readiness-inbound-addresses --direction Inbound --address-prefixes "[\'<caller-range>\']"',
     bicep: `resource inbound 'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules@2023-08-01-preview' = {
   parent: profile
   name: 'readiness-inbound-addresses'
   properties: {
     direction: 'Inbound'
-    addressPrefixes: [ '203.0.113.10/32' ]
+    addressPrefixes: [ '<caller-range>' ]
   }
 }`,
   },

@@ -6,6 +6,12 @@ export const HOSTILE = {
   markupName: '"><img src=x onerror=window.__pwned=1>',
   formulaName: '=HYPERLINK("evil.example","click")',
   perimeterName: '<svg onload=window.__pwned=4>',
+  /** Reads as "oai-payroll-txt.exe" once U+202E (right-to-left override) reverses its tail. */
+  bidiName: 'oai-payroll-\u202eexe.txt',
+  /** A tag value that opens a right-to-left embedding and never closes it. */
+  bidiTag: '\u202bunclosed right-to-left embedding',
+  /** 3,000 characters with no break opportunity. */
+  longName: `oai-${'x'.repeat(2996)}`,
   tags: {
     owner: '=HYPERLINK("http://evil.example/","click")',
     script: '<script>window.__pwned=2</script>',
@@ -35,7 +41,11 @@ function account(name: string, tags: Record<string, string>): Row {
   };
 }
 
-/** The sample tenant plus two accounts with hostile names and tags, one in a hostile-named perimeter. */
+/**
+ * The sample tenant plus accounts with hostile names and tags: markup and formulas (one in a
+ * hostile-named perimeter), a right-to-left override in a name and an unclosed embedding in a tag,
+ * and a 3,000-character name.
+ */
 export async function hostileTenant(): Promise<SimulatorTenant> {
   const t = await sampleTenant();
   const markup = account(HOSTILE.markupName, { ...HOSTILE.tags });
@@ -47,5 +57,7 @@ export async function hostileTenant(): Promise<SimulatorTenant> {
     subscriptionId: SUB_PROD,
     properties: { privateLinkResource: { id: markup.id }, profile: { id: `${perimeter}/profiles/p` }, accessMode: 'Learning', provisioningState: 'Succeeded' },
   };
-  return { ...t, resources: [...t.resources, markup, formula], networkresources: [...t.networkresources, association] };
+  const bidi = account(HOSTILE.bidiName, { note: HOSTILE.bidiTag });
+  const long = account(HOSTILE.longName, {});
+  return { ...t, resources: [...t.resources, markup, formula, bidi, long], networkresources: [...t.networkresources, association] };
 }

@@ -15,6 +15,7 @@ import type { ScanPlan } from '../../src/pipeline/plan.js';
 import { CSV_COLUMNS } from '../../src/reports/csv.js';
 import type { ReportFormat } from '../../src/reports/index.js';
 import { rerenderReports } from '../../src/reports/rerender.js';
+import { remediationFor } from '../../src/reports/remediation.js';
 import type { ReportSummary } from '../../src/reports/summary.js';
 import { copyFile, fileFindings, FindingsFormatError } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
@@ -210,6 +211,7 @@ describe('one pass over the findings feeds every report (issue 17)', () => {
         f.resourceId,
         JSON.stringify(f.evidence),
         f.exemption ? 'Mitigated: keys' : '',
+        f.outcome === 'fail' ? remediationFor(f, RULES.find((r) => r.id === f.ruleId) ?? assert.fail(f.ruleId)).az : '',
       ]),
     );
 

@@ -57,12 +57,13 @@ describe('reports of the hostile tenant', () => {
     assert.equal(exempted.length, 1);
     assert.equal(exempted[0]?.outcome, 'fail', 'the real outcome is kept');
     const rows = parse(await o.file('report.csv')) as string[][];
-    assert.ok(rows.some((r) => r.at(-1) === 'Mitigated: legacy-keys'));
+    const exemption = CSV_COLUMNS.indexOf('exemption');
+    assert.ok(rows.some((r) => r[exemption] === 'Mitigated: legacy-keys'));
     const sarif = JSON.parse(await o.file('report.sarif')) as { runs: Array<{ results: Array<{ ruleId: string; suppressions?: Array<{ kind: string; status: string }> }> }> };
     const suppressed = sarif.runs[0]?.results.filter((r) => r.suppressions) ?? [];
     assert.equal(suppressed.length, 1);
     assert.deepEqual(suppressed[0]?.suppressions?.map((x) => [x.kind, x.status]), [['external', 'accepted']]);
-    assert.match(await o.file('report.html'), /exempted \(Mitigated: legacy-keys\)/);
+    assert.match(await o.file('report.html'), /exempted \(Mitigated: <bdi>legacy-keys<\/bdi>\)/);
     const summary = JSON.parse(await o.file('report.json')) as ReportSummary;
     assert.equal(summary.exempted.byOutcome.fail, 1);
     assert.equal(o.scan.summary.exempted.failsByRule['AUTH-01'], 1);
@@ -84,6 +85,19 @@ describe('reports of the hostile tenant', () => {
     const markupRows = rows.filter((r) => r[2] === HOSTILE.markupName);
     assert.ok(markupRows.length > 0);
     assert.ok(markupRows[0]?.[9]?.includes(`owner=${HOSTILE.tags.owner}`), 'tags are exported, as text');
+  });
+
+  it('CSV: the remediation column holds the filled az command of each fail, and nothing for other outcomes', async () => {
+    const rows = parse(await o.file('report.csv'), { columns: true }) as Array<Record<(typeof CSV_COLUMNS)[number], string>>;
+    assert.equal(rows.length, o.findings.length);
+    for (const r of rows) {
+      if (r.outcome === 'fail') assert.match(r.remediation, /^az /, `${r.ruleId} ${r.accountName}`);
+      else assert.equal(r.remediation, '', `${r.ruleId} ${r.outcome}`);
+    }
+    // The account's names, shell-quoted where they need it (the formula-like name as one quoted word).
+    const id01 = rows.find((r) => r.ruleId === 'ID-01' && r.accountName === `'${HOSTILE.formulaName}`);
+    assert.equal(id01?.outcome, 'fail');
+    assert.equal(id01?.remediation, `az cognitiveservices account identity assign --subscription ${SUB_PROD} --resource-group rg-ai-prod --name '${HOSTILE.formulaName}'`);
   });
 
   it('HTML: every piece of resource text is escaped; only our one script remains', async () => {
@@ -209,16 +223,28 @@ describe('report command and changes between scans', () => {
     assert.match(html, new RegExp(`compared with <code>${first.scan.scanId}</code>`));
   });
 
-  it('caps the accounts shown in HTML, failing accounts first, and says where the rest is', async () => {
+  it('caps the accounts shown in HTML to the worst, worst first, and says where the rest is', async () => {
     const o = await scanInto(sampleTenant());
     const out = new PassThrough();
     const done = text(out);
     await writeHtml(o.scan, memoryFindings(o.findings), out, { accountCap: 3 });
     out.end();
     const html = await done;
-    assert.match(html, /19 accounts: this page shows 3 of them \(accounts with fails first\)/);
+    assert.match(html, /19 accounts: this page shows the 3 worst of them/);
     const states = [...html.matchAll(/<details class="account" data-state="(\w+)"/g)].map((m) => m[1]);
     assert.deepEqual(states, ['fail', 'fail', 'fail']);
+    // The 3 worst of the scan: most high-severity fails, then medium, low, unknowns; ties by name.
+    const risk = new Map<string, { name: string; n: number[] }>();
+    for (const f of o.findings) {
+      const r = risk.get(f.resourceId) ?? { name: f.accountName, n: [0, 0, 0, 0] };
+      const k = f.outcome === 'fail' ? ['high', 'medium', 'low'].indexOf(f.severity) : f.outcome === 'unknown' ? 3 : -1;
+      if (k >= 0) r.n[k] = (r.n[k] ?? 0) + 1;
+      risk.set(f.resourceId, r);
+    }
+    const compare = (a: number[], b: number[]) => b.map((x, k) => x - (a[k] ?? 0)).find((d) => d !== 0) ?? 0;
+    const worst = [...risk.values()].sort((a, b) => compare(a.n, b.n) || (a.name < b.name ? -1 : 1)).slice(0, 3).map((r) => r.name);
+    const shown = [...html.matchAll(/<details class="account"[^>]*><summary><strong><bdi>([^<]*)<\/bdi>/g)].map((m) => m[1]);
+    assert.deepEqual(shown, worst);
     assert.match(html, /report\.csv/);
   });
 });
