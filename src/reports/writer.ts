@@ -188,7 +188,7 @@ export class ReportWriter {
     this.formats = [...new Set(o.formats)];
     const has = (format: ReportFormat) => this.formats.includes(format);
     if (o.findingsFile) this.findings = this.file('findings.ndjson');
-    if (has('csv')) this.csv = { rows: new CsvRows(), file: this.file(REPORT_FILES.csv.name) };
+    if (has('csv')) this.csv = { rows: new CsvRows(o.scan.rules), file: this.file(REPORT_FILES.csv.name) };
     if (has('sarif')) this.sarif = { results: new SarifResults(o.scan.rules), file: this.file(`${REPORT_FILES.sarif.name}.results`) };
     if (has('json') || has('html')) this.counts = new ReportAggregator(o.scan.rules);
     if (has('html')) {
