@@ -341,7 +341,8 @@ export class BlobStore implements ScanStore {
    * @throws DestinationError naming the container and the reason
    */
   async probe(): Promise<void> {
-    const quick = new ContainerClient(this.container.url, newPipeline(this.container.credential, { retryOptions: { maxTries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 1000, tryTimeoutInMs: 30_000 } }));
+    const retryOptions = { maxTries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 1000, tryTimeoutInMs: 30_000 };
+    const quick = new ContainerClient(this.container.url, newPipeline(this.container.credential, { retryOptions }));
     const name = `probes/${randomBytes(4).toString('hex')}.txt`;
     try {
       await quick.createIfNotExists();
