@@ -28,6 +28,7 @@ import { runScan, type ScanResult } from './scan.js';
 import type { ScanScope } from './collect/collector.js';
 import { auditContainer } from './store/blob.js';
 import { BlobStore, DirectoryStore, type ScanStore } from './store/stores.js';
+import { plainProgress, type ScanProgress } from './terminalProgress.js';
 import { FAULT_SYNTAX, parseFault, parseTenantChoice, SimulateUsageError, type Fault, type TenantChoice } from './simulate.js';
 
 /**
@@ -68,7 +69,6 @@ export const SCAN_ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['ALERT_WEBHOOK_<NAME>_URL, ALERT_WEBHOOK_<NAME>_SECRET', 'each webhook\'s URL and Standard Webhooks secret'],
   ['ALERT_MIN_SEVERITY', 'high, medium or low: the default least severity alerted (default high)'],
   ['REPORT_BASE_URL', 'the reports API base URL, for report links in alerts'],
-  ['CI', 'set (any value): plain progress lines instead of progress bars'],
 ];
 
 /**
@@ -84,6 +84,14 @@ export function exitCodeOf(scan: ScanDocument, failOn: Severity, allowPartial: b
 
 function progress(message: string): void {
   process.stderr.write(`[perimeter-auditor] ${message}\n`);
+}
+
+/**
+ * The display of a long run (scan, readiness) on stderr: plain lines (terminalProgress.ts), with the
+ * quota's waits said. Progress bars in a terminal wait for a progress-bar dependency (see the README).
+ */
+function scanProgress(): ScanProgress {
+  return plainProgress((text) => process.stderr.write(text));
 }
 
 function collectRepeatable(value: string, previous: string[]): string[] {
@@ -252,7 +260,7 @@ function endpointsOf(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cl
  * Azure's credential chain, which must give a token for ARM before the first query.
  * @throws CredentialError when no credential gets one (naming `az login` and every credential's answer)
  */
-async function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>): Promise<AzureClients> {
+async function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>, display: ScanProgress): Promise<AzureClients> {
   const { armEndpoint, logsEndpoint } = endpointsOf(flags);
   for (const e of new Set([armEndpoint, logsEndpoint])) if (isLoopbackHttps(e)) progress(`using the development token for the loopback endpoint ${e}`);
   const credential = credentialFor(armEndpoint);
@@ -262,7 +270,7 @@ async function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' 
     credential,
     logsEndpoint,
     logsCredential: credentialFor(logsEndpoint),
-    throttle: { onRetry: progress },
+    throttle: display.throttle,
   });
 }
 
@@ -325,7 +333,9 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   const ledger = new AlertLedger(ledgerStore);
   const uploader = uploaderOfFlags(flags);
   await probeDestinations(stores);
-  const clients = await clientsFor(flags);
+  const display = scanProgress();
+  const clients = await clientsFor(flags, display);
+  display.watch(clients);
   let exported: ExportRecord | undefined;
   const result = await runScan({
     scope,
@@ -333,7 +343,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     clients,
     stores,
     formats: flags.format,
-    log: progress,
+    log: display.log,
     afterCommit: async ({ scan, previous, current }) => {
       await alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: process.env.REPORT_BASE_URL, log: progress });
       // After the commit, never failing it (src/export/logsExport.ts).
@@ -342,7 +352,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
         exported = await exportAfterCommit({ scan, findings: current, uploader, ledger: exportLedger, findingsOf: storedScanOf(stores), log: progress });
       }
     },
-  });
+  }).finally(() => display.stop());
   process.stdout.write(summaryTable(result));
   if (uploader) process.stdout.write(`${exported ? exportLine(exported) : `export: scan ${result.scan.scanId} was not exported (see the lines above)`}\n`);
   process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
@@ -396,7 +406,9 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
   if (flags.account !== undefined && (!account || !/^microsoft\.cognitiveservices\/accounts$/i.test(account.type)))
     throw new UsageError(`--account '${flags.account}' is not a Microsoft.CognitiveServices/accounts resource ID`);
   const base = await loadPolicy(flags.policy, true);
-  const clients = await clientsFor(flags);
+  const display = scanProgress();
+  const clients = await clientsFor(flags, display);
+  display.watch(clients);
   // One account: its subscription, unless the flags name a scope.
   if (account && scope.subscriptions.length === 0 && scope.managementGroups.length === 0)
     scope = { subscriptions: [account.subscriptionId], managementGroups: [] };
@@ -407,7 +419,7 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
     parameters: { ...base.parameters, ...(flags.days === undefined ? {} : { readinessWindowDays: flags.days }) },
     ...(account ? { scope: { ...base.scope, include: { ...base.scope.include, resourceGroups: [`/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}`] } } } : {}),
   };
-  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: progress, retainFindings: true });
+  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: display.log, retainFindings: true }).finally(() => display.stop());
   let accounts = readinessOf(result.findings);
   if (flags.account !== undefined) {
     accounts = accounts.filter((a) => sameId(a.finding.resourceId, flags.account ?? ''));
@@ -486,8 +498,7 @@ Examples:
 
 ${EXIT_CODES_HELP}
 
-Progress goes to stderr (progress bars in a terminal; plain lines when not a terminal or CI is set),
-the summary to stdout, machine output to files. More: README "CLI reference".`;
+Progress goes to stderr, the summary to stdout, machine output to files. More: README "CLI reference".`;
 
 const SCAN_HELP = `
 Examples:

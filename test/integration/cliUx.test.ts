@@ -83,7 +83,7 @@ describe('CLI --version and --help', () => {
     assert.match(scan.stdout, /Examples:/);
     assert.match(scan.stdout, /^ {2}2 {2}the scan could not run/m);
     const env = scan.stdout.slice(scan.stdout.indexOf('Environment variables read by scan:'));
-    for (const name of ['AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'NODE_EXTRA_CA_CERTS', 'ALERT_WEBHOOKS', 'ALERT_WEBHOOK_<NAME>_URL', 'ALERT_MIN_SEVERITY', 'REPORT_BASE_URL', 'CI'])
+    for (const name of ['AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'NODE_EXTRA_CA_CERTS', 'ALERT_WEBHOOKS', 'ALERT_WEBHOOK_<NAME>_URL', 'ALERT_MIN_SEVERITY', 'REPORT_BASE_URL'])
       assert.ok(env.includes(name), `scan --help names ${name}`);
     const simulate = await runCli(['simulate', '--help']);
     assert.match(simulate.stdout, /graph-429\[:N\][\s\S]*arm-403:<subscription>[\s\S]*logs-403[\s\S]*slow:<ms>/);
@@ -161,5 +161,27 @@ describe('perimeter-auditor simulate', () => {
     const fault = await runCli(['simulate', '--fault', 'arm-403:nope']);
     assert.equal(fault.code, 2);
     assert.match(fault.stderr, /--fault 'arm-403:nope' needs a subscription ID \(a GUID\) \(accepted: graph-429\[:N\], arm-403:<subscription>, logs-403, slow:<ms>\)/);
+  });
+});
+
+describe('progress lines', () => {
+  it('plain lines say every log and retry line, and each quota wait of a second or more', async () => {
+    const { plainProgress, wantsPlainProgress } = await import('../../src/terminalProgress.js');
+    const lines: string[] = [];
+    const p = plainProgress((t) => lines.push(t));
+    p.log('scope: 3 subscription(s)');
+    p.throttle.onRetry?.('Resource Graph query resources: HTTP 429 (throttled), attempt 2 of 6 in 1.0 s');
+    p.throttle.onWait?.(2500, 'quota exhausted');
+    p.throttle.onWait?.(400, 'request window full');
+    p.throttle.onWait?.(4000, 'HTTP 429');
+    assert.deepEqual(lines, [
+      '[perimeter-auditor] scope: 3 subscription(s)\n',
+      '[perimeter-auditor] Resource Graph query resources: HTTP 429 (throttled), attempt 2 of 6 in 1.0 s\n',
+      '[perimeter-auditor] waiting 2.5 s: quota exhausted (Resource Graph allows 15 queries per 5 s)\n',
+    ]);
+    assert.equal(wantsPlainProgress({ isTTY: false }, {}), true, 'not a terminal');
+    assert.equal(wantsPlainProgress({ isTTY: true }, { CI: 'true' }), true, 'CI set');
+    assert.equal(wantsPlainProgress({ isTTY: true }, { CI: 'false' }), false);
+    assert.equal(wantsPlainProgress({ isTTY: true }, {}), false);
   });
 });
