@@ -320,10 +320,11 @@ export class BlobStore implements ScanStore {
   }
 
   /**
-   * The committed scans, newest first: those with a commit record, and the one `latest.json` names
-   * (its record may not be written yet). A store without any record (written before records
-   * existed) lists, as it did, the scans under `scans/` no newer than `latest.json`. Empty when
-   * the container or `latest.json` does not exist.
+   * The committed scans, newest first: the one `latest.json` names (its record may not be written
+   * yet) and those with a commit record no newer than it (a scan committed and then overtaken by an
+   * older one's commit is newer than the commit point, and left out, as `latest.json` says). A store
+   * without any record (written before records existed) lists, as it did, the scans under `scans/`
+   * no newer than `latest.json`. Empty when the container or `latest.json` does not exist.
    * @throws storage errors
    */
   async committedScanIds(): Promise<string[]> {
@@ -332,7 +333,7 @@ export class BlobStore implements ScanStore {
     if (!latest) return [];
     const records = await this.commitRecords();
     if (records.length === 0) return (await this.scanIds()).filter((id) => id <= latest.scanId);
-    return [...new Set([...records, latest.scanId])].sort().reverse();
+    return [...new Set([...records.filter((id) => id <= latest.scanId), latest.scanId])].sort().reverse();
   }
 
   /**
