@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { TokenCredential } from '@azure/core-auth';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { replayDeadLetters } from './alerts/dispatch.js';
 import { AlertLedger, BlobKeyValueStore, DirectoryKeyValueStore, type KeyValueStore } from './alerts/ledger.js';
@@ -26,6 +28,8 @@ import { runScan, type ScanResult } from './scan.js';
 import type { ScanScope } from './collect/collector.js';
 import { auditContainer } from './store/blob.js';
 import { BlobStore, DirectoryStore, type ScanStore } from './store/stores.js';
+import { plainProgress, type ScanProgress } from './terminalProgress.js';
+import { FAULT_SYNTAX, parseFault, parseTenantChoice, SimulateUsageError, type Fault, type TenantChoice } from './simulate.js';
 
 /**
  * `perimeter-auditor`: scan, rules, demo (ARCHITECTURE.md, "CLI").
@@ -43,6 +47,30 @@ export const EXIT_PARTIAL = 3;
 /** Thrown for a flag whose value cannot be used; the message names the flag and the value. */
 export class UsageError extends Error {}
 
+/** Thrown when no credential can get a token for an endpoint; the message says how to sign in, then what each credential said, whole. */
+export class CredentialError extends Error {}
+
+/** This package's version (package.json, two folders above the compiled `dist/src/cli.js`); `unknown` when it cannot be read. */
+export function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof pkg.version === 'string' ? pkg.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The environment variables `scan` reads (README "CLI reference"), name and meaning, for `--help`. */
+export const SCAN_ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
+  ['AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET', 'a service principal for DefaultAzureCredential (else az login, a managed identity, …)'],
+  ['AZURE_CLIENT_ID (alone)', 'the user-assigned managed identity to use'],
+  ['NODE_EXTRA_CA_CERTS', 'a PEM file of extra CAs to trust (the simulator\'s certificate)'],
+  ['ALERT_WEBHOOKS', 'JSON list of webhooks ({ name, format, minSeverity? }) to send the scan\'s changes to'],
+  ['ALERT_WEBHOOK_<NAME>_URL, ALERT_WEBHOOK_<NAME>_SECRET', 'each webhook\'s URL and Standard Webhooks secret'],
+  ['ALERT_MIN_SEVERITY', 'high, medium or low: the default least severity alerted (default high)'],
+  ['REPORT_BASE_URL', 'the reports API base URL, for report links in alerts'],
+];
+
 /**
  * The exit code of a scan: a fail at or above `failOn` (exemptions excluded) wins; else a partial
  * scan is 3 unless `allowPartial`; else 0. A partial scan's missing data could hold a fail, so a
@@ -56,6 +84,14 @@ export function exitCodeOf(scan: ScanDocument, failOn: Severity, allowPartial: b
 
 function progress(message: string): void {
   process.stderr.write(`[perimeter-auditor] ${message}\n`);
+}
+
+/**
+ * The display of a long run (scan, readiness) on stderr: plain lines (terminalProgress.ts), with the
+ * quota's waits said. Progress bars in a terminal wait for a progress-bar dependency (see the README).
+ */
+function scanProgress(): ScanProgress {
+  return plainProgress((text) => process.stderr.write(text));
 }
 
 function collectRepeatable(value: string, previous: string[]): string[] {
@@ -219,17 +255,61 @@ function endpointsOf(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cl
   return { armEndpoint, logsEndpoint };
 }
 
-/** The SDK clients for the flags' endpoints: the development token for https loopback ones, else Azure's credential chain. */
-function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>): AzureClients {
+/**
+ * The SDK clients for the flags' endpoints: the development token for https loopback ones, else
+ * Azure's credential chain, which must give a token for ARM before the first query.
+ * @throws CredentialError when no credential gets one (naming `az login` and every credential's answer)
+ */
+async function clientsFor(flags: Pick<ScanFlags, 'armEndpoint' | 'logsEndpoint' | 'cloud'>, display: ScanProgress): Promise<AzureClients> {
   const { armEndpoint, logsEndpoint } = endpointsOf(flags);
   for (const e of new Set([armEndpoint, logsEndpoint])) if (isLoopbackHttps(e)) progress(`using the development token for the loopback endpoint ${e}`);
+  const credential = credentialFor(armEndpoint);
+  await requireToken(credential, armEndpoint);
   return createAzureClients({
     armEndpoint,
-    credential: credentialFor(armEndpoint),
+    credential,
     logsEndpoint,
     logsCredential: credentialFor(logsEndpoint),
-    throttle: { onRetry: progress },
+    throttle: display.throttle,
   });
+}
+
+/**
+ * Asks `credential` for a token for ARM at `armEndpoint` (the audience the clients use: a known
+ * cloud's endpoint, else the public cloud's) before the first query, so that a missing sign-in is
+ * said at once and whole, not cut inside a failed query.
+ * @throws CredentialError: how to sign in, then the credential chain's own message, every line of it
+ */
+export async function requireToken(credential: TokenCredential, armEndpoint: string): Promise<void> {
+  if (isLoopbackHttps(armEndpoint)) return;
+  const audience = Object.values(CLOUDS).find((c) => c === armEndpoint.replace(/\/+$/, '')) ?? CLOUDS.AzureCloud;
+  let reason: string;
+  try {
+    if (await credential.getToken(`${audience}/.default`)) return;
+    reason = 'the credential chain returned no token';
+  } catch (error) {
+    reason = error instanceof Error ? error.message : String(error);
+  }
+  throw new CredentialError(
+    [
+      `no Azure credential could get a token for Azure Resource Manager (${audience}), so nothing was scanned.`,
+      'Sign in with `az login` (add `--tenant <tenant-id>` for another tenant), or set AZURE_TENANT_ID, AZURE_CLIENT_ID and',
+      'AZURE_CLIENT_SECRET for a service principal, or run where a managed identity is assigned. What each credential said:',
+      ...reason.split('\n').map((l) => `  ${l.trim()}`),
+    ].join('\n'),
+  );
+}
+
+/**
+ * Probes every destination before the first query (a write and a delete, stores/*.probe), so an
+ * `--output` that is a file or a Blob endpoint that refuses connections fails in seconds.
+ * @throws DestinationError naming the store and the reason
+ */
+async function probeDestinations(stores: readonly ScanStore[]): Promise<void> {
+  for (const store of stores) {
+    await store.probe?.();
+    progress(`destination ${store.location} can be written`);
+  }
 }
 
 async function scanCommand(flags: ScanFlags): Promise<number> {
@@ -252,7 +332,10 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   }
   const ledger = new AlertLedger(ledgerStore);
   const uploader = uploaderOfFlags(flags);
-  const clients = clientsFor(flags);
+  await probeDestinations(stores);
+  const display = scanProgress();
+  const clients = await clientsFor(flags, display);
+  display.watch(clients);
   let exported: ExportRecord | undefined;
   const result = await runScan({
     scope,
@@ -260,7 +343,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     clients,
     stores,
     formats: flags.format,
-    log: progress,
+    log: display.log,
     afterCommit: async ({ scan, previous, current }) => {
       await alertOnScan({ scan, previous, current, webhooks, ledger, reportBaseUrl: process.env.REPORT_BASE_URL, log: progress });
       // After the commit, never failing it (src/export/logsExport.ts).
@@ -269,7 +352,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
         exported = await exportAfterCommit({ scan, findings: current, uploader, ledger: exportLedger, findingsOf: storedScanOf(stores), log: progress });
       }
     },
-  });
+  }).finally(() => display.stop());
   process.stdout.write(summaryTable(result));
   if (uploader) process.stdout.write(`${exported ? exportLine(exported) : `export: scan ${result.scan.scanId} was not exported (see the lines above)`}\n`);
   process.stdout.write(`files: ${stores.map((s) => s.location).join(', ')}\n`);
@@ -323,7 +406,9 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
   if (flags.account !== undefined && (!account || !/^microsoft\.cognitiveservices\/accounts$/i.test(account.type)))
     throw new UsageError(`--account '${flags.account}' is not a Microsoft.CognitiveServices/accounts resource ID`);
   const base = await loadPolicy(flags.policy, true);
-  const clients = clientsFor(flags);
+  const display = scanProgress();
+  const clients = await clientsFor(flags, display);
+  display.watch(clients);
   // One account: its subscription, unless the flags name a scope.
   if (account && scope.subscriptions.length === 0 && scope.managementGroups.length === 0)
     scope = { subscriptions: [account.subscriptionId], managementGroups: [] };
@@ -334,7 +419,7 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
     parameters: { ...base.parameters, ...(flags.days === undefined ? {} : { readinessWindowDays: flags.days }) },
     ...(account ? { scope: { ...base.scope, include: { ...base.scope.include, resourceGroups: [`/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}`] } } } : {}),
   };
-  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: progress, retainFindings: true });
+  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: display.log, retainFindings: true }).finally(() => display.stop());
   let accounts = readinessOf(result.findings);
   if (flags.account !== undefined) {
     accounts = accounts.filter((a) => sameId(a.finding.resourceId, flags.account ?? ''));
@@ -394,12 +479,75 @@ function rulesCommand(flags: { json?: boolean }): number {
   return EXIT_OK;
 }
 
+const EXIT_CODES_HELP = `Exit codes (scan):
+  0  the scan is complete and has no fail at or above --fail-on
+  1  a fail at or above --fail-on (whatever the coverage)
+  2  the scan could not run: a bad flag, ID, endpoint, setting or policy file; no credential; a
+     destination that cannot be written; no subscription in scope could be read; a store write failed
+  3  the scan is partial (something could not be read) and has no such fail; --allow-partial makes it 0
+Other commands exit 0 when done and 2 when they could not run (readiness, export logs and alerts
+replay also use 1 and 3: see their help and the README).`;
+
+const PROGRAM_HELP = `
+Examples:
+  $ az login && perimeter-auditor scan --output ./audit-output
+  $ perimeter-auditor scan --subscription <id> --fail-on medium --format html,sarif
+  $ perimeter-auditor report --scan ./audit-output --previous ./last-week --format html
+  $ perimeter-auditor simulate --tenant sample          # then scan it: see the lines it prints
+  $ perimeter-auditor policy validate policy.yaml
+
+${EXIT_CODES_HELP}
+
+Progress goes to stderr, the summary to stdout, machine output to files. More: README "CLI reference".`;
+
+const SCAN_HELP = `
+Examples:
+  $ az login && perimeter-auditor scan --output ./audit-output
+  $ perimeter-auditor scan --management-group contoso-prod --fail-on medium --allow-partial
+  $ perimeter-auditor scan --subscription <id> --blob-account-url https://<account>.blob.core.windows.net
+  $ NODE_EXTRA_CA_CERTS=<caFile> perimeter-auditor scan --arm-endpoint https://127.0.0.1:<port>   # a simulator
+
+Every destination (--output, the Blob container) is probed with a write before the first query, and a
+token for Azure Resource Manager is asked for, so a wrong path, endpoint or sign-in fails in seconds.
+
+${EXIT_CODES_HELP}
+
+Environment variables read by scan:
+${SCAN_ENVIRONMENT.map(([name, meaning]) => `  ${name}\n      ${meaning}`).join('\n')}`;
+
+const REPORT_HELP = `
+Examples:
+  $ perimeter-auditor report --scan ./audit-output                       # every format, into the scan directory
+  $ perimeter-auditor report --scan ./audit-output --format html --previous ./last-week --output ./site
+
+Exits 0 when the reports were written; 2 when --format names no format, or the scan directory cannot
+be read or its findings.ndjson does not hold what scan.json says.`;
+
+const SIMULATE_HELP = `
+Serves the HTTPS ARM simulator (Resource Graph with its real quota, perimeter configurations, Log
+Analytics) on an ephemeral loopback port and prints the endpoint, the NODE_EXTRA_CA_CERTS line and a
+scan command to paste in another shell. Needs the dev dependencies (npm ci in a clone).
+
+Faults:
+  graph-429[:N]            the first N Resource Graph queries (default 3) answer 429 with Retry-After: 1
+  arm-403:<subscription>   ARM reads under that subscription (perimeter configurations) answer 403
+  logs-403                 Log Analytics queries (NSP-07's access logs) answer 403
+  slow:<ms>                every answer is delayed by <ms> milliseconds
+
+Examples:
+  $ perimeter-auditor simulate
+  $ perimeter-auditor simulate --tenant generated:500 --fault graph-429:5 --fault slow:200
+
+Runs until interrupted (Ctrl-C or SIGTERM), then closes and exits 0; exits 2 for a bad --tenant or --fault.`;
+
 /** Builds the command-line program; `run` sets `process.exitCode`. */
 export function program(): Command {
   const cmd = new Command('perimeter-auditor')
     .description('Audits Azure AI accounts (Microsoft.CognitiveServices/accounts) against their network boundary.')
+    .version(packageVersion(), '-V, --version', 'print the version and exit')
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', PROGRAM_HELP);
 
   cmd
     .command('scan')
@@ -424,6 +572,7 @@ export function program(): Command {
     .option('--container <name>', 'Blob container', 'audit')
     .option('--logs-ingestion-endpoint <url>', 'export findings and the scan summary to Log Analytics through this data collection rule endpoint')
     .option('--dcr-immutable-id <id>', 'the data collection rule (dcr-…) the export goes to; with --logs-ingestion-endpoint')
+    .addHelpText('after', SCAN_HELP)
     .action(async (flags: ScanFlags) => {
       process.exitCode = await scanCommand(flags);
     });
@@ -469,7 +618,9 @@ export function program(): Command {
     .option('--format <list>', `report formats (${REPORT_FORMATS.join(', ')})`, parseFormats, [...REPORT_FORMATS])
     .option('--previous <dir>', 'a previous scan directory, for "new since" and "resolved since"')
     .option('--output <dir>', 'where to write the reports (default: the scan directory)')
+    .addHelpText('after', REPORT_HELP)
     .action(async (flags: { scan: string; format: ReportFormat[]; previous?: string; output?: string }) => {
+      if (flags.format.length === 0) throw new UsageError(`--format is empty, so no report would be written: give one or more of ${REPORT_FORMATS.join(', ')}`);
       const files = await rerenderReports({
         scanDir: resolve(flags.scan),
         formats: flags.format,
@@ -518,6 +669,26 @@ export function program(): Command {
     .option('--json', 'print the catalog as JSON')
     .action((flags: { json?: boolean }) => {
       process.exitCode = rulesCommand(flags);
+    });
+
+  cmd
+    .command('simulate')
+    .description('serve a tenant over HTTPS on loopback, to try the CLI without Azure; runs until Ctrl-C')
+    .option('--tenant <name>', 'sample (the README\'s tenant) or generated:N (N accounts)', 'sample')
+    .option('--fault <fault>', `inject a fault (repeatable): ${FAULT_SYNTAX.join(', ')}`, (v: string, prev: string[]) => [...prev, v], [])
+    .addHelpText('after', SIMULATE_HELP)
+    .action(async (flags: { tenant: string; fault: string[] }) => {
+      let tenant: TenantChoice;
+      let faults: Fault[];
+      try {
+        tenant = parseTenantChoice(flags.tenant);
+        faults = flags.fault.map(parseFault);
+      } catch (error) {
+        if (error instanceof SimulateUsageError) throw new UsageError(error.message);
+        throw error;
+      }
+      const { runSimulate } = await import('./simulate.js');
+      process.exitCode = await runSimulate({ tenant, faults, log: progress });
     });
 
   cmd

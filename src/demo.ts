@@ -23,16 +23,16 @@ import { BlobStore, DirectoryStore } from './store/stores.js';
  */
 export async function runDemo(options: { output: string; log: (message: string) => void }): Promise<number> {
   // Loaded only when the demo runs: the simulator and Azurite launcher need the dev dependencies.
-  const { startArmSimulator } = await import('./simulator/server.js');
-  const { sampleTenant } = await import('./simulator/sample.js');
+  const { startSimulation } = await import('./simulate.js');
   const { startAzurite } = await import('./simulator/azurite.js');
   const { startReceiver } = await import('./simulator/receiver.js');
   const { receivedKey, SIMULATOR_DCR_ID } = await import('./simulator/ingestion.js');
   const started = Date.now();
-  const tenant = await sampleTenant();
   const azurite = await startAzurite();
   const receiver = await startReceiver();
-  const simulator = await startArmSimulator({ tenant, latencyMs: 20, quota: { limit: 15, windowMs: 5000, enforce: true, retryAfter: true } });
+  // The same start-up as `perimeter-auditor simulate --tenant sample` (src/simulate.ts).
+  const simulation = await startSimulation({ tenant: { kind: 'sample' } });
+  const { simulator, tenant } = simulation;
   try {
     options.log(`ARM simulator at ${simulator.url}; Azurite Blob at ${azurite.blobEndpoint}; webhook receiver at ${receiver.url}`);
     const clients = createAzureClients({
@@ -116,7 +116,7 @@ export async function runDemo(options: { output: string; log: (message: string) 
     process.stdout.write(`demo wall time ${Date.now() - started} ms (including starting Azurite, the simulator and the receiver)\n`);
     return 0;
   } finally {
-    await simulator.close();
+    await simulation.close();
     await receiver.close();
     await azurite.stop();
   }

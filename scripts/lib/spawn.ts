@@ -57,3 +57,46 @@ function spawnNode(entry: string, args: readonly string[], options: SpawnOptions
 export function runNode(entry: string, args: readonly string[], options: SpawnOptions = {}): Promise<NodeRun> {
   return spawnNode(entry, args, options).exited;
 }
+
+/** A long-running child: its output so far, a wait for a line of its stdout, a signal, and its end. */
+export interface RunningNode {
+  readonly child: ChildProcess;
+  /** stdout so far. */
+  stdout(): string;
+  /**
+   * Resolves with stdout once `pattern` matches it; rejects when the process ends first (naming
+   * its exit code and stderr), so a start-up failure is reported, not waited on.
+   */
+  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
+  /** Resolves when the process exits. */
+  readonly exited: Promise<NodeRun>;
+}
+
+/** Starts `node <entry> ...args` and leaves it running (a server: `perimeter-auditor simulate`). */
+export function startNode(entry: string, args: readonly string[], options: SpawnOptions = {}): RunningNode {
+  const { child, exited } = spawnNode(entry, args, options);
+  let out = '';
+  let err = '';
+  let ended: NodeRun | undefined;
+  child.stdout?.on('data', (c: Buffer) => void (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => void (err += c.toString()));
+  void exited.then((r) => void (ended = r), () => undefined);
+  return {
+    child,
+    stdout: () => out,
+    exited,
+    waitFor: (pattern) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const m = out.match(pattern);
+          if (m) {
+            child.stdout?.off('data', check);
+            resolve(m);
+          } else if (ended) reject(new Error(`the process ended (code ${ended.code}) before its output matched ${pattern}: ${err}`));
+        };
+        child.stdout?.on('data', check);
+        void exited.then(check, reject);
+        check();
+      }),
+  };
+}

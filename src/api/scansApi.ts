@@ -62,7 +62,9 @@ function reportLinks(scanId: string): Record<ReportFormat, string> {
 
 /**
  * `GET /api/scans?limit=20&before={scanId}`: committed scans, newest first, `limit` (1–100) per page;
- * `next` is the query for the following page. Scans without a scan.json (unfinished) are not listed.
+ * `next` is the query for the following page. Only committed scans are listed
+ * (`BlobStore.committedScanIds`: a commit record or `latest.json`): a running scan, or one whose
+ * commit was refused, is not, even once a later scan has committed.
  */
 export async function listScans(deps: ApiDeps, query: URLSearchParams): Promise<ApiResponse> {
   const limitText = query.get('limit') ?? '20';
@@ -72,7 +74,7 @@ export async function listScans(deps: ApiDeps, query: URLSearchParams): Promise<
   const limit = Number(limitText);
   const before = query.get('before');
   if (before !== null && !isScanId(before)) return problem(400, 'Bad cursor', 'before must be a scanId');
-  const ids = await deps.store.scanIds();
+  const ids = await deps.store.committedScanIds();
   const page: ScanListItem[] = [];
   let last: string | undefined;
   let more = false;

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { LineCounter, parseDocument } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ManagementGroupIdSchema, SubscriptionIdSchema } from './scopeIds.js';
 import { SEVERITIES, type RuleParameters, type Severity } from '../domain/rule.js';
@@ -84,7 +84,19 @@ export interface Policy {
 const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID');
 const subscriptionId = z.string().regex(/^(\/subscriptions\/)?[0-9a-fA-F-]{36}$/i, 'a subscription ID');
 const resourceGroupId = z.string().regex(/^\/subscriptions\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/resourceGroups\/[-\w._()]{1,90}$/i, 'a resource group ID (/subscriptions/{guid}/resourceGroups/{name})');
-const date = z.string().refine((v) => /^\d{4}-\d{2}-\d{2}(T.+)?$/.test(v) && !Number.isNaN(Date.parse(v)), 'an ISO 8601 date (2026-12-31) or date-time');
+/**
+ * True when `value` is an ISO 8601 date (`2026-12-31`) or date-time whose calendar date exists:
+ * `Date.parse` alone rolls `2026-02-30` over to March 2, so the day is checked against its month.
+ */
+export function isCalendarDate(value: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(T.+)?$/.exec(value);
+  if (!m || Number.isNaN(Date.parse(value))) return false;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  // Day 0 of the next month is the last day of this one (UTC, so no time zone moves it).
+  return month >= 1 && month <= 12 && day >= 1 && day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
+}
+
+const date = z.string().refine(isCalendarDate, 'an ISO 8601 date that exists (2026-12-31) or date-time');
 
 const ScopeListSchema = z
   .object({ managementGroups: z.array(ManagementGroupIdSchema), subscriptions: z.array(SubscriptionIdSchema), resourceGroups: z.array(resourceGroupId) })
@@ -263,8 +275,27 @@ export function parsePolicyText(text: string, source: string): Policy {
     }
     return '';
   };
-  return policyFrom(doc.toJS(), source, where);
+  let value: unknown;
+  try {
+    // The yaml library's own guard against alias expansion ("billion laughs"); its error names no file.
+    value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    let line: number | undefined;
+    visit(doc, {
+      Alias(_key, node) {
+        if (isAlias(node) && node.range) line = lineCounter.linePos(node.range[0]).line;
+        return visit.BREAK;
+      },
+    });
+    throw new PolicyError(
+      `${source}${line === undefined ? '' : ` line ${line}`}: YAML aliases (*name) expand to too many nodes (${(error as Error).message}); a policy needs no aliases, write the values out`,
+    );
+  }
+  return policyFrom(value, source, where);
 }
+
+/** The most alias expansions a policy document may make (the yaml library's default, 100, stated). */
+const MAX_ALIAS_COUNT = 100;
 
 /**
  * Reads and validates a policy file (YAML or JSON).

@@ -4,10 +4,14 @@ import { startArmSimulator } from './server.js';
 
 /**
  * The ARM simulator as a process of its own, serving a generated tenant, so that a benchmark's
- * peak memory is the scanner's alone (`npm run bench`), or to scan by hand with the CLI.
+ * peak memory is the scanner's alone (`npm run bench`). To try the CLI by hand, use
+ * `perimeter-auditor simulate` (src/simulate.ts): the sample tenant, faults, and the lines to paste.
  */
 const USAGE = `node dist/src/simulator/main.js [--accounts N] [--subscriptions N] [--latency-ms N] [--transfer-bytes-per-ms N]
                                 [--quota] [--arm-bucket]
+
+The benchmarks' simulator process; to try the CLI by hand, run \`perimeter-auditor simulate\` instead
+(the sample tenant or a generated one, faults, and the lines to paste).
 
 Serves a generated tenant (default 1000 accounts in 10 subscriptions) over HTTPS on a loopback port.
 Prints one JSON line {"url","caFile","accounts","subscriptions"} on stdout when listening; exits when

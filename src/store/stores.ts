@@ -1,9 +1,10 @@
 import { createWriteStream } from 'node:fs';
-import { access, link, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import type { ContainerClient } from '@azure/storage-blob';
+import { ContainerClient, newPipeline } from '@azure/storage-blob';
 import { type Artifact, type FindingSource, readFindings } from './artifact.js';
 import { isScanId, type LatestPointer, type ScanDocument } from './scanDocument.js';
 import { printableUrl } from '../config/endpoints.js';
@@ -38,6 +39,36 @@ export interface ScanStore {
    * @throws the underlying I/O error, or Error naming a stored history that is not one
    */
   history?(limit?: number): Promise<TrendPoint[]>;
+  /**
+   * Checks, before a scan starts, that the store can be written: a small file is written and removed
+   * (a directory is created when missing, a Blob container when missing), so a destination that is a
+   * file, refuses connections or refuses the identity fails in seconds rather than after the scan.
+   * A store without a probe is not checked.
+   * @throws DestinationError naming the store and the reason, in plain words
+   */
+  probe?(): Promise<void>;
+}
+
+/** Thrown when a store cannot be written (its probe or a save); the message names the store and the reason. */
+export class DestinationError extends Error {}
+
+/** An I/O error's reason in plain words: the cause's message, with a hint for the common ones. */
+function reasonOf(error: unknown): string {
+  const e = error as { code?: string; statusCode?: number; message?: string } | undefined;
+  const message = (e?.message ?? String(error)).trim();
+  const hints: Record<string, string> = {
+    ECONNREFUSED: 'nothing listens there: is the storage endpoint running, and is the URL or connection string right?',
+    ENOTFOUND: 'the host name does not resolve: is the account name right?',
+    ETIMEDOUT: 'no answer: is the endpoint reachable from here (firewall, private endpoint)?',
+    ENOTDIR: 'a part of the path is a file, not a directory',
+    EEXIST: 'a file of that name exists, and it is not a directory',
+    EACCES: 'permission denied',
+    EROFS: 'the file system is read-only',
+  };
+  const hint = (e?.code && hints[e.code])
+    ?? (e?.statusCode === 403 ? 'the identity may not write here: give it Storage Blob Data Contributor on the container (or the account)' : undefined)
+    ?? (e?.statusCode === 404 ? 'the storage account or container does not exist' : undefined);
+  return hint ? `${message} (${hint})` : message;
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -125,6 +156,24 @@ export class DirectoryStore implements ScanStore {
   }
 
   /**
+   * Creates the directory when missing, then writes and removes `.probe-{random}.tmp` in it.
+   * @throws DestinationError naming the directory: it is a file, a parent is a file, or it cannot be written
+   */
+  async probe(): Promise<void> {
+    const isFile = await stat(this.location).then((s) => !s.isDirectory(), () => false);
+    if (isFile) throw new DestinationError(`the output directory ${this.location} is a file, not a directory: give --output a directory (it is created when missing)`);
+    const probe = join(this.location, `.probe-${randomBytes(4).toString('hex')}.tmp`);
+    try {
+      await mkdir(this.location, { recursive: true });
+      await writeFile(probe, 'perimeter-auditor write probe\n');
+    } catch (error) {
+      throw new DestinationError(`the output directory ${this.location} cannot be written: ${reasonOf(error)}`);
+    } finally {
+      await rm(probe, { force: true }).catch(() => undefined);
+    }
+  }
+
+  /**
    * `history.json` with `scan` added. A history that cannot be read is not carried on: the new one
    * starts with this scan (the commit's own read of it, for the report, has logged why). The trend
    * never stops a save: a scan it cannot make a point of leaves the history as it was (none).
@@ -190,10 +239,17 @@ export class DirectoryStore implements ScanStore {
   }
 }
 
+/** The prefix of the commit records: `commits/{scanId}.json`, one per scan whose `latest.json` write succeeded. */
+export const COMMITS_PREFIX = 'commits/';
+
 /**
  * Blob Storage layout (ARCHITECTURE.md): `scans/{scanId}/{artifact}` for each artifact, then
  * `scans/{scanId}/scan.json`, then `latest.json` (`{ scanId, finishedAt }`) written last as the
- * commit point.
+ * commit point, then the commit record `commits/{scanId}.json` (the same pointer), which is what
+ * lists the scan as committed (`committedScanIds`). A scan whose `latest.json` write was refused (a
+ * lease, a lost connection) gets no record, so it is never listed, even once a later scan commits.
+ * A process that dies between `latest.json` and its record leaves the newest scan without one: the
+ * next save writes it first (the pointer it replaces was committed).
  */
 export class BlobStore implements ScanStore {
   constructor(readonly container: ContainerClient) {}
@@ -203,19 +259,101 @@ export class BlobStore implements ScanStore {
     return printableUrl(new URL(this.container.url));
   }
 
+  /**
+   * Writes every artifact, `scan.json`, `latest.json`, then the commit record.
+   * @throws DestinationError naming the store, the blob and the reason; `latest.json` stays on the
+   *   previous scan unless its own write succeeded
+   */
   async save(scan: ScanDocument, artifacts: readonly Artifact[]): Promise<void> {
     if (!isScanId(scan.scanId)) throw new Error(`refusing to store a scan with a malformed scanId: ${scan.scanId}`);
-    await this.container.createIfNotExists();
-    for (const artifact of artifacts) {
-      await this.upload(`scans/${scan.scanId}/${artifact.name}`, artifact);
+    let step = `create the container`;
+    try {
+      await this.container.createIfNotExists();
+      for (const artifact of artifacts) {
+        step = `write scans/${scan.scanId}/${artifact.name}`;
+        await this.upload(`scans/${scan.scanId}/${artifact.name}`, artifact);
+        faultPoint('upload');
+      }
+      step = `write scans/${scan.scanId}/scan.json`;
+      await this.put(`scans/${scan.scanId}/scan.json`, JSON.stringify(scan, null, 2), 'application/json');
       faultPoint('upload');
+      step = 'record the previous commit';
+      await this.recordPreviousCommit();
+      const latest: LatestPointer = { scanId: scan.scanId, finishedAt: scan.finishedAt };
+      faultPoint('before-latest');
+      step = 'write latest.json (the commit point)';
+      await this.put('latest.json', JSON.stringify(latest), 'application/json');
+      faultPoint('after-latest');
+      step = `write ${COMMITS_PREFIX}${scan.scanId}.json`;
+      await this.put(`${COMMITS_PREFIX}${scan.scanId}.json`, JSON.stringify(latest), 'application/json');
+    } catch (error) {
+      throw new DestinationError(`the Blob store ${this.location} could not ${step} for scan ${scan.scanId}: ${reasonOf(error)}`, { cause: error });
     }
-    await this.put(`scans/${scan.scanId}/scan.json`, JSON.stringify(scan, null, 2), 'application/json');
-    faultPoint('upload');
-    const latest: LatestPointer = { scanId: scan.scanId, finishedAt: scan.finishedAt };
-    faultPoint('before-latest');
-    await this.put('latest.json', JSON.stringify(latest), 'application/json');
-    faultPoint('after-latest');
+  }
+
+  /**
+   * Before a new commit point: the scan `latest.json` names now gets its commit record when it has
+   * none (a process died after writing `latest.json`), and a store written before commit records
+   * existed gets one for every scan its listing counted as committed (those no newer than
+   * `latest.json`), once, so no scan it listed disappears.
+   */
+  private async recordPreviousCommit(): Promise<void> {
+    const latest = await this.latest();
+    if (!latest) return;
+    const records = await this.commitRecords();
+    if (records.length === 0) {
+      const legacy = (await this.scanIds()).filter((id) => id <= latest.scanId);
+      for (const id of legacy) await this.put(`${COMMITS_PREFIX}${id}.json`, JSON.stringify({ scanId: id }), 'application/json');
+      return;
+    }
+    if (!records.includes(latest.scanId)) await this.put(`${COMMITS_PREFIX}${latest.scanId}.json`, JSON.stringify(latest), 'application/json');
+  }
+
+  /** The scanIds of the commit records (`commits/{scanId}.json`), newest first. */
+  private async commitRecords(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const item of this.container.listBlobsFlat({ prefix: COMMITS_PREFIX })) {
+      const id = item.name.slice(COMMITS_PREFIX.length).replace(/\.json$/, '');
+      if (isScanId(id)) ids.push(id);
+    }
+    return ids.sort().reverse();
+  }
+
+  /**
+   * The committed scans, newest first: the one `latest.json` names (its record may not be written
+   * yet) and those with a commit record no newer than it (a scan committed and then overtaken by an
+   * older one's commit is newer than the commit point, and left out, as `latest.json` says). A store
+   * without any record (written before records existed) lists, as it did, the scans under `scans/`
+   * no newer than `latest.json`. Empty when the container or `latest.json` does not exist.
+   * @throws storage errors
+   */
+  async committedScanIds(): Promise<string[]> {
+    if (!(await this.container.exists())) return [];
+    const latest = await this.latest();
+    if (!latest) return [];
+    const records = await this.commitRecords();
+    if (records.length === 0) return (await this.scanIds()).filter((id) => id <= latest.scanId);
+    return [...new Set([...records.filter((id) => id <= latest.scanId), latest.scanId])].sort().reverse();
+  }
+
+  /**
+   * Creates the container when missing, then writes and deletes `probes/{random}.txt`, with at most
+   * two attempts (a refused connection fails in about a second, not after the SDK's long retries).
+   * @throws DestinationError naming the container and the reason
+   */
+  async probe(): Promise<void> {
+    const retryOptions = { maxTries: 2, retryDelayInMs: 500, maxRetryDelayInMs: 1000, tryTimeoutInMs: 30_000 };
+    const quick = new ContainerClient(this.container.url, newPipeline(this.container.credential, { retryOptions }));
+    const name = `probes/${randomBytes(4).toString('hex')}.txt`;
+    try {
+      await quick.createIfNotExists();
+      const text = 'perimeter-auditor write probe\n';
+      await quick.getBlockBlobClient(name).upload(text, Buffer.byteLength(text));
+    } catch (error) {
+      throw new DestinationError(`the Blob store ${this.location} cannot be written: ${reasonOf(error)}`);
+    }
+    // The probe blob is removed; an identity that may write but not delete leaves it (harmless).
+    await quick.getBlobClient(name).deleteIfExists().catch(() => undefined);
   }
 
   /** Streams an artifact into a block blob (4 MiB blocks, 2 in flight). */
@@ -277,20 +415,13 @@ export class BlobStore implements ScanStore {
   }
 
   /**
-   * The trend of the committed scans: the newest `limit` (default `TREND_LIMIT`) scans under
-   * `scans/` no newer than `latest.json` (the commit point) that have a `scan.json`, read from their
-   * `scan.json` alone (10 at a time). A scan newer than `latest.json` is running, or its commit
-   * failed (its `scan.json` was written, `latest.json` was not): it is left out. Empty before the
-   * first commit.
-   *
-   * What the layout cannot tell: a scan whose commit failed and a later scan committed keeps its
-   * `scan.json` below `latest.json`, and is listed like a committed one (as by `GET /api/scans`).
+   * The trend of the committed scans (`committedScanIds`): the newest `limit` (default
+   * `TREND_LIMIT`) that have a `scan.json`, read from their `scan.json` alone (10 at a time). A
+   * running scan, or one whose commit was refused, is left out. Empty before the first commit.
    * @throws storage errors; SyntaxError naming a `scan.json` that is not JSON
    */
   async history(limit: number = TREND_LIMIT): Promise<TrendPoint[]> {
-    const latest = await this.latest();
-    if (!latest) return [];
-    const candidates = (await this.scanIds()).filter((id) => id <= latest.scanId);
+    const candidates = await this.committedScanIds();
     const json = new JsonBlobs(this.container);
     const scans: ScanDocument[] = [];
     for (let i = 0; i < candidates.length && scans.length < limit; i += 10) {

@@ -140,6 +140,33 @@ describe('reports API (HTTP handlers over Azurite)', () => {
     assert.deepEqual(two.scans.map((p) => p.scanId), scanIds.slice(0, 2).reverse(), 'the newest two, oldest first');
   });
 
+  it('GET /api/scans and the trend list committed scans only: one whose commit was refused is never listed, even after a later commit', async () => {
+    const name = 'apirefused';
+    const store = new BlobStore(azurite.container(name));
+    const ids: string[] = [];
+    await withSimulator({}, async (sim) => {
+      const scanAt = (second: number) => scanSimulator(sim, { stores: [store], now: () => new Date(Date.UTC(2026, 10, 22, 3, 0, second)) });
+      ids.push((await scanAt(0)).scan.scanId);
+      // Someone holds a lease on latest.json: the second scan's commit is refused (its files are written).
+      const lease = azurite.container(name).getBlobClient('latest.json').getBlobLeaseClient();
+      await lease.acquireLease(-1);
+      await assert.rejects(scanAt(1), /could not write latest\.json \(the commit point\)/);
+      await lease.releaseLease();
+      ids.push((await scanAt(2)).scan.scanId);
+    });
+    assert.equal((await store.scanIds()).length, 3, 'the refused scan\'s files are stored');
+    process.env.AUDIT_CONTAINER = name;
+    try {
+      const list = JSON.parse(await bodyText(await scans(get('/api/scans'), context('scans')))) as { latest: string; scans: Array<{ scanId: string }> };
+      assert.deepEqual(list.scans.map((s) => s.scanId), [...ids].reverse());
+      assert.equal(list.latest, ids[1]);
+      const trend = JSON.parse(await bodyText(await scanTrend(get('/api/scans/trend'), context('scanTrend')))) as TrendResponse;
+      assert.deepEqual(trend.scans.map((p) => p.scanId), ids);
+    } finally {
+      process.env.AUDIT_CONTAINER = container;
+    }
+  });
+
   it('GET /api/scans/trend refuses a limit that is not 1 to 30 with 400, and is empty before the first scan', async () => {
     for (const bad of ['0', '31', '100', '-1', '1.5', 'abc', '', '030']) {
       const r = await scanTrend(get(`/api/scans/trend?limit=${encodeURIComponent(bad)}`), context('scanTrend'));

@@ -117,6 +117,35 @@ exemptions:
     }
   });
 
+  it('refuses a date that does not exist (2026-02-30 is not March 2), naming the field and line', () => {
+    for (const bad of ['2026-02-30', '2026-02-29', '2026-13-01', '2026-04-31', '2026-00-10', '2026-02-30T12:00:00Z']) {
+      assert.throws(
+        () => parsePolicyText(exemption(`{ subscription: ${SUB} }`, `\n    expiresOn: '${bad}'`), 'p.yaml'),
+        (e: Error) => e instanceof PolicyError && /p\.yaml: exemptions\.0\.expiresOn \(line 8\): an ISO 8601 date that exists/.test(e.message),
+        bad,
+      );
+    }
+    for (const good of ['2028-02-29', '2026-12-31', '2026-01-31T23:59:59Z']) {
+      assert.equal(parsePolicyText(exemption(`{ subscription: ${SUB} }`, `\n    expiresOn: '${good}'`), 'p.yaml').exemptions[0]?.expiresOn, good);
+    }
+  });
+
+  it('refuses a YAML alias bomb naming the file and the line of the first alias', () => {
+    const bomb = [
+      'parameters:',
+      '  perimeterKinds: &a [x, x, x, x, x, x, x, x, x]',
+      'x1: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]',
+      'x2: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]',
+      'x3: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]',
+      'x4: [*d, *d, *d, *d, *d, *d, *d, *d, *d]',
+      '',
+    ].join('\n');
+    assert.throws(
+      () => parsePolicyText(bomb, 'bomb.yaml'),
+      (e: Error) => e instanceof PolicyError && /^bomb\.yaml line 3: YAML aliases \(\*name\) expand to too many nodes/.test(e.message),
+    );
+  });
+
   it('refuses tag-based exemptions unless the policy allows them', () => {
     assert.throws(() => parsePolicyText(exemption('{ tags: { env: sandbox } }'), 'p.yaml'), /exemptions\.0\.target\.tags \(line 5\): tag-based exemptions are refused unless allowTagExemptions is true/);
     assert.doesNotThrow(() => parsePolicyText(`allowTagExemptions: true\n${exemption('{ tags: { env: sandbox } }')}`, 'p.yaml'));
