@@ -28,7 +28,7 @@ import { runScan, type ScanResult } from './scan.js';
 import type { ScanScope } from './collect/collector.js';
 import { auditContainer } from './store/blob.js';
 import { BlobStore, DirectoryStore, type ScanStore } from './store/stores.js';
-import { plainProgress, type ScanProgress } from './terminalProgress.js';
+import { plainProgress, type ScanProgress, wantsPlainProgress } from './terminalProgress.js';
 import { FAULT_SYNTAX, parseFault, parseTenantChoice, SimulateUsageError, type Fault, type TenantChoice } from './simulate.js';
 
 /**
@@ -69,6 +69,7 @@ export const SCAN_ENVIRONMENT: ReadonlyArray<readonly [string, string]> = [
   ['ALERT_WEBHOOK_<NAME>_URL, ALERT_WEBHOOK_<NAME>_SECRET', 'each webhook\'s URL and Standard Webhooks secret'],
   ['ALERT_MIN_SEVERITY', 'high, medium or low: the default least severity alerted (default high)'],
   ['REPORT_BASE_URL', 'the reports API base URL, for report links in alerts'],
+  ['CI', 'set (any value but 0/false): plain progress lines instead of progress bars'],
 ];
 
 /**
@@ -87,11 +88,15 @@ function progress(message: string): void {
 }
 
 /**
- * The display of a long run (scan, readiness) on stderr: plain lines (terminalProgress.ts), with the
- * quota's waits said. Progress bars in a terminal wait for a progress-bar dependency (see the README).
+ * The display of a long run (scan, readiness) on stderr: progress bars on a terminal (progressBars.ts,
+ * cli-progress), plain lines when stderr is not a terminal or `CI` is set (terminalProgress.ts), with
+ * the quota's waits said either way.
  */
-function scanProgress(): ScanProgress {
-  return plainProgress((text) => process.stderr.write(text));
+async function scanProgress(): Promise<ScanProgress> {
+  const plain = plainProgress((text) => process.stderr.write(text));
+  if (wantsPlainProgress(process.stderr, process.env)) return plain;
+  const { barProgress } = await import('./progressBars.js');
+  return barProgress(process.stderr);
 }
 
 function collectRepeatable(value: string, previous: string[]): string[] {
@@ -333,7 +338,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
   const ledger = new AlertLedger(ledgerStore);
   const uploader = uploaderOfFlags(flags);
   await probeDestinations(stores);
-  const display = scanProgress();
+  const display = await scanProgress();
   const clients = await clientsFor(flags, display);
   display.watch(clients);
   let exported: ExportRecord | undefined;
@@ -406,7 +411,7 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
   if (flags.account !== undefined && (!account || !/^microsoft\.cognitiveservices\/accounts$/i.test(account.type)))
     throw new UsageError(`--account '${flags.account}' is not a Microsoft.CognitiveServices/accounts resource ID`);
   const base = await loadPolicy(flags.policy, true);
-  const display = scanProgress();
+  const display = await scanProgress();
   const clients = await clientsFor(flags, display);
   display.watch(clients);
   // One account: its subscription, unless the flags name a scope.

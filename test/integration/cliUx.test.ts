@@ -83,7 +83,7 @@ describe('CLI --version and --help', () => {
     assert.match(scan.stdout, /Examples:/);
     assert.match(scan.stdout, /^ {2}2 {2}the scan could not run/m);
     const env = scan.stdout.slice(scan.stdout.indexOf('Environment variables read by scan:'));
-    for (const name of ['AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'NODE_EXTRA_CA_CERTS', 'ALERT_WEBHOOKS', 'ALERT_WEBHOOK_<NAME>_URL', 'ALERT_MIN_SEVERITY', 'REPORT_BASE_URL'])
+    for (const name of ['AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'NODE_EXTRA_CA_CERTS', 'ALERT_WEBHOOKS', 'ALERT_WEBHOOK_<NAME>_URL', 'ALERT_MIN_SEVERITY', 'REPORT_BASE_URL', 'CI'])
       assert.ok(env.includes(name), `scan --help names ${name}`);
     const simulate = await runCli(['simulate', '--help']);
     assert.match(simulate.stdout, /graph-429\[:N\][\s\S]*arm-403:<subscription>[\s\S]*logs-403[\s\S]*slow:<ms>/);
