@@ -37,8 +37,15 @@ export function tableQuery(spec: { readonly table: string; readonly type: string
   return typeQuery(spec.table, spec.type, spec.project);
 }
 
+/** Longest error text kept (characters): far above any real message, a bound only for a body mistaken for one. */
+const ERROR_TEXT_LIMIT = 4000;
+
+function whole(text: string): string {
+  return text.length <= ERROR_TEXT_LIMIT ? text : `${text.slice(0, ERROR_TEXT_LIMIT)}… (${text.length - ERROR_TEXT_LIMIT} more characters)`;
+}
+
 /**
- * Short, secret-free description of a failed request, in plain words: the status and the service's
+ * Secret-free description of a failed request, in plain words: the status and the service's
  * error code and message (first line), or for an answer that did not parse, its content type and
  * size (`answer was not the expected JSON (text/html, 1,234 bytes)`), never the body itself.
  */
@@ -50,10 +57,11 @@ export function describeError(error: unknown): { message: string; statusCode: nu
       return { message: unexpectedAnswer(response?.headers.get('content-type'), Buffer.byteLength(text), 'the body is not JSON'), statusCode: undefined };
     }
     const code = error.code ? `${error.code}: ` : '';
-    const text = (error.message || '').split('\n')[0]?.slice(0, 300) ?? '';
+    const text = whole((error.message || '').split('\n')[0] ?? '');
     return { message: `HTTP ${error.statusCode ?? 'error'} ${code}${text}`.trim(), statusCode: error.statusCode };
   }
-  return { message: error instanceof Error ? error.message.slice(0, 300) : String(error), statusCode: undefined };
+  // Whole: a credential error's last lines are its advice (run az login, set AZURE_CLIENT_ID …).
+  return { message: whole(error instanceof Error ? error.message : String(error)), statusCode: undefined };
 }
 
 /** True for an answer that arrived but was not the expected JSON (a proxy page, a body cut short). */
