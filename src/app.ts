@@ -173,6 +173,7 @@ async function scanHere(
     policy,
     deepInspection: settings.DEEP_INSPECTION,
     clients: c.clients,
+    cloud: settings.AZURE_CLOUD,
     stores: [c.store],
     deepConcurrency: settings.DEEP_INSPECTION_CONCURRENCY,
     log,
@@ -226,7 +227,7 @@ export async function runScheduledScan(settings: Settings, log: ProgressLog, giv
     // The raw context rows are kept only for a fan-out, which stores them for its workers.
     const fansOut = (inScope: number) => inScope > settings.SHARD_ABOVE_SUBSCRIPTIONS;
     const planned = await planOf(
-      { scanId, scope: c.scope, policy, deepInspection: settings.DEEP_INSPECTION, clients: c.clients, keepContext: fansOut },
+      { scanId, scope: c.scope, policy, deepInspection: settings.DEEP_INSPECTION, clients: c.clients, cloud: settings.AZURE_CLOUD, keepContext: fansOut },
       new Date(),
       log,
     );

@@ -346,6 +346,7 @@ async function scanCommand(flags: ScanFlags): Promise<number> {
     scope,
     policy,
     clients,
+    cloud: flags.cloud,
     stores,
     formats: flags.format,
     log: display.log,
@@ -424,7 +425,8 @@ async function readinessCommand(flags: ReadinessFlags): Promise<number> {
     parameters: { ...base.parameters, ...(flags.days === undefined ? {} : { readinessWindowDays: flags.days }) },
     ...(account ? { scope: { ...base.scope, include: { ...base.scope.include, resourceGroups: [`/subscriptions/${account.subscriptionId}/resourceGroups/${account.resourceGroup}`] } } } : {}),
   };
-  const result = await runScan({ scope, policy, clients, stores: [], formats: [], log: display.log, retainFindings: true }).finally(() => display.stop());
+  const result = await runScan({ scope, policy, clients, cloud: flags.cloud, stores: [], formats: [], log: display.log, retainFindings: true })
+    .finally(() => display.stop());
   let accounts = readinessOf(result.findings);
   if (flags.account !== undefined) {
     accounts = accounts.filter((a) => sameId(a.finding.resourceId, flags.account ?? ''));

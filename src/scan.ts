@@ -1,3 +1,4 @@
+import type { CloudName } from './domain/snapshot.js';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import pLimit from 'p-limit';
@@ -29,6 +30,8 @@ export interface ScanOptions {
   /** Whether perimeter configurations are read (NSP-05, NSP-06). Default the policy's `deepInspection`. */
   readonly deepInspection?: boolean;
   readonly clients: AzureClients;
+  /** The cloud scanned: the data sources' FQDN suffixes (ID-04). Default `AzureCloud`. */
+  readonly cloud?: CloudName;
   /** Where the scan is written; each store commits after its own files. */
   readonly stores: readonly ScanStore[];
   /** Concurrent per-account ARM reads during deep inspection, per shard (count). Default 8. */
@@ -139,7 +142,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
  * @throws ScanSetupError when the subscriptions in scope cannot be listed or none is readable
  */
 export async function planOf(
-  options: Pick<ScanOptions, 'scope' | 'policy' | 'deepInspection' | 'clients' | 'scanId'> & {
+  options: Pick<ScanOptions, 'scope' | 'policy' | 'deepInspection' | 'clients' | 'scanId' | 'cloud'> & {
     /** Whether the plan keeps the context's raw rows (a fan-out stores them), by subscriptions in scope. Default: always. */
     readonly keepContext?: (subscriptionsInScope: number) => boolean;
   },
@@ -156,6 +159,7 @@ export async function planOf(
     clients: options.clients,
     log,
     startedAt: started,
+    ...(options.cloud ? { cloud: options.cloud } : {}),
     ...(options.keepContext ? { keepContext: options.keepContext } : {}),
   });
 }

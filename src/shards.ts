@@ -8,7 +8,7 @@ import { type ContextTables, type ProgressLog, ScanSetupError } from './collect/
 import { type AfterCommit, commitScan, type PartToCommit } from './pipeline/commit.js';
 import { type PlannedScan, planPolicy, type ScanPlan, sumRequests } from './pipeline/plan.js';
 import { evaluateShard, prepareContext, type ShardPart } from './pipeline/shard.js';
-import type { AccessLogReading } from './domain/snapshot.js';
+import type { AccessLogReading, CosmosRoleAssignments } from './domain/snapshot.js';
 import type { AccountState } from './store/accountState.js';
 import { readFindings, readJsonLines, writeChunk } from './store/artifact.js';
 import { BlobLease, JsonBlobs } from './store/json.js';
@@ -21,7 +21,8 @@ import { BlobStore } from './store/stores.js';
  * and its context and puts one message per shard on the `scan-shards` Storage queue. A
  * queue-triggered worker evaluates its shard (pipeline/shard.ts) under the plan's policy and writes
  * its part; the worker that finds every part present runs the one commit (pipeline/commit.ts).
- * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `accessLogs.json` (NSP-07), `parts/{n}.ndjson`,
+ * Blob layout under `scans/{scanId}/shards/`: `plan.json`, `context.json`, `accessLogs.json` (NSP-07),
+ * `cosmosRoleAssignments.json` (ID-02, ID-04), `parts/{n}.ndjson`,
  * `parts/{n}.states.ndjson`, then `parts/{n}.json` (the part's commit point), `commit.lock`. Open
  * plans are listed under `shards/open/{scanId}.json` until committed.
  */
@@ -58,13 +59,14 @@ export async function enqueueShards(o: {
   timeoutMs: number;
   log: ProgressLog;
 }): Promise<StoredPlan> {
-  const { plan, context, accessLogs } = o.planned;
+  const { plan, context, accessLogs, cosmosRoleAssignments } = o.planned;
   if (!context) throw new Error(`the plan of scan ${plan.scanId} kept no context rows to store (plan it with keepContext)`);
   const stored: StoredPlan = { ...plan, deadline: new Date(Date.parse(plan.startedAt) + o.timeoutMs).toISOString() };
   const blobs = new JsonBlobs(o.container);
   await o.container.createIfNotExists();
   await blobs.write(`${base(plan.scanId)}/context.json`, context);
   await blobs.write(`${base(plan.scanId)}/accessLogs.json`, accessLogs);
+  await blobs.write(`${base(plan.scanId)}/cosmosRoleAssignments.json`, cosmosRoleAssignments);
   await blobs.write(`${base(plan.scanId)}/plan.json`, stored);
   await blobs.write(openPointer(plan.scanId), { scanId: plan.scanId, deadline: stored.deadline });
   await o.queue.createIfNotExists();
@@ -142,7 +144,10 @@ export async function runShard(
     plan,
     index: message.shard,
     // Written with the context; a plan stored before NSP-07 existed has none (its shards judge NSP-07 unknown).
-    context: prepareContext(context, (await blobs.value<Record<string, AccessLogReading>>(`${base(message.scanId)}/accessLogs.json`)) ?? {}),
+    context: prepareContext(context, (await blobs.value<Record<string, AccessLogReading>>(`${base(message.scanId)}/accessLogs.json`)) ?? {}, {
+      ...optional('cosmosRoleAssignments', await blobs.value<CosmosRoleAssignments>(`${base(message.scanId)}/cosmosRoleAssignments.json`)),
+      ...optional('cloud', plan.cloud),
+    }),
     policy: planPolicy(plan),
     clients: o.clients,
     log: o.log,
@@ -259,4 +264,9 @@ export async function finalizeOverdueScans(o: ShardWorkerOptions): Promise<strin
     }
   }
   return committed;
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent. */
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Partial<Record<K, V>>);
 }

@@ -9,7 +9,12 @@ import type {
   NetworkSettings,
   PerimeterAssociation,
   PerimeterConfiguration,
+  CloudName,
+  CosmosAccount,
+  CosmosRoleAssignment,
+  CosmosRoleAssignments,
   RoleAssignment,
+  SearchService,
   StorageAccount,
 } from '../../src/domain/snapshot.js';
 
@@ -164,11 +169,53 @@ export function anAccount(o: AccountOverrides = {}): AccountSnapshot {
 }
 
 /** Rule context with default parameters and the given storage inventory. */
-export function aContext(o: { params?: Partial<RuleParameters>; storage?: StorageAccount[] } = {}): RuleContext {
+export function aContext(
+  o: {
+    params?: Partial<RuleParameters>;
+    storage?: StorageAccount[];
+    cosmos?: CosmosAccount[];
+    search?: SearchService[];
+    /** Cosmos DB data-plane assignments read; default none, all read. */
+    cosmosAssignments?: CosmosRoleAssignments;
+    cloud?: CloudName;
+  } = {},
+): RuleContext {
   return {
     params: { ...DEFAULT_PARAMETERS, ...o.params },
-    tenant: { storageAccounts: new Map((o.storage ?? []).map((s) => [idKey(s.id), s])) },
+    tenant: {
+      storageAccounts: new Map((o.storage ?? []).map((s) => [idKey(s.id), s])),
+      cosmosAccounts: new Map((o.cosmos ?? []).map((s) => [idKey(s.id), s])),
+      searchServices: new Map((o.search ?? []).map((s) => [idKey(s.id), s])),
+      cosmosRoleAssignments: o.cosmosAssignments ?? { assignments: [], unreadable: {} },
+      ...(o.cloud ? { cloud: o.cloud } : {}),
+    },
   };
+}
+
+/** A Cosmos DB account's resource ID in the test subscription. */
+export function cosmosId(name: string): string {
+  return `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.DocumentDB/databaseAccounts/${name}`;
+}
+
+/** An Azure AI Search service's resource ID in the test subscription. */
+export function searchId(name: string): string {
+  return `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.Search/searchServices/${name}`;
+}
+
+/** A Cosmos DB account in the inventory, associated with the given perimeters (or unread). */
+export function aCosmosAccount(name: string, perimeters: string[] | Observed<never> = []): CosmosAccount {
+  return { ...aStorageAccount(name, perimeters), id: cosmosId(name) };
+}
+
+/** A Search service in the inventory. */
+export function aSearchService(name: string): SearchService {
+  return { id: searchId(name), name };
+}
+
+/** A Cosmos DB data-plane role assignment (built-in Data Contributor by default) of `principalId` on the account. */
+export function cosmosAssignment(account: string, principalId = PRINCIPAL, role = '00000000-0000-0000-0000-000000000002'): CosmosRoleAssignment {
+  const accountId = cosmosId(account);
+  return { id: `${accountId}/sqlRoleAssignments/${account}-${principalId.slice(0, 8)}`, accountId, principalId, roleDefinitionId: `${accountId}/sqlRoleDefinitions/${role}`, scope: accountId };
 }
 
 /** A storage account in the inventory, associated with the given perimeters (or unread). */

@@ -1,5 +1,5 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { type RawInventory, type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
+import { type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
 import { GraphQueryError, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
 import { faultPoint } from '../testing/faults.js';
 
@@ -311,7 +311,7 @@ async function excludedSubscriptions(reader: ResourceGraphReader, exclude: ScanS
 }
 
 /** The tables other than accounts: what account rows are joined with (inventory.ts). */
-export type ContextTables = Pick<RawInventory['tables'], Exclude<TableName, 'subscriptions' | 'accounts'>>;
+export type ContextTables = Readonly<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>>;
 
 /**
  * Takes a context table's rows as they are read (a batch or a page at a time; per table in the
@@ -541,6 +541,8 @@ const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts
   'associations',
   'accessRules',
   'roleAssignments',
+  'cosmosAccounts',
+  'searchServices',
 ];
 
 /**

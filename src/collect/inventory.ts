@@ -23,6 +23,9 @@ export const TABLES = {
       + '\'encryption\', properties.encryption, \'privateEndpointConnections\', properties.privateEndpointConnections)',
   },
   storageAccounts: { table: 'resources', type: 'microsoft.storage/storageaccounts', project: 'id, type, subscriptionId' },
+  /** Data sources of ID-02/ID-04: the name is the ID's last segment; the perimeter comes from the associations. */
+  cosmosAccounts: { table: 'resources', type: 'microsoft.documentdb/databaseaccounts', project: 'id, type, subscriptionId' },
+  searchServices: { table: 'resources', type: 'microsoft.search/searchservices', project: 'id, type, subscriptionId' },
   associations: {
     table: 'networkresources',
     type: 'microsoft.network/networksecurityperimeters/resourceassociations',
@@ -49,6 +52,9 @@ export const TABLES = {
 
 export type TableName = keyof typeof TABLES;
 
+/** Tables an inventory may lack (a change event reads none of them): their data sources are then unknown to the rules. */
+export type OptionalTableName = 'cosmosAccounts' | 'searchServices';
+
 /** Rows of one table/type, and whether all of them could be read. */
 export interface TableRead {
   readonly rows: readonly unknown[];
@@ -68,5 +74,6 @@ export interface SubscriptionCoverage {
 export interface RawInventory {
   /** Subscriptions in scope, with whether their accounts could be read. */
   readonly subscriptions: readonly SubscriptionCoverage[];
-  readonly tables: Readonly<Record<Exclude<TableName, 'subscriptions'>, TableRead>>;
+  readonly tables: Readonly<Record<Exclude<TableName, 'subscriptions' | OptionalTableName>, TableRead>>
+    & Readonly<Partial<Record<OptionalTableName, TableRead>>>;
 }

@@ -11,6 +11,7 @@ import type {
   PerimeterConfiguration,
   PrivateEndpointConnection,
   RoleAssignment,
+  SearchService,
   StorageAccount,
   TenantContext,
 } from '../domain/snapshot.js';
@@ -312,7 +313,7 @@ export interface PreparedTenant {
 }
 
 /** The context tables an indexer takes (inventory.ts `TABLES`): all but subscriptions and accounts. */
-export type ContextTableName = 'storageAccounts' | 'associations' | 'accessRules' | 'roleAssignments';
+export type ContextTableName = 'storageAccounts' | 'associations' | 'accessRules' | 'roleAssignments' | 'cosmosAccounts' | 'searchServices';
 
 /**
  * Indexes the non-account tables (associations, access rules, role assignments, storage accounts)
@@ -320,11 +321,14 @@ export type ContextTableName = 'storageAccounts' | 'associations' | 'accessRules
  */
 export function prepareTenant(raw: Pick<RawInventory, 'subscriptions' | 'tables'>): PreparedTenant {
   const indexer = new ContextIndexer();
-  const names: readonly ContextTableName[] = ['storageAccounts', 'associations', 'accessRules', 'roleAssignments'];
-  for (const name of names) indexer.add(name, raw.tables[name].rows);
+  const names: readonly ContextTableName[] = ['storageAccounts', 'associations', 'accessRules', 'roleAssignments', 'cosmosAccounts', 'searchServices'];
+  // An inventory without a data-source table (a change event's) leaves those data sources unknown to the rules.
+  const present = names.filter((name) => raw.tables[name] !== undefined);
+  for (const name of present) indexer.add(name, raw.tables[name]?.rows ?? []);
   return indexer.finish(
-    Object.fromEntries(names.map((name) => [name, raw.tables[name].failure])) as Partial<Record<ContextTableName, string>>,
+    Object.fromEntries(present.map((name) => [name, raw.tables[name]?.failure])) as Partial<Record<ContextTableName, string>>,
     raw.subscriptions,
+    present,
   );
 }
 
@@ -521,6 +525,8 @@ export class ContextIndexer {
   private readonly rules = new Index<AccessRule>(undefined);
   private readonly assignments = new AssignmentIndex(this.strings);
   private readonly storageAccounts = new StorageAccountMap(this.strings, this.associations);
+  private readonly cosmosAccounts = new StorageAccountMap(this.strings, this.associations);
+  private readonly searchServices = new Map<string, SearchService>();
 
   /** Indexes rows of one table (objects, or their JSON text). */
   add(table: ContextTableName, rows: readonly unknown[]): void {
@@ -578,6 +584,17 @@ export class ContextIndexer {
         else this.assignments.failAll(`${reason}; it could concern any principal`);
         problems.push(principal ? reason : `${reason}; it could concern any principal`);
       }
+    } else if (table === 'cosmosAccounts' || table === 'searchServices') {
+      for (const row of rowsOfType({ rows }, TABLES[table].type)) {
+        const id = str(row.id);
+        const parsed = id === undefined ? undefined : parseResourceId(id);
+        if (id === undefined || parsed === undefined) {
+          problems.push(`${table === 'cosmosAccounts' ? 'Cosmos DB account' : 'Search service'} row without a valid id (${JSON.stringify(row.id ?? null)})`);
+          continue;
+        }
+        if (table === 'cosmosAccounts') this.cosmosAccounts.add(id, parsed.name);
+        else if (!this.searchServices.has(idKey(id))) this.searchServices.set(flat(idKey(id)), { id: flat(id), name: flat(parsed.name) });
+      }
     } else {
       for (const row of rowsOfType({ rows }, TABLES.storageAccounts.type)) {
         const id = str(row.id);
@@ -608,8 +625,13 @@ export class ContextIndexer {
    * The prepared tenant. Call once, after every row was added.
    * @param failures why a table was not fully read, by table (TableRead.failure)
    * @param subscriptions the subscriptions in scope; accounts outside those `read` are skipped
+   * @param read the data-source tables that were read (default both); the others are left out of the tenant
    */
-  finish(failures: Partial<Record<ContextTableName, string | undefined>>, subscriptions: readonly SubscriptionCoverage[]): PreparedTenant {
+  finish(
+    failures: Partial<Record<ContextTableName, string | undefined>>,
+    subscriptions: readonly SubscriptionCoverage[],
+    read: readonly ContextTableName[] = ['cosmosAccounts', 'searchServices'],
+  ): PreparedTenant {
     const failure = (name: ContextTableName, what: string) => {
       const f = failures[name];
       return f === undefined ? undefined : `${what} could not be read (${f})`;
@@ -624,7 +646,12 @@ export class ContextIndexer {
     failed('roleAssignments', 'role assignments', this.assignments);
     const readableSubscriptions = new Set(subscriptions.filter((s) => s.status === 'read').map((s) => s.id.toLowerCase()));
     return {
-      tenant: { storageAccounts: this.storageAccounts },
+      tenant: {
+        storageAccounts: this.storageAccounts,
+        // A data-source table that was not read, or not fully, is absent: its data sources are unknown to the rules.
+        ...(read.includes('cosmosAccounts') && failures.cosmosAccounts === undefined ? { cosmosAccounts: this.cosmosAccounts } : {}),
+        ...(read.includes('searchServices') && failures.searchServices === undefined ? { searchServices: this.searchServices } : {}),
+      },
       problems: this.problems,
       readableSubscriptions,
       indexes: { associations: this.associations, rules: this.rules, assignments: this.assignments },

@@ -72,6 +72,30 @@ export function storageAccountOfScope(scope: string): string | undefined {
   return m?.[1];
 }
 
+const SEARCH_SERVICE_PREFIX
+  = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Search\/searchServices\/[^/]+)(\/.*)?$/i;
+
+/**
+ * When `scope` is an Azure AI Search service or something below it (an index), returns the
+ * service's ID; otherwise undefined. Used by ID-04.
+ */
+export function searchServiceOfScope(scope: string): string | undefined {
+  const m = SEARCH_SERVICE_PREFIX.exec(scope.replace(/\/+$/, ''));
+  return m?.[1];
+}
+
+const COSMOS_ACCOUNT_PREFIX
+  = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.DocumentDB\/databaseAccounts\/[^/]+)(\/.*)?$/i;
+
+/**
+ * When `id` is a Cosmos DB account or something below it (a `sqlRoleAssignments` item, a
+ * database), returns the account's ID; otherwise undefined. Used by ID-02 and ID-04.
+ */
+export function cosmosAccountOfId(id: string): string | undefined {
+  const m = COSMOS_ACCOUNT_PREFIX.exec(id.replace(/\/+$/, ''));
+  return m?.[1];
+}
+
 /**
  * A scope is broad when it is the tenant root, a management group, a subscription, or a resource
  * group (no `/providers/` segment after the resource group). RULES.md, "ID — managed identity".

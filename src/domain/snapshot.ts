@@ -178,10 +178,59 @@ export interface StorageAccount {
   readonly perimeterIds: Observed<ReadonlySet<string>>;
 }
 
+/** A `microsoft.documentdb/databaseaccounts` row, with what ID-04 needs (the same shape as a storage account). */
+export type CosmosAccount = StorageAccount;
+
+/** A `microsoft.search/searchservices` row: AI Search is reached only through an outbound rule (ID-04). */
+export interface SearchService {
+  readonly id: string;
+  readonly name: string;
+}
+
+/** One Cosmos DB data-plane role assignment (`{cosmosAccountId}/sqlRoleAssignments/{guid}`). */
+export interface CosmosRoleAssignment {
+  readonly id: string;
+  /** The Cosmos DB account it belongs to (the parent of `id`). */
+  readonly accountId: string;
+  /** Lower-case GUID. */
+  readonly principalId: string;
+  /** `…/sqlRoleDefinitions/{guid}` (built-in Data Reader `…0001`, Data Contributor `…0002`, or custom). */
+  readonly roleDefinitionId: string;
+  /** The account, a database (`…/dbs/{db}`) or a container below it. */
+  readonly scope: string;
+}
+
+/**
+ * The Cosmos DB data-plane role assignments a scan read (src/collect/cosmosRoleAssignments.ts),
+ * JSON-serialisable (a fan-out stores it as `cosmosRoleAssignments.json`).
+ * - `assignments`: every assignment of the Cosmos DB accounts read;
+ * - `unreadable`: lower-case Cosmos DB account ID → why its assignments could not be read (it may
+ *   be a data source of any account);
+ * - `notRead`: set when the step did not run over the inventory at all (the Cosmos DB table could
+ *   not be read, or an evaluation that does not read them): every Cosmos DB account is then unknown.
+ */
+export interface CosmosRoleAssignments {
+  readonly assignments: readonly CosmosRoleAssignment[];
+  readonly unreadable: Readonly<Record<string, string>>;
+  readonly notRead?: string;
+}
+
+/** Azure clouds (their data-source FQDN suffixes differ; rules/dataSources.ts). */
+export type CloudName = 'AzureCloud' | 'AzureUSGovernment' | 'AzureChinaCloud';
+
 /**
  * Tenant-wide data a rule may consult besides the account itself.
- * `storageAccounts` is keyed by lower-case resource ID.
+ * The maps are keyed by lower-case resource ID. The fields marked optional are absent when the
+ * evaluation did not read them (a change event): the rules then treat those data sources as unknown.
  */
 export interface TenantContext {
   readonly storageAccounts: ReadonlyMap<string, StorageAccount>;
+  /** Cosmos DB accounts (Resource Graph `resources`), with their perimeters through the associations index. */
+  readonly cosmosAccounts?: ReadonlyMap<string, CosmosAccount>;
+  /** Azure AI Search services (Resource Graph `resources`). */
+  readonly searchServices?: ReadonlyMap<string, SearchService>;
+  /** Cosmos DB data-plane role assignments (ARM, once per scan). */
+  readonly cosmosRoleAssignments?: CosmosRoleAssignments;
+  /** The cloud scanned (FQDN suffixes of data sources). Default `AzureCloud`. */
+  readonly cloud?: CloudName;
 }

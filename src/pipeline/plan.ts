@@ -5,7 +5,9 @@ import { ContextIndexer, type PreparedTenant } from '../collect/normalize.js';
 import { describePolicy, type Policy, policyFrom } from '../config/policy.js';
 import { collectAccessLogs, readinessTargets } from '../collect/accessLogs.js';
 import { parseResourceId } from '../domain/resourceId.js';
-import type { AccessLogReading } from '../domain/snapshot.js';
+import type { AccessLogReading, CloudName, CosmosRoleAssignments } from '../domain/snapshot.js';
+import { collectCosmosRoleAssignments } from '../collect/cosmosRoleAssignments.js';
+import type { Indexes } from '../collect/normalize.js';
 import { ResourceGroupFilter, type ScopeSpec } from './scope.js';
 
 /**
@@ -48,6 +50,8 @@ export interface ScanPlan {
   /** The subscription listing's and the context tables' rows, pages and least pages (collector.ts `TablePlan`). */
   readonly queryPlan: readonly TablePlan[];
   readonly requests: RequestCounts;
+  /** The cloud scanned (the data sources' FQDN suffixes, ID-04); absent in plans made before it existed (public). */
+  readonly cloud?: CloudName;
 }
 
 /** A plan and the context its shards evaluate against. */
@@ -67,6 +71,27 @@ export interface PlannedScan {
    * when deep inspection is off or NSP-07 is disabled. A fan-out stores it as `accessLogs.json`.
    */
   readonly accessLogs: Readonly<Record<string, AccessLogReading>>;
+  /**
+   * The Cosmos DB data-plane role assignments (ID-02, ID-04), read once per scan (also in
+   * `prepared.tenant`). A fan-out stores it as `cosmosRoleAssignments.json`.
+   */
+  readonly cosmosRoleAssignments: CosmosRoleAssignments;
+}
+
+/**
+ * Whether the Cosmos DB step is needed: some account in scope may be an associated account with a
+ * managed identity (ID-02/ID-04 apply only to those). The plan has no account rows, so this is
+ * decided from the associations: a `Succeeded` association of a Cognitive Services account in
+ * scope, or association data that could not be read (any account may be associated).
+ */
+export function cosmosStepNeeded(associations: Indexes['associations'], inScope: (accountId: string) => boolean): boolean {
+  const probe = associations.get('');
+  if (!probe.ok) return true;
+  for (const a of associations.all()) {
+    if (a.provisioningState.toLowerCase() !== 'succeeded') continue;
+    if (/\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i.test(a.resourceId) && inScope(a.resourceId)) return true;
+  }
+  return false;
 }
 
 /** The request counters of clients now (they may serve several scans: count deltas). */
@@ -107,6 +132,8 @@ export async function planScan(o: {
   clients: AzureClients;
   log: ProgressLog;
   startedAt: Date;
+  /** The cloud scanned (FQDN suffixes of data sources). Default `AzureCloud`. */
+  cloud?: CloudName;
   /**
    * Whether the raw rows are kept (`PlannedScan.context`), given the subscriptions in scope: a
    * caller that fans out above a number of subscriptions keeps them then. Default: always.
@@ -133,15 +160,25 @@ export async function planScan(o: {
   const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
   // NSP-07's access logs: once per scan, for the Learning-mode accounts in scope (src/collect/accessLogs.ts).
   let accessLogs = new Map<string, AccessLogReading>();
+  const subscriptionsInScope = new Set(readable.map((s) => s.toLowerCase()));
+  const groups = new ResourceGroupFilter(o.scope);
+  const inScope = (accountId: string) => {
+    const id = parseResourceId(accountId);
+    if (!id) return false;
+    if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
+    return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
+  };
+  // Cosmos DB data-plane role assignments (ID-02, ID-04): once per scan, over every Cosmos DB account
+  // of the inventory (a data source may live in any subscription read), only when an account they
+  // concern may be in scope (src/collect/cosmosRoleAssignments.ts).
+  let cosmosRoleAssignments: CosmosRoleAssignments = { assignments: [], unreadable: {} };
+  const cosmosAccounts = indexed.tenant.cosmosAccounts;
+  if (cosmosAccounts === undefined) {
+    cosmosRoleAssignments = { assignments: [], unreadable: {}, notRead: `the Cosmos DB accounts could not be read (${tables.cosmosAccounts.failure ?? 'not read'})` };
+  } else if ((o.policy.enabledRules.has('ID-02') || o.policy.enabledRules.has('ID-04')) && cosmosAccounts.size > 0 && cosmosStepNeeded(indexed.indexes.associations, inScope)) {
+    cosmosRoleAssignments = await collectCosmosRoleAssignments([...cosmosAccounts.values()].map((c) => c.id), { arm: o.clients.arm, log: o.log });
+  }
   if (o.deepInspection && o.policy.enabledRules.has('NSP-07')) {
-    const subscriptionsInScope = new Set(readable.map((s) => s.toLowerCase()));
-    const groups = new ResourceGroupFilter(o.scope);
-    const inScope = (accountId: string) => {
-      const id = parseResourceId(accountId);
-      if (!id) return false;
-      if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
-      return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
-    };
     accessLogs = await collectAccessLogs(readinessTargets(indexed.indexes.associations.all(), inScope), {
       arm: o.clients.arm,
       logs: o.clients.logs,
@@ -149,11 +186,18 @@ export async function planScan(o: {
       log: o.log,
     });
   }
-  const prepared: PreparedTenant = { ...indexed, accessLogs };
+  const prepared: PreparedTenant = { ...indexed, tenant: { ...indexed.tenant, cosmosRoleAssignments, cloud: o.cloud ?? 'AzureCloud' }, accessLogs };
   const kept = raw;
   const withRows = (name: keyof ContextTables): TableRead => ({ ...tables[name], rows: kept?.[name] ?? [] });
   const context: ContextTables | undefined = kept
-    ? { storageAccounts: withRows('storageAccounts'), associations: withRows('associations'), accessRules: withRows('accessRules'), roleAssignments: withRows('roleAssignments') }
+    ? {
+        storageAccounts: withRows('storageAccounts'),
+        associations: withRows('associations'),
+        accessRules: withRows('accessRules'),
+        roleAssignments: withRows('roleAssignments'),
+        cosmosAccounts: withRows('cosmosAccounts'),
+        searchServices: withRows('searchServices'),
+      }
     : undefined;
   const shards = [];
   for (let i = 0; i < readable.length; i += MAX_SUBSCRIPTIONS_PER_QUERY)
@@ -178,9 +222,10 @@ export async function planScan(o: {
     contextTables,
     queryPlan,
     requests: requestDelta(requestCounters(o.clients), before),
+    cloud: o.cloud ?? 'AzureCloud',
   };
   o.log(`scan ${o.scanId} planned: ${readable.length} subscription(s) in ${shards.length} shard(s)`);
-  return { plan, prepared, ...(context ? { context } : {}), accessLogs: Object.fromEntries(accessLogs) };
+  return { plan, prepared, ...(context ? { context } : {}), accessLogs: Object.fromEntries(accessLogs), cosmosRoleAssignments };
 }
 
 /** The policy a plan fixed. @throws PolicyError when the stored document does not validate */

@@ -11,7 +11,7 @@ import { readPerimeterConfigurations } from '../collect/perimeterConfigurations.
 import type { Policy } from '../config/policy.js';
 import type { Observed } from '../domain/observed.js';
 import type { Finding } from '../domain/rule.js';
-import type { AccessLogReading, AccountSnapshot } from '../domain/snapshot.js';
+import type { AccessLogReading, AccountSnapshot, CloudName, CosmosRoleAssignments } from '../domain/snapshot.js';
 import { writeChunk } from '../store/artifact.js';
 import { faultPoint } from '../testing/faults.js';
 import { evaluateAccounts, isDeepCandidate } from './evaluate.js';
@@ -63,10 +63,23 @@ export interface EvaluatedShard {
 /**
  * The context tables indexed once (normalize.ts `prepareTenant`), for every shard a process runs:
  * each shard only narrows the readable subscriptions to its own. `accessLogs` are the plan's
- * access-log readings (NSP-07), by lower-case account ID.
+ * access-log readings (NSP-07), by lower-case account ID; `data` the plan's Cosmos DB role
+ * assignments and cloud (absent: a plan stored before they existed, whose Cosmos DB data sources are unknown).
  */
-export function prepareContext(context: ContextTables, accessLogs?: Readonly<Record<string, AccessLogReading>>): PreparedTenant {
-  const prepared = prepareTenant({ subscriptions: [], tables: { ...context, accounts: { rows: [] } } });
+export function prepareContext(
+  context: ContextTables,
+  accessLogs?: Readonly<Record<string, AccessLogReading>>,
+  data: { readonly cosmosRoleAssignments?: CosmosRoleAssignments; readonly cloud?: CloudName } = {},
+): PreparedTenant {
+  const indexed = prepareTenant({ subscriptions: [], tables: { ...context, accounts: { rows: [] } } });
+  const prepared: PreparedTenant = {
+    ...indexed,
+    tenant: {
+      ...indexed.tenant,
+      cosmosRoleAssignments: data.cosmosRoleAssignments ?? { assignments: [], unreadable: {}, notRead: 'the plan stored no Cosmos DB role assignments' },
+      cloud: data.cloud ?? 'AzureCloud',
+    },
+  };
   return accessLogs ? { ...prepared, accessLogs: new Map(Object.entries(accessLogs)) } : prepared;
 }
 

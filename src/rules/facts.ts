@@ -139,6 +139,12 @@ export const STORAGE_DATA_ROLE_IDS: readonly string[] = [
   'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
 ];
 
+/** The Search data roles (RULES.md: "the Search subset the last two"). */
+export const SEARCH_DATA_ROLE_IDS: readonly string[] = [
+  '1407120a-92aa-4202-b7e9-c0e197c71c8f',
+  '8ebe5a00-799e-43f5-93ac-243d3dce84a7',
+];
+
 /** Readable names of the built-in roles the rules name in messages. */
 export const ROLE_NAMES: Readonly<Record<string, string>> = {
   '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1': 'Storage Blob Data Reader',

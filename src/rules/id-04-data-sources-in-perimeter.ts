@@ -1,43 +1,31 @@
-import { allOf, fact } from '../domain/observed.js';
-import { idKey, storageAccountOfScope } from '../domain/resourceId.js';
-import { defineRule, type RuleParameters } from '../domain/rule.js';
-import type { AccountSnapshot } from '../domain/snapshot.js';
-import { associated, hasManagedIdentity, isSucceeded, roleIn, STORAGE_DATA_ROLE_IDS } from './facts.js';
+import { allOf } from '../domain/observed.js';
+import { defineRule } from '../domain/rule.js';
+import { DATA_SOURCE_KIND_NAMES, dataSourcesOf, describeDataSource } from './dataSources.js';
+import { associated, hasManagedIdentity } from './facts.js';
 import { NO_ANCHOR, REF } from './references.js';
 
-/** Storage accounts (IDs as given) on which the account's principals hold a storage data role, at or below the account. */
-function reachableStorage(account: AccountSnapshot, params: RuleParameters): string[] {
-  if (!account.roleAssignments.ok) return [];
-  const storageRoles = STORAGE_DATA_ROLE_IDS.filter((r) => roleIn(r, params.dataAccessRoleIds));
-  const byKey = new Map<string, string>();
-  for (const a of account.roleAssignments.value) {
-    if (!roleIn(a.roleId, storageRoles)) continue;
-    const storageId = storageAccountOfScope(a.scope);
-    if (storageId !== undefined && !byKey.has(idKey(storageId))) byKey.set(idKey(storageId), storageId);
-  }
-  return [...byKey.values()];
-}
-
 /**
- * ID-04: every storage account the identity can reach shares the account's perimeter or is allowed
- * by an outbound rule of its profile (RULES.md; azure-openai-network-security-perimeter.md: place
- * Azure OpenAI and its Blob Storage in the same perimeter).
+ * ID-04: every data source the identity can reach (storage, Cosmos DB, Azure AI Search) shares the
+ * account's perimeter (storage, Cosmos DB) or is allowed by an outbound rule of its profile (RULES.md;
+ * azure-openai-network-security-perimeter.md: the account reaches Storage and Cosmos DB inside the
+ * perimeter, other data sources through an outbound access rule). The data sources and their verdicts
+ * are rules/dataSources.ts `dataSourcesOf`, which NSP-07's readiness plan uses too.
  */
 export default defineRule({
   id: 'ID-04',
   slug: 'data-sources-in-perimeter',
   aliases: [],
-  title: 'Storage the identity can reach shares the account\'s perimeter or is allowed by an outbound rule',
+  title: 'Data sources the identity can reach share the account\'s perimeter or are allowed by an outbound rule',
   severity: 'medium',
   enabledByDefault: true,
   deepInspection: false,
   appliesToText:
-    'associated accounts with a managed identity whose principals hold a storage data role scoped to a storage account (or below it)',
+    'associated accounts with a managed identity whose principals can reach a data source: a storage data role scoped to a storage account, a Search data role scoped to a Search service (or below either), or a Cosmos DB data-plane role assignment',
   rationale:
     'A data source outside the perimeter and not named by an outbound rule is either unreachable once the perimeter is enforced, or reached by a path the perimeter does not govern.',
   remediation: {
     description:
-      'Associate the storage account with the account\'s perimeter, or add an outbound rule for its blob endpoint.',
+      'Associate the storage or Cosmos DB account with the account\'s perimeter, or add an outbound rule for its endpoint (`{name}.blob.core.windows.net`, `{name}.documents.azure.com`); an Azure AI Search service needs an outbound rule for `{name}.search.windows.net` (suffixes per cloud).',
     az: 'az network perimeter association create --subscription <perimeter-subscription> --resource-group <perimeter-rg> --perimeter-name <perimeter> --association-name <storage>-assoc --private-link-resource "{id:<storage-account-resource-id>}" --profile "{id:<profile-resource-id>}" --access-mode Learning',
     bicep: `// Deploy to resource group '<perimeter-rg>' of subscription <perimeter-subscription>.
 resource perimeter 'Microsoft.Network/networkSecurityPerimeters@2023-08-01-preview' existing = {
@@ -61,13 +49,7 @@ resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourc
     allOf(
       () => associated(account, ctx.params),
       () => hasManagedIdentity(account),
-      () => {
-        if (!account.roleAssignments.ok) return account.roleAssignments;
-        const reachable = reachableStorage(account, ctx.params);
-        return reachable.length > 0
-          ? fact(true, `the identity holds a storage data role on ${reachable.length} storage account(s)`)
-          : fact(false, 'the identity holds no storage data role scoped to a storage account');
-      },
+      () => dataSourcesOf(account, ctx).reachable,
     ),
   evaluate(account, ctx) {
     if (!account.associations.ok) {
@@ -76,50 +58,18 @@ resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourc
         message: `Perimeter associations could not be read: ${account.associations.reason}`,
       };
     }
-    const perimeters = new Set(account.associations.value.filter(isSucceeded).map((a) => idKey(a.perimeterId)));
-    const verdicts: Array<{ storageId: string; status: 'ok' | 'not_ok' | 'unknown'; why: string }> = [];
-    for (const storageId of reachableStorage(account, ctx.params)) {
-      const storage = ctx.tenant.storageAccounts.get(idKey(storageId));
-      if (storage === undefined) {
-        verdicts.push({ storageId, status: 'unknown', why: 'not in the storage inventory the scan read' });
-        continue;
-      }
-      const sharesPerimeter = storage.perimeterIds.ok
-        ? [...storage.perimeterIds.value].some((p) => perimeters.has(p))
-        : undefined;
-      const fqdn = `${storage.name}.blob.core.windows.net`.toLowerCase();
-      const allowedOutbound = account.accessRules.ok
-        ? account.accessRules.value.some(
-            (r) =>
-              r.direction.toLowerCase() === 'outbound'
-              && r.fullyQualifiedDomainNames.some((f) => f.toLowerCase() === fqdn),
-          )
-        : undefined;
-      if (sharesPerimeter === true) {
-        verdicts.push({ storageId, status: 'ok', why: 'associated with the account\'s perimeter' });
-      } else if (allowedOutbound === true) {
-        verdicts.push({ storageId, status: 'ok', why: `outbound rule allows ${fqdn}` });
-      } else if (sharesPerimeter === false && allowedOutbound === false) {
-        verdicts.push({
-          storageId,
-          status: 'not_ok',
-          why: `'${storage.name}' is outside the account's perimeter and no outbound rule allows ${fqdn}`,
-        });
-      } else {
-        const reason = !storage.perimeterIds.ok
-          ? storage.perimeterIds.reason
-          : !account.accessRules.ok
-              ? account.accessRules.reason
-              : 'undetermined';
-        verdicts.push({ storageId, status: 'unknown', why: `could not be decided: ${reason}` });
-      }
-    }
-    const evidence = { storageAccounts: verdicts };
+    const { verdicts } = dataSourcesOf(account, ctx);
+    const evidence = {
+      cloud: ctx.tenant.cloud ?? 'AzureCloud',
+      dataSources: verdicts.map((v) => ({ kind: v.kind, id: v.id, ...(v.fqdn ? { fqdn: v.fqdn } : {}), status: v.status, why: v.why })),
+      // The storage subset under its former name (the CSV remediation's placeholders read it).
+      storageAccounts: verdicts.filter((v) => v.kind === 'storage').map((v) => ({ storageId: v.id, status: v.status, why: v.why })),
+    };
     const notOk = verdicts.filter((v) => v.status === 'not_ok');
     if (notOk.length > 0) {
       return {
         outcome: 'fail', code: 'data-source-outside-perimeter',
-        message: `Reachable storage outside the perimeter: ${notOk.map((v) => v.why).join('; ')}.`,
+        message: `Data sources unreachable once the perimeter is enforced: ${notOk.map((v) => v.why).join('; ')}.`,
         evidence,
       };
     }
@@ -127,13 +77,17 @@ resource storageAssociation 'Microsoft.Network/networkSecurityPerimeters/resourc
     if (unknown.length > 0) {
       return {
         outcome: 'unknown', code: 'data-source-unchecked',
-        message: `Storage the identity can reach could not be checked: ${unknown.map((v) => `${v.storageId} ${v.why}`).join('; ')}.`,
+        message: `Data sources the identity can reach could not be checked: ${unknown.map(describeDataSource).join('; ')}.`,
         evidence,
       };
     }
+    const counts = (['storage', 'cosmosdb', 'search'] as const)
+      .map((k) => [k, verdicts.filter((v) => v.kind === k).length] as const)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${n} ${DATA_SOURCE_KIND_NAMES[k]}(s)`);
     return {
       outcome: 'pass', code: 'data-sources-in-perimeter',
-      message: `Every storage account the identity can reach (${verdicts.length}) shares the perimeter or is allowed by an outbound rule.`,
+      message: `Every data source the identity can reach (${counts.join(', ')}) shares the perimeter or is allowed by an outbound rule.`,
       evidence,
     };
   },

@@ -1,6 +1,7 @@
 import { allOf, fact, type Fact } from '../domain/observed.js';
 import { defineRule } from '../domain/rule.js';
 import type { AccessLogFlow, AccountSnapshot } from '../domain/snapshot.js';
+import { dataSourcesOf } from './dataSources.js';
 import { associated, effectiveAssociation, modeStrength } from './facts.js';
 import { planAccessRules } from './readinessPlan.js';
 import { NO_ANCHOR, REF } from './references.js';
@@ -66,7 +67,9 @@ export default defineRule({
     }
     const best = account.associations.ok ? effectiveAssociation(account.associations.value) : undefined;
     if (logs.flows.length > 0 && best !== undefined) {
-      const plan = planAccessRules(logs.flows, best, account.accessRules.ok ? account.accessRules.value : [], ctx.params);
+      // One truth about what Enforced would break: the data sources ID-04 finds unreachable get their outbound FQDNs too.
+      const unreachable = dataSourcesOf(account, ctx).verdicts.flatMap((v) => (v.status === 'not_ok' && v.fqdn ? [v.fqdn] : []));
+      const plan = planAccessRules(logs.flows, best, account.accessRules.ok ? account.accessRules.value : [], ctx.params, unreachable);
       const records = logs.flows.reduce((n, f) => n + f.count, 0);
       const top = logs.flows.slice(0, 3).map(describeFlow).join('; ');
       return {

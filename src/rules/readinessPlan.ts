@@ -172,6 +172,8 @@ function complete(r: Omit<ProposedAccessRule, 'az' | 'bicep'>): ProposedAccessRu
  * @param flows the would-be-denied flows (AccessLogReading.flows)
  * @param association the account's Learning-mode association (its profile receives the rules)
  * @param existing the access rules of the account's profiles (to keep entries of a rule of the same name)
+ * @param dataSourceFqdns endpoint FQDNs of the account's data sources that ID-04 finds unreachable
+ *   once Enforced (rules/dataSources.ts): proposed in the outbound rule beside the logged destinations
  * @returns no rules when the association names no profile (every flow is then unplanned)
  */
 export function planAccessRules(
@@ -179,6 +181,7 @@ export function planAccessRules(
   association: PerimeterAssociation,
   existing: readonly AccessRule[],
   params: Pick<RuleParameters, 'readinessMinPrefixLength' | 'maxRuleAddresses'>,
+  dataSourceFqdns: readonly string[] = [],
 ): ReadinessPlan {
   const profile = association.profileId ? parseResourceId(association.profileId) : undefined;
   const perimeter = parseResourceId(association.perimeterId);
@@ -188,6 +191,10 @@ export function planAccessRules(
   const v6 = new Set<bigint>();
   const subscriptions = new Map<string, string>();
   const fqdns = new Set<string>();
+  for (const f of dataSourceFqdns) {
+    const fqdn = f.trim().toLowerCase();
+    if (FQDN.test(fqdn)) fqdns.add(fqdn);
+  }
   for (const flow of flows) {
     if (flow.direction.toLowerCase() === 'outbound') {
       const fqdn = flow.destinationFqdn.trim().toLowerCase().replace(/\.$/, '');

@@ -182,3 +182,35 @@ describe('NSP-07 proposed access rules', () => {
     assert.equal(SUB.length, 36);
   });
 });
+
+describe('NSP-07 and ID-04 agree on data sources (issue 21)', () => {
+  it('proposes the outbound FQDN of every data source ID-04 finds unreachable, beside the logged destinations', async () => {
+    const id04 = (await import('../../../src/rules/id-04-data-sources-in-perimeter.js')).default;
+    const { aSearchService, aCosmosAccount, cosmosAssignment, searchId, ROLES, roleAssignment } = await import('../../helpers/builders.js');
+    const account = withLogs(
+      anAccount({ associations: [learning], roleAssignments: [roleAssignment(ROLES.searchReader, searchId('srch1'))] }),
+      read(blocked),
+    );
+    const ctx = aContext({
+      search: [aSearchService('srch1')],
+      cosmos: [aCosmosAccount('cdb1')],
+      cosmosAssignments: { assignments: [cosmosAssignment('cdb1')], unreadable: {} },
+    });
+    const [dataFinding] = evaluateAccount(account, [id04], ctx);
+    const [readiness] = evaluateAccount(account, [nsp07], ctx);
+    assert.equal(dataFinding?.outcome, 'fail');
+    const unreachable = (dataFinding?.evidence.dataSources as Array<{ status: string; fqdn?: string }>).filter((d) => d.status === 'not_ok').map((d) => d.fqdn);
+    assert.deepEqual(unreachable.sort(), ['cdb1.documents.azure.com', 'srch1.search.windows.net']);
+    const rules = readiness?.evidence.proposedRules as Array<{ name: string; fullyQualifiedDomainNames: string[]; az: string }>;
+    const outbound = rules.find((r) => r.name === PROPOSED_RULE_NAMES.fqdns);
+    assert.deepEqual(outbound?.fullyQualifiedDomainNames.slice().sort(), ['api.partner.example', 'cdb1.documents.azure.com', 'srch1.search.windows.net']);
+    assert.match(outbound?.az ?? '', /srch1\.search\.windows\.net/);
+    // The proposed rule passes NSP-04 (exact FQDNs).
+    assert.ok(outbound?.fullyQualifiedDomainNames.every((f) => !f.includes('*')));
+  });
+
+  it('proposes an outbound rule for an unreachable data source even when the logs show only inbound flows', () => {
+    const plan = planAccessRules([blocked[0] as AccessLogFlow], learning, [], aContext().params, ['srch1.search.windows.net']);
+    assert.deepEqual(plan.rules.find((r) => r.name === PROPOSED_RULE_NAMES.fqdns)?.fullyQualifiedDomainNames, ['srch1.search.windows.net']);
+  });
+});
