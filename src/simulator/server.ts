@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { generate } from 'selfsigned';
+import { cosmosModel, type CosmosModel, sqlRoleAssignmentsAnswer } from './cosmos.js';
 import { type AccessLogModel, accessLogModel, diagnosticSettingsAnswer, LOGS_QUERY_ROUTE, logsQueryAnswer } from './accessLogs.js';
 import { INGESTION_ROUTE, ingestionAnswer, type IngestionModel, ingestionModel, type IngestionOptions } from './ingestion.js';
 
@@ -30,7 +31,7 @@ export type Row = Record<string, unknown>;
  * The tenant the simulator serves, in raw ARM shape. The access-log fields (diagnostic settings,
  * workspaces refused or partial, traffic; accessLogs.ts) are optional: absent means none.
  */
-export interface SimulatorTenant extends Partial<AccessLogModel> {
+export interface SimulatorTenant extends Partial<AccessLogModel>, Partial<CosmosModel> {
   /** `resourcecontainers` rows (type microsoft.resources/subscriptions). */
   readonly resourcecontainers: Row[];
   readonly resources: Row[];
@@ -149,7 +150,8 @@ const TABLES = ['resourcecontainers', 'resources', 'networkresources', 'authoriz
 
 /**
  * Loads a tenant from a folder of fixture files (`*.json`, one per table; `perimeterConfigurations.json`,
- * `tenant.json`, and `accessLogs.json` for the access-log model; see tenants/sample).
+ * `tenant.json`, `accessLogs.json` for the access-log model and `cosmos.json` for the Cosmos DB
+ * data-plane role assignments, cosmos.ts; see tenants/sample).
  */
 export async function loadTenant(dir: string): Promise<SimulatorTenant> {
   const json = async (name: string, fallback: unknown) => {
@@ -174,6 +176,7 @@ export async function loadTenant(dir: string): Promise<SimulatorTenant> {
     managementGroups: meta.managementGroups ?? {},
     forbiddenSubscriptions: meta.forbiddenSubscriptions ?? [],
     ...accessLogModel(await json('accessLogs.json', {})),
+    ...cosmosModel(await json('cosmos.json', {})),
   };
 }
 
@@ -490,7 +493,7 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     if (subMatch && forbidden.has(lower(subMatch[1]))) {
       return armError(403, 'AuthorizationFailed', `The client does not have authorization over scope '/subscriptions/${subMatch[1]}'`);
     }
-    const settings = diagnosticSettingsAnswer(tenant, path);
+    const settings = diagnosticSettingsAnswer(tenant, path) ?? sqlRoleAssignmentsAnswer(tenant, path);
     if (settings) return settings;
     const ra = ROLE_ASSIGNMENTS.exec(path);
     if (ra) {
