@@ -1,3 +1,4 @@
+import type { CloudName } from '../domain/snapshot.js';
 import { fileURLToPath } from 'node:url';
 import type { ScanScope } from '../collect/collector.js';
 import { createAzureClients, developmentCredential } from '../collect/clients.js';
@@ -55,6 +56,8 @@ export async function scanSimulator(
     afterCommit?: ScanOptions['afterCommit'];
     /** The scan's clock (its ID and times); default the real one. */
     now?: () => Date;
+    /** The cloud scanned (the data sources' FQDN suffixes); default the public one. */
+    cloud?: CloudName;
   } = {},
 ): Promise<ScanResult> {
   const clients = createAzureClients({
@@ -72,6 +75,7 @@ export async function scanSimulator(
     ...(o.formats ? { formats: o.formats } : {}),
     ...(o.afterCommit ? { afterCommit: o.afterCommit } : {}),
     ...(o.now ? { now: o.now } : {}),
+    ...(o.cloud ? { cloud: o.cloud } : {}),
     retainFindings: true,
   });
 }
