@@ -9,7 +9,10 @@ import { computeTransitions, knownOutcomes, type Transition, worstFirst } from '
 import { memoryFindings } from '../store/artifact.js';
 import { ARM_API_VERSIONS, ArmReadError, type ArmReader } from '../collect/armReads.js';
 import type { ProgressLog, ScanScope } from '../collect/collector.js';
-import type { RawInventory, TableRead } from '../collect/inventory.js';
+import { TABLES, type RawInventory, type TableRead } from '../collect/inventory.js';
+import { collectCosmosRoleAssignments } from '../collect/cosmosRoleAssignments.js';
+import { tableQuery } from '../collect/resourceGraph.js';
+import type { CloudName, CosmosRoleAssignments } from '../domain/snapshot.js';
 import { normalizeAccounts, prepareTenant } from '../collect/normalize.js';
 import type { ResourceGraphReader } from '../collect/resourceGraph.js';
 import type { WebhookConfig } from '../config/alerts.js';
@@ -39,6 +42,8 @@ import { type ChangeTarget, routeEvent } from './route.js';
 
 export interface ChangeDeps {
   readonly arm: ArmReader;
+  /** The cloud scanned (the data sources' FQDN suffixes, ID-04). Default `AzureCloud`. */
+  readonly cloud?: CloudName;
   /**
    * Log Analytics, for NSP-07 (the perimeter's access logs, read for the event's Learning-mode
    * accounts as a scan reads them). Absent: NSP-07 is `unknown` for them (not inspected).
@@ -139,6 +144,18 @@ async function affectedAccounts(target: Exclude<ChangeTarget, { kind: 'ignored' 
   const byKey = new Map<string, string>();
   for (const a of out) if (!byKey.has(idKey(a))) byKey.set(idKey(a), a);
   return [...byKey.values()];
+}
+
+/** The api-version of the Search service read (Microsoft.Search/searchServices). */
+const SEARCH_API_VERSION = '2023-11-01';
+
+/** Resource Graph's scope for the evaluation's scope (the tenant when it names none). */
+function graphScopeOf(scope: ScanScope | undefined): { subscriptions?: string[]; managementGroups?: string[] } {
+  if (!scope || (scope.subscriptions.length === 0 && scope.managementGroups.length === 0)) return {};
+  return {
+    ...(scope.subscriptions.length ? { subscriptions: [...scope.subscriptions] } : {}),
+    ...(scope.managementGroups.length ? { managementGroups: [...scope.managementGroups] } : {}),
+  };
 }
 
 interface FreshEvaluation {
@@ -252,12 +269,40 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
     }
     return rows;
   });
+  // Data sources beyond storage (ID-02, ID-04), as a scan reads them: the Search services the principals
+  // hold roles on (ARM, like storage), and the Cosmos DB accounts in scope with their sqlRoleAssignments
+  // (Resource Graph lists the accounts; the assignments are the scan's own collection step).
+  const searchIds = new Set<string>();
+  for (const r of roleAssignments.rows as Array<{ properties?: { scope?: string } }>) {
+    const m = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Search\/searchServices\/[^/]+)/i.exec(r.properties?.scope ?? '');
+    if (m?.[1]) searchIds.add(m[1]);
+  }
+  const searchServices = await table(async () => {
+    const rows: unknown[] = [];
+    for (const s of searchIds) {
+      const row = await arm.get(s, SEARCH_API_VERSION);
+      if (row) rows.push(row);
+    }
+    return rows;
+  });
+  const wantsDataSources = policy.enabledRules.has('ID-02') || policy.enabledRules.has('ID-04');
+  const cosmosAccounts: TableRead = !wantsDataSources
+    ? { rows: [], failure: 'not read (ID-02 and ID-04 are off)' }
+    : deps.graph
+      ? await table(async () => deps.graph?.readAll(tableQuery(TABLES.cosmosAccounts), graphScopeOf(deps.scope)) ?? [])
+      : { rows: [], failure: 'no Resource Graph client to list the Cosmos DB accounts' };
+  const cosmosRoleAssignments: CosmosRoleAssignments = cosmosAccounts.failure !== undefined
+    ? { assignments: [], unreadable: {}, notRead: `the Cosmos DB accounts could not be read (${cosmosAccounts.failure})` }
+    : await collectCosmosRoleAssignments(
+        (cosmosAccounts.rows as Array<{ id?: unknown }>).map((r) => String(r.id ?? '')).filter(Boolean),
+        { arm, ...(deps.log ? { log: deps.log } : {}) },
+      );
   const subscriptions = [...new Set(accounts.map((a) => parseResourceId(String((a as { id?: unknown }).id ?? ''))?.subscriptionId ?? ''))]
     .filter(Boolean)
     .map((id) => ({ id, status: 'read' as const }));
   const raw: RawInventory = {
     subscriptions,
-    tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments },
+    tables: { accounts: { rows: accounts }, storageAccounts, associations, accessRules, roleAssignments, cosmosAccounts, searchServices },
   };
   const deep = deps.deepInspection ?? policy.deepInspection;
   const indexed = prepareTenant(raw);
@@ -267,7 +312,11 @@ async function evaluateFresh(accountIds: readonly string[], deps: ChangeDeps, ev
         arm, logs: deps.logs, windowDays: policy.parameters.readinessWindowDays, ...(deps.log ? { log: deps.log } : {}),
       })
     : undefined;
-  const prepared = { ...indexed, ...(accessLogs ? { accessLogs } : {}) };
+  const prepared = {
+    ...indexed,
+    tenant: { ...indexed.tenant, cosmosRoleAssignments, cloud: deps.cloud ?? 'AzureCloud' },
+    ...(accessLogs ? { accessLogs } : {}),
+  };
   const findings = new Map<string, Finding[]>();
   const states = new Map<string, AccountState>();
   const problems = prepared.problems;

@@ -75,6 +75,11 @@ export function* evaluateAccounts(accounts: Iterable<AccountSnapshot>, s: Evalua
     const accessLogs = s.deepInspection ? s.prepared.accessLogs?.get(idKey(account.id)) : undefined;
     if (accessLogs !== undefined) account = { ...account, accessLogs };
     const findings = evaluateAccount(account, rules, ctx, onError).map((f) => applyExemptions(f, s.policy, s.evaluatedAt));
-    yield { account, findings, state: stateOf(account, findings, s.source), deep };
+    // The Cosmos DB data-plane assignments the account's principals hold: its state records them, so a
+    // sqlRoleAssignments delete event finds the account (events/route.ts, index.roleAssignments).
+    const principals = new Set(account.identity.ok ? account.identity.value.principalIds : []);
+    const held = principals.size === 0 ? [] : (s.prepared.tenant.cosmosRoleAssignments?.assignments ?? []);
+    const cosmos = held.filter((a) => principals.has(a.principalId)).map((a) => a.id);
+    yield { account, findings, state: stateOf(account, findings, s.source, cosmos), deep };
   }
 }

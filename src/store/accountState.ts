@@ -64,7 +64,7 @@ function emptyIndex(): StateIndex {
 }
 
 /** Builds an account's state from its snapshot and findings. */
-export function stateOf(account: AccountSnapshot, findings: readonly Finding[], source: AccountState['source']): AccountState {
+export function stateOf(account: AccountSnapshot, findings: readonly Finding[], source: AccountState['source'], cosmosRoleAssignments: readonly string[] = []): AccountState {
   const associations = account.associations.ok ? account.associations.value : [];
   const assignments = account.roleAssignments.ok ? account.roleAssignments.value : [];
   const dataSources = new Set<string>();
@@ -83,7 +83,7 @@ export function stateOf(account: AccountSnapshot, findings: readonly Finding[], 
     perimeters: [...new Set(associations.map((a) => idKey(a.perimeterId)))],
     profiles: [...new Set(associations.filter((a) => a.profileId).map((a) => idKey(a.profileId)))],
     associations: associations.map((a) => idKey(a.id)),
-    roleAssignments: assignments.map((a) => idKey(a.id)),
+    roleAssignments: [...assignments.map((a) => idKey(a.id)), ...cosmosRoleAssignments.map(idKey)],
     dataSources: [...dataSources],
     source,
   };
