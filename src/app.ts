@@ -192,6 +192,7 @@ export async function runChangeEvaluation(settings: Settings, event: ResourceEve
     arm: c.clients.arm,
     ...(c.clients.logs ? { logs: c.clients.logs } : {}),
     ...(c.uploader ? { uploader: c.uploader } : {}),
+    cloud: settings.AZURE_CLOUD,
     graph: c.clients.graph,
     state: c.state,
     container: c.store.container,
