@@ -1,5 +1,6 @@
 import type { LogsReader } from '../../src/collect/accessLogs.js';
 import type { ArmReader } from '../../src/collect/armReads.js';
+import type { ResourceGraphReader } from '../../src/collect/resourceGraph.js';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import type { Finding } from '../../src/domain/rule.js';
 import type { ArmSimulator } from '../../src/simulator/server.js';
@@ -19,6 +20,16 @@ export function simulatorArm(sim: ArmSimulator): ArmReader {
     caCertificates: sim.caCertificate,
     throttle: { baseDelayMs: 1, maxAttempts: 2 },
   }).arm;
+}
+
+/** The Resource Graph reader of SDK clients pointed at a simulator (no pacing to speak of), with short retry waits. */
+export function simulatorGraph(sim: ArmSimulator): ResourceGraphReader {
+  return createAzureClients({
+    armEndpoint: sim.url,
+    credential: developmentCredential(sim.url),
+    caCertificates: sim.caCertificate,
+    throttle: { baseDelayMs: 1, maxAttempts: 2, window: { limit: 10_000, windowMs: 5000 } },
+  }).graph;
 }
 
 /** The Log Analytics reader of SDK clients pointed at a simulator (it serves the query API too), with short retry waits. */
