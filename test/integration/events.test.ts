@@ -84,7 +84,8 @@ describe('change-event evaluation (simulator + Azurite)', () => {
       });
       const arm = simulatorArm(sim);
       const graph = simulatorGraph(sim);
-      await fn({ tenant, sim, container, hook, deps: { arm, graph, logs: simulatorLogs(sim), state, container, policy: defaultPolicy(), webhooks: [hook], ledger } });
+      const logs = simulatorLogs(sim);
+      await fn({ tenant, sim, container, hook, deps: { arm, graph, logs, state, container, policy: defaultPolicy(), webhooks: [hook], ledger } });
     });
   }
 
