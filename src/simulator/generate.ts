@@ -110,6 +110,11 @@ export function generateTenant(o: GenerateOptions): SimulatorTenant {
     // Cosmos DB accounts (ID-02, ID-04): COSMOS_PER_BATCH in the batch's first subscription, the first one in
     // the batch's perimeter, each with one data-plane role assignment (to the identity of account `s`, if it
     // has one). No draw from `random`, so the rest of the tenant is the same as without them.
+    // One Azure AI Search service per batch (an inventory row; no role assignment, so no account reaches it).
+    resources.push({
+      id: `/subscriptions/${home}/resourceGroups/rg-data/providers/Microsoft.Search/searchServices/search-${s}`, name: `search-${s}`, type: 'microsoft.search/searchservices',
+      location: 'eastus', subscriptionId: home, resourceGroup: 'rg-data', tenantId: TENANT_ID, tags: {}, sku: { name: 'standard' }, properties: { provisioningState: 'succeeded' },
+    });
     for (let c = 0; c < COSMOS_PER_BATCH; c++) {
       const cosmosName = `cosmos-${s}-${c}`;
       const cosmosId = `/subscriptions/${home}/resourceGroups/rg-data/providers/Microsoft.DocumentDB/databaseAccounts/${cosmosName}`;

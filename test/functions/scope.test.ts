@@ -121,7 +121,14 @@ describe('the policy scope on every entry point', () => {
         const record = JSON.parse((await fanned.getBlobClient(b.name).downloadToBuffer()).toString()) as { findings: Finding[] };
         records.push(...record.findings);
       }
-      assert.deepEqual(verdicts(records), verdicts(fromCli.filter((f) => f.resourceId.toLowerCase() === CHAT.toLowerCase())));
+      // A change event reads no Cosmos DB data-plane role assignments yet (issue 21): ID-02/ID-04 are the scan's or unknown.
+      const cosmosBound = (f: Finding) => f.ruleId === 'ID-02' || f.ruleId === 'ID-04';
+      const scanned = fromCli.filter((f) => f.resourceId.toLowerCase() === CHAT.toLowerCase());
+      assert.deepEqual(verdicts(records.filter((f) => !cosmosBound(f))), verdicts(scanned.filter((f) => !cosmosBound(f))));
+      for (const f of records.filter(cosmosBound)) {
+        const scanOutcome = scanned.find((s) => s.ruleId === f.ruleId)?.outcome;
+        assert.ok(f.outcome === scanOutcome || f.outcome === 'unknown', `${f.ruleId}: ${f.outcome} after ${String(scanOutcome)}`);
+      }
     });
   });
 });

@@ -128,7 +128,15 @@ describe('change-event evaluation (simulator + Azurite)', () => {
         assert.deepEqual(kinds(result), [], String(a.name));
         const after = await deps.state.read(String(a.id));
         const outcomes = (s: typeof before) => Object.fromEntries(Object.entries(s?.state.findings ?? {}).map(([k, v]) => [k, v.outcome]));
-        assert.deepEqual(outcomes(after), outcomes(before), String(a.name));
+        // A change event reads no Cosmos DB data-plane role assignments yet (src/events/evaluateChange.ts, issue 21):
+        // ID-02 and ID-04 are the scan's verdict or `unknown` there, never another verdict; every other rule is the scan's.
+        const scanned = outcomes(before);
+        const evented = outcomes(after);
+        for (const [rule, outcome] of Object.entries(evented)) {
+          if (/^ID-0[24]$/.test(rule)) assert.ok(outcome === scanned[rule] || outcome === 'unknown', `${String(a.name)} ${rule}: ${outcome} after ${scanned[rule]}`);
+          else assert.equal(outcome, scanned[rule], `${String(a.name)} ${rule}`);
+        }
+        assert.deepEqual(Object.keys(evented).sort(), Object.keys(scanned).sort(), String(a.name));
       }
     });
   });
@@ -303,7 +311,10 @@ describe('change-event evaluation (simulator + Azurite)', () => {
       tenant.authorizationresources.splice(tenant.authorizationresources.indexOf(dataRole), 1);
       const deleted = await evaluateChange(parsed(gridEvent('Microsoft.Authorization/roleAssignments/delete', String(dataRole.id), 'Microsoft.Resources.ResourceDeleteSuccess')), deps);
       assert.deepEqual(deleted.accounts, [CHAT]);
-      assert.deepEqual(kinds(deleted), ['regressed ID-02 oai-chat-prod']);
+      // oai-chat-prod's identity still holds a Cosmos DB data-plane role (cosmos-rag-prod, issue 21): no regression. The
+      // event reads no Cosmos DB assignments yet, so its ID-02 is unknown, not a fail.
+      assert.deepEqual(kinds(deleted), []);
+      assert.equal((await deps.state.read(CHAT))?.state.findings['ID-02']?.outcome, 'unknown');
     });
   });
 
