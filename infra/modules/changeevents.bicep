@@ -1,7 +1,9 @@
 // Change events of one audited subscription: an Event Grid system topic of type
 // Microsoft.Resources.Subscriptions and, once the function exists, an event subscription that delivers
 // the operations src/events/route.ts acts on (ROUTED_OPERATIONS) to the resourceChanged function.
-// Everything else is dropped by Event Grid, not billed to the function.
+// Everything else is dropped by Event Grid, not billed to the function. Role assignments are delivered
+// whatever their scope (a Search service's included); Cosmos DB's data-plane role assignments
+// (sqlRoleAssignments) are resources of their own with their own operations.
 
 @description('System topic name.')
 param topicName string
@@ -62,6 +64,8 @@ resource toFunction 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06
             'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/delete'
             'Microsoft.Authorization/roleAssignments/write'
             'Microsoft.Authorization/roleAssignments/delete'
+            'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/write'
+            'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/delete'
           ]
         }
       ]

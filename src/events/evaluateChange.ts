@@ -76,6 +76,14 @@ export interface ChangeResult {
   readonly alerts: readonly DispatchOutcome[];
 }
 
+/**
+ * The Cosmos DB resource provider's api-version for reading a data-plane role assignment (`GET
+ * {cosmosAccountId}/sqlRoleAssignments/{id}` → `properties.principalId`, `roleDefinitionId`, `scope`): a
+ * stable version (Microsoft.DocumentDB 2024-11-15). Belongs beside ARM_API_VERSIONS in collect/armReads.ts
+ * once the inventory reads Cosmos DB too.
+ */
+export const COSMOS_DB_API_VERSION = '2024-11-15';
+
 function eventBlob(e: ResourceEvent, now: Date): string {
   const date = (Date.parse(e.time) ? new Date(e.time) : now).toISOString().slice(0, 10);
   return `events/${date}/${e.id.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 200)}.json`;
@@ -115,6 +123,15 @@ async function affectedAccounts(target: Exclude<ChangeTarget, { kind: 'ignored' 
       const principal = row?.properties?.principalId?.toLowerCase();
       for (const a of (principal ? index.principals[principal] : undefined) ?? []) out.add(a);
       for (const a of index.roleAssignments[idKey(target.roleAssignmentId)] ?? []) out.add(a);
+      break;
+    }
+    case 'cosmosRoleAssignment': {
+      // As for an ARM role assignment: the principal it names now (absent once deleted), and the accounts
+      // whose last known state recorded it (its previous principal, or the one a delete took away).
+      const row = (await deps.arm.get(target.assignmentId, COSMOS_DB_API_VERSION)) as { properties?: { principalId?: string } } | undefined;
+      const principal = row?.properties?.principalId?.toLowerCase();
+      for (const a of (principal ? index.principals[principal] : undefined) ?? []) out.add(a);
+      for (const a of index.roleAssignments[idKey(target.assignmentId)] ?? []) out.add(a);
       break;
     }
   }

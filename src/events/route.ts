@@ -9,6 +9,11 @@ export type ChangeTarget
     | { readonly kind: 'association'; readonly associationId: string }
     | { readonly kind: 'profile'; readonly profileId: string }
     | { readonly kind: 'roleAssignment'; readonly roleAssignmentId: string }
+    /**
+     * A Cosmos DB data-plane role assignment (`{cosmosAccountId}/sqlRoleAssignments/{id}`): ID-02 and
+     * ID-04 of the accounts whose principal it names (RULES.md).
+     */
+    | { readonly kind: 'cosmosRoleAssignment'; readonly assignmentId: string; readonly cosmosAccountId: string }
     | { readonly kind: 'ignored'; readonly reason: string };
 
 const op = (e: ResourceEvent) => e.operationName.toLowerCase();
@@ -31,9 +36,18 @@ export const ROUTED_OPERATIONS: readonly string[] = [
   'Microsoft.Network/networkSecurityPerimeters/profiles/accessRules/delete',
   'Microsoft.Authorization/roleAssignments/write',
   'Microsoft.Authorization/roleAssignments/delete',
+  'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/write',
+  'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/delete',
 ];
 
-/** Routes one event to what it affects; `ignored` (with the reason) for anything else. */
+/** A Cosmos DB data-plane role assignment's ID, capturing the Cosmos DB account's. */
+const COSMOS_ROLE_ASSIGNMENT = /^(\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.DocumentDB\/databaseAccounts\/[^/]+)\/sqlRoleAssignments\/[^/]+$/i;
+
+/**
+ * Routes one event to what it affects; `ignored` (with the reason) for anything else. A role assignment
+ * is routed whatever its scope (subscription, group, a storage account, a Search service or below): its
+ * principal, not its scope, names the accounts.
+ */
 export function routeEvent(e: ResourceEvent): ChangeTarget {
   const o = op(e);
   if (/^microsoft\.cognitiveservices\/accounts\/(write|delete)$/.test(o) || /^microsoft\.cognitiveservices\/accounts\/networksecurityperimeterconfigurations\/.+\/action$/.test(o)) {
@@ -53,6 +67,12 @@ export function routeEvent(e: ResourceEvent): ChangeTarget {
     return /\/providers\/Microsoft\.Authorization\/roleAssignments\/[^/]+$/i.test(e.subject)
       ? { kind: 'roleAssignment', roleAssignmentId: e.subject }
       : { kind: 'ignored', reason: 'subject is not a role assignment ID' };
+  }
+  if (/^microsoft\.documentdb\/databaseaccounts\/sqlroleassignments\/(write|delete)$/.test(o)) {
+    const m = COSMOS_ROLE_ASSIGNMENT.exec(e.subject);
+    return m?.[1]
+      ? { kind: 'cosmosRoleAssignment', assignmentId: e.subject, cosmosAccountId: m[1] }
+      : { kind: 'ignored', reason: 'subject is not a Cosmos DB SQL role assignment ID' };
   }
   return { kind: 'ignored', reason: `operation ${e.operationName.slice(0, 120)} does not affect what the rules read` };
 }

@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type * as Sarif from 'sarif';
 import type { Finding, RuleCatalogEntry, Severity } from '../domain/rule.js';
 import type { ScanDocument } from '../store/scanDocument.js';
+import { coverageOf } from './coverage.js';
+import { remediationFor } from './remediation.js';
 
 /**
  * `report.sarif`: SARIF 2.1.0 (OASIS, https://docs.oasis-open.org/sarif/sarif/v2.1.0/sarif-v2.1.0.html).
@@ -47,7 +49,9 @@ function descriptor(rule: RuleCatalogEntry): Sarif.ReportingDescriptor {
   };
 }
 
-function result(f: Finding, ruleIndex: number): Sarif.Result {
+function result(f: Finding, ruleIndex: number, rule: RuleCatalogEntry | undefined): Sarif.Result {
+  // A fail's fix with the account's own names (the same as the HTML's and the CSV's: reports/remediation.ts).
+  const fix = f.outcome === 'fail' && rule ? remediationFor(f, rule) : undefined;
   const fingerprint = createHash('sha256').update(`${f.ruleId}|${f.resourceId.toLowerCase()}`).digest('hex').slice(0, 32);
   return {
     ruleId: f.ruleId,
@@ -72,6 +76,7 @@ function result(f: Finding, ruleIndex: number): Sarif.Result {
       accountKind: f.kind,
       location: f.location,
       evidence: f.evidence,
+      ...(fix ? { remediation: { description: fix.description, az: fix.az, bicep: fix.bicep, unfilled: fix.unfilled } } : {}),
     },
   };
 }
@@ -93,7 +98,11 @@ export function sarifFrame(scan: ScanDocument): { before: string; after: string 
     automationDetails: { id: `${TOOL_NAME}/${scan.scanId}` },
     invocations: [
       {
-        executionSuccessful: true,
+        // A partial scan did not read everything in scope: not a successful execution, and the gaps are said.
+        executionSuccessful: scan.status === 'complete',
+        ...(scan.status === 'complete'
+          ? {}
+          : { toolExecutionNotifications: [{ level: 'warning' as const, message: { text: `Partial scan: ${coverageOf(scan).text}. Verdicts that depend on data not read are unknown.` } }] }),
         startTimeUtc: scan.startedAt,
         endTimeUtc: scan.finishedAt,
         properties: { status: scan.status, accounts: scan.coverage.accounts },
@@ -114,18 +123,21 @@ export function sarifFrame(scan: ScanDocument): { before: string; after: string 
  */
 export class SarifResults {
   private readonly index: ReadonlyMap<string, number>;
+  private readonly rules: readonly RuleCatalogEntry[];
   private ready = '';
   private first = true;
 
   /** @param rules the scan's rules, in its order (a result's `ruleIndex` points into them) */
   constructor(rules: readonly RuleCatalogEntry[]) {
     this.index = new Map(rules.map((r, i) => [r.id, i]));
+    this.rules = rules;
   }
 
   /** Adds the finding's result when it is a `fail` or an `unknown`. */
   add(f: Finding): void {
     if (f.outcome !== 'fail' && f.outcome !== 'unknown') return;
-    this.ready += `${this.first ? '' : ','}${JSON.stringify(result(f, this.index.get(f.ruleId) ?? -1))}`;
+    const i = this.index.get(f.ruleId) ?? -1;
+    this.ready += `${this.first ? '' : ','}${JSON.stringify(result(f, i, this.rules[i]))}`;
     this.first = false;
   }
 

@@ -173,6 +173,12 @@ describe.skipIf(!found.bicep)(needsCompiler('infrastructure drift (compiled infr
     },
     {
       group: 'storage-events',
+      title: 'the Event Grid filter misses Cosmos DB\'s data-plane role assignments (ID-02, ID-04), which the router handles',
+      mutations: [['infra/modules/changeevents.bicep', /\n\s*'Microsoft\.DocumentDB\/databaseAccounts\/sqlRoleAssignments\/write'/, '']],
+      expect: /event filter: Microsoft.DocumentDB\/databaseAccounts\/sqlRoleAssignments\/write is routed by src\/events\/route.ts but not delivered/,
+    },
+    {
+      group: 'storage-events',
       title: 'the Event Grid filter delivers an operation the router ignores',
       mutations: [['infra/modules/changeevents.bicep', '\'Microsoft.CognitiveServices/accounts/write\'', '\'Microsoft.CognitiveServices/accounts/write\'\n            \'Microsoft.Compute/virtualMachines/write\'']],
       expect: /event filter: microsoft.compute\/virtualmachines\/write is delivered .* but src\/events\/route.ts ignores it/,

@@ -9,15 +9,16 @@ import { type ContainerClient } from '@azure/storage-blob';
 import { AlertLedger, BlobKeyValueStore } from '../../src/alerts/ledger.js';
 import type { WebhookConfig } from '../../src/config/alerts.js';
 import { defaultPolicy } from '../../src/config/policy.js';
-import { type ChangeDeps, evaluateChange } from '../../src/events/evaluateChange.js';
+import { type ChangeDeps, COSMOS_DB_API_VERSION, evaluateChange } from '../../src/events/evaluateChange.js';
 import { parseEvent, type ResourceEvent } from '../../src/events/parse.js';
 import { afterScanCommit } from '../../src/events/scanState.js';
+import { idKey } from '../../src/domain/resourceId.js';
 import { StateStore } from '../../src/store/accountState.js';
 import { BlobStore } from '../../src/store/stores.js';
 import { invokeFunction } from '../helpers/invoke.js';
 import { sampleTenant, scanSimulator, simulatorArm, simulatorLogs, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
 import { type Receiver, startReceiver } from '../../src/simulator/receiver.js';
-import type { ArmSimulator, Row, SimulatorRequest, SimulatorTenant } from '../../src/simulator/server.js';
+import type { ArmSimulator, Row, SimulatorRequest, SimulatorResponse, SimulatorTenant } from '../../src/simulator/server.js';
 import { useAzurite } from '../helpers/azurite.js';
 
 const RG = `/subscriptions/${SUB_PROD}/resourceGroups`;
@@ -26,6 +27,9 @@ const LEGACY = `${RG}/rg-ai-legacy/providers/Microsoft.CognitiveServices/account
 const P1 = `${RG}/rg-network-prod/providers/Microsoft.Network/networkSecurityPerimeters/nsp-ai-prod`;
 const PROFILE = `${P1}/profiles/ai-prod-profile`;
 const BATCH_STORAGE = `${RG}/rg-data-prod/providers/Microsoft.Storage/storageAccounts/contosobatchprod`;
+const SEARCH = `${RG}/rg-data-prod/providers/Microsoft.Search/searchServices/contoso-search-prod`;
+const COSMOS = `${RG}/rg-data-prod/providers/Microsoft.DocumentDB/databaseAccounts/contoso-cosmos-prod`;
+const SQL_RA = `${COSMOS}/sqlRoleAssignments/5b2c7e1a-9d4f-4c3b-8a6e-2f1d0c9b8a7e`;
 
 let seq = 0;
 /** An Event Grid schema event, as the Functions trigger hands it over. */
@@ -67,13 +71,13 @@ describe('change-event evaluation (simulator + Azurite)', () => {
 
   /** A tenant, a simulator and a container whose state a scan has seeded; `deps` evaluates events. */
   type Setup = { tenant: SimulatorTenant; sim: ArmSimulator; deps: ChangeDeps; container: ContainerClient; hook: WebhookConfig };
-  async function setup(fn: (o: Setup) => Promise<void>) {
+  async function setup(fn: (o: Setup) => Promise<void>, fault?: (r: SimulatorRequest) => SimulatorResponse | undefined) {
     const tenant = await sampleTenant();
     const container = azurite.container(`events-${randomBytes(4).toString('hex')}`);
     const hook: WebhookConfig = { name: 'EVENTS', format: 'slack', url: new URL(`${receiver.url}/${container.containerName}`), minSeverity: 'low', allowPrivateDestinations: true };
     const ledger = new AlertLedger(new BlobKeyValueStore(container));
     const state = new StateStore(container);
-    await withSimulator({ tenant }, async (sim) => {
+    await withSimulator({ tenant, ...(fault ? { fault } : {}) }, async (sim) => {
       await scanSimulator(sim, {
         stores: [new BlobStore(container)],
         afterCommit: (committed) => afterScanCommit(committed, { state, webhooks: [], ledger, log: () => {} }),
@@ -318,11 +322,97 @@ describe('change-event evaluation (simulator + Azurite)', () => {
     });
   });
 
+  it('a role assignment scoped to a Search service (below it too), written and deleted: the accounts whose principals hold it', async () => {
+    await setup(async ({ tenant, deps }) => {
+      const principal = (row(tenant, CHAT).identity as { principalId: string }).principalId;
+      for (const [n, scope] of [[1, SEARCH], [2, `${SEARCH}/indexes/products`]] as const) {
+        const id = `${scope}/providers/Microsoft.Authorization/roleAssignments/0000000${n}-1111-4222-8333-444444444444`;
+        tenant.authorizationresources.push({
+          id,
+          type: 'microsoft.authorization/roleassignments',
+          subscriptionId: SUB_PROD,
+          properties: {
+            principalId: principal,
+            // Search Index Data Reader.
+            roleDefinitionId: `/subscriptions/${SUB_PROD}/providers/Microsoft.Authorization/roleDefinitions/1407120a-92aa-4202-b7e9-c0e197c71c8f`,
+            scope,
+          },
+        });
+        const written = await evaluateChange(parsed(gridEvent('Microsoft.Authorization/roleAssignments/write', id)), deps);
+        assert.equal(written.status, 'evaluated');
+        assert.deepEqual(written.accounts, [CHAT], `write at ${scope}`);
+        // The evaluation recorded it in the account's state, so its delete is found once ARM has forgotten it.
+        assert.ok((await deps.state.read(CHAT))?.state.roleAssignments.includes(idKey(id)));
+        tenant.authorizationresources.splice(tenant.authorizationresources.findIndex((r) => r.id === id), 1);
+        const deleted = await evaluateChange(parsed(gridEvent('Microsoft.Authorization/roleAssignments/delete', id, 'Microsoft.Resources.ResourceDeleteSuccess')), deps);
+        assert.deepEqual(deleted.accounts, [CHAT], `delete at ${scope}`);
+      }
+    });
+  });
+
+  it('Cosmos DB sqlRoleAssignments write: reads the assignment back and re-evaluates the account whose principal it names', async () => {
+    // The simulator does not serve Cosmos DB yet: the fault hook answers GET {assignment} as Resource Manager does.
+    const reads: string[] = [];
+    let principal = '';
+    const fault = (r: SimulatorRequest): SimulatorResponse | undefined => {
+      if (r.kind !== 'arm' || r.path.toLowerCase() !== SQL_RA.toLowerCase()) return undefined;
+      reads.push(`${r.method} ${r.search}`);
+      return {
+        status: 200,
+        body: {
+          id: SQL_RA,
+          name: SQL_RA.split('/').pop(),
+          type: 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments',
+          properties: {
+            // Cosmos DB Built-in Data Reader.
+            roleDefinitionId: `${COSMOS}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000001`,
+            scope: COSMOS,
+            principalId: principal,
+          },
+        },
+      };
+    };
+    await setup(async ({ tenant, deps }) => {
+      principal = (row(tenant, CHAT).identity as { principalId: string }).principalId;
+      const result = await evaluateChange(parsed(gridEvent('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/write', SQL_RA)), deps);
+      assert.equal(result.status, 'evaluated');
+      assert.deepEqual(result.accounts, [CHAT]);
+      assert.deepEqual(reads, [`GET ?api-version=${COSMOS_DB_API_VERSION}`]);
+      assert.equal((await deps.state.read(CHAT))?.state.source.kind, 'event', 'the account was evaluated and its state committed');
+
+      // A principal no account has: nothing to re-evaluate.
+      principal = '99999999-8888-4777-8666-555555555555';
+      const nobody = await evaluateChange(parsed(gridEvent('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/write', SQL_RA)), deps);
+      assert.equal(nobody.status, 'evaluated');
+      assert.deepEqual(nobody.accounts, []);
+    }, fault);
+  });
+
+  it('Cosmos DB sqlRoleAssignments delete: the accounts whose last known state recorded the assignment', async () => {
+    await setup(async ({ deps }) => {
+      const del = () => evaluateChange(parsed(gridEvent('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/delete', SQL_RA, 'Microsoft.Resources.ResourceDeleteSuccess')), deps);
+      // ARM has no such assignment (404) and no state records it: no account.
+      assert.deepEqual((await del()).accounts, []);
+      // What the state must record (the rule side's stateOf): the assignment's lower-case ID among the
+      // account's roleAssignments, as for an ARM role assignment. Recorded here by hand.
+      await deps.state.commit(CHAT, async (current) => {
+        return current ? { state: { ...current, roleAssignments: [...current.roleAssignments, idKey(SQL_RA)] }, result: undefined } : undefined;
+      });
+      assert.deepEqual((await deps.state.index()).index.roleAssignments[idKey(SQL_RA)], [CHAT]);
+      const deleted = await del();
+      assert.equal(deleted.status, 'evaluated');
+      assert.deepEqual(deleted.accounts, [CHAT]);
+    });
+  });
+
   it('unrelated events are ignored; malformed events are rejected with a reason', async () => {
     await setup(async ({ deps }) => {
       const vm = await evaluateChange(parsed(gridEvent('Microsoft.Compute/virtualMachines/write', `/subscriptions/${SUB_DEV}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1`)), deps);
       assert.equal(vm.status, 'ignored');
       assert.match(vm.reason ?? '', /does not affect/);
+      const malformed = await evaluateChange(parsed(gridEvent('Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments/write', `${COSMOS}/sqlRoleDefinitions/d1`)), deps);
+      assert.equal(malformed.status, 'ignored');
+      assert.equal(malformed.reason, 'subject is not a Cosmos DB SQL role assignment ID');
     });
     for (const [raw, reason] of [
       [null, /not a JSON object/],

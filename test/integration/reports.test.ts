@@ -146,6 +146,13 @@ describe('reports of the hostile tenant', () => {
     const loc = high.locations[0].logicalLocations[0];
     assert.ok(o.findings.some((f) => f.resourceId === loc.fullyQualifiedName && f.accountName === loc.name));
     assert.equal(run.automationDetails.id, `perimeter-auditor/${o.scan.scanId}`);
+    // A partial scan is not a successful execution, and says why; a fail carries its fix with the account's names.
+    assert.equal(o.scan.status, 'partial');
+    assert.equal(run.invocations[0].executionSuccessful, false);
+    assert.match(run.invocations[0].toolExecutionNotifications[0].message.text, /^Partial scan: .*unreadable/);
+    const ownFix = run.results.find((r: { ruleId: string; properties: { outcome: string } }) => r.ruleId === 'NSP-02' && r.properties.outcome === 'fail');
+    assert.match(ownFix.properties.remediation.az, /az network perimeter association update .*--access-mode Enforced/);
+    assert.doesNotMatch(ownFix.properties.remediation.az, /<association>/, 'the association is filled from the evidence');
   });
 
   it('JSON summary: counts agree with the findings', async () => {
