@@ -21,6 +21,8 @@ export const ARM_API_VERSIONS = {
   storage: '2023-05-01',
   authorization: '2022-04-01',
   network: '2023-08-01-preview',
+  /** Microsoft.DocumentDB (`sqlRoleAssignments`): the newest stable version. */
+  cosmosDb: '2025-04-15',
 } as const;
 
 /** An ARM read that failed with an answer (status) or without one (network). */

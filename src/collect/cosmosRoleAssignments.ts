@@ -2,7 +2,7 @@ import pLimit from 'p-limit';
 import { z } from 'zod';
 import { idKey } from '../domain/resourceId.js';
 import type { CosmosRoleAssignment, CosmosRoleAssignments } from '../domain/snapshot.js';
-import type { ArmReader } from './armReads.js';
+import { ARM_API_VERSIONS, type ArmReader } from './armReads.js';
 import { describeError } from './resourceGraph.js';
 
 /**
@@ -18,7 +18,7 @@ import { describeError } from './resourceGraph.js';
  */
 
 /** The api-version of the `sqlRoleAssignments` read (the newest stable one of Microsoft.DocumentDB). */
-export const COSMOS_SQL_ROLE_ASSIGNMENTS_API_VERSION = '2025-04-15';
+export const COSMOS_SQL_ROLE_ASSIGNMENTS_API_VERSION = ARM_API_VERSIONS.cosmosDb;
 
 /** Most reads in flight (count): the accounts spread over subscriptions, whose ARM read limits are separate. */
 const READS_IN_FLIGHT = 32;

@@ -81,13 +81,8 @@ export interface ChangeResult {
   readonly alerts: readonly DispatchOutcome[];
 }
 
-/**
- * The Cosmos DB resource provider's api-version for reading a data-plane role assignment (`GET
- * {cosmosAccountId}/sqlRoleAssignments/{id}` → `properties.principalId`, `roleDefinitionId`, `scope`): a
- * stable version (Microsoft.DocumentDB 2024-11-15). Belongs beside ARM_API_VERSIONS in collect/armReads.ts
- * once the inventory reads Cosmos DB too.
- */
-export const COSMOS_DB_API_VERSION = '2024-11-15';
+/** The api-version of a Cosmos DB `sqlRoleAssignments` read: the scan's (collect/armReads.ts). */
+export const COSMOS_DB_API_VERSION = ARM_API_VERSIONS.cosmosDb;
 
 function eventBlob(e: ResourceEvent, now: Date): string {
   const date = (Date.parse(e.time) ? new Date(e.time) : now).toISOString().slice(0, 10);

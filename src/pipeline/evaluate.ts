@@ -7,6 +7,7 @@ import type { Finding, Rule, RuleParameters } from '../domain/rule.js';
 import type { AccountSnapshot } from '../domain/snapshot.js';
 import { activeRules, evaluateAccount } from '../engine/evaluate.js';
 import { applyExemptions } from '../engine/exemptions.js';
+import { cosmosAssignmentsOf } from '../rules/dataSources.js';
 import { perimeterCapable } from '../rules/facts.js';
 import { RULES } from '../rules/index.js';
 import { type AccountState, stateOf } from '../store/accountState.js';
@@ -75,11 +76,6 @@ export function* evaluateAccounts(accounts: Iterable<AccountSnapshot>, s: Evalua
     const accessLogs = s.deepInspection ? s.prepared.accessLogs?.get(idKey(account.id)) : undefined;
     if (accessLogs !== undefined) account = { ...account, accessLogs };
     const findings = evaluateAccount(account, rules, ctx, onError).map((f) => applyExemptions(f, s.policy, s.evaluatedAt));
-    // The Cosmos DB data-plane assignments the account's principals hold: its state records them, so a
-    // sqlRoleAssignments delete event finds the account (events/route.ts, index.roleAssignments).
-    const principals = new Set(account.identity.ok ? account.identity.value.principalIds : []);
-    const held = principals.size === 0 ? [] : (s.prepared.tenant.cosmosRoleAssignments?.assignments ?? []);
-    const cosmos = held.filter((a) => principals.has(a.principalId)).map((a) => a.id);
-    yield { account, findings, state: stateOf(account, findings, s.source, cosmos), deep };
+    yield { account, findings, state: stateOf(account, findings, s.source, cosmosAssignmentsOf(account, ctx).assignments), deep };
   }
 }

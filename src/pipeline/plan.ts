@@ -84,9 +84,9 @@ export interface PlannedScan {
  * decided from the associations: a `Succeeded` association of a Cognitive Services account in
  * scope, or association data that could not be read (any account may be associated).
  */
-export function cosmosStepNeeded(associations: Indexes['associations'], inScope: (accountId: string) => boolean): boolean {
-  const probe = associations.get('');
-  if (!probe.ok) return true;
+export function cosmosStepNeeded(associations: Indexes['associations'], associationsUnread: boolean, inScope: (accountId: string) => boolean): boolean {
+  // A key no resource has answers unread only when the whole table is (a failed read, or a malformed row naming no resource).
+  if (associationsUnread || !associations.get('').ok) return true;
   for (const a of associations.all()) {
     if (a.provisioningState.toLowerCase() !== 'succeeded') continue;
     if (/\/providers\/microsoft\.cognitiveservices\/accounts\/[^/]+$/i.test(a.resourceId) && inScope(a.resourceId)) return true;
@@ -175,7 +175,7 @@ export async function planScan(o: {
   const cosmosAccounts = indexed.tenant.cosmosAccounts;
   if (cosmosAccounts === undefined) {
     cosmosRoleAssignments = { assignments: [], unreadable: {}, notRead: `the Cosmos DB accounts could not be read (${tables.cosmosAccounts.failure ?? 'not read'})` };
-  } else if ((o.policy.enabledRules.has('ID-02') || o.policy.enabledRules.has('ID-04')) && cosmosAccounts.size > 0 && cosmosStepNeeded(indexed.indexes.associations, inScope)) {
+  } else if ((o.policy.enabledRules.has('ID-02') || o.policy.enabledRules.has('ID-04')) && cosmosAccounts.size > 0 && cosmosStepNeeded(indexed.indexes.associations, tables.associations.failure !== undefined, inScope)) {
     cosmosRoleAssignments = await collectCosmosRoleAssignments([...cosmosAccounts.values()].map((c) => c.id), { arm: o.clients.arm, log: o.log });
   }
   if (o.deepInspection && o.policy.enabledRules.has('NSP-07')) {

@@ -62,10 +62,13 @@ function endpoints(name: string): Record<string, string> {
   return Object.fromEntries(paths.map((p) => [p, `https://${name}.cognitiveservices.azure.com/${p.toLowerCase().replace(/\s+/g, '-')}/`]));
 }
 
+/** Cosmos DB accounts per batch of five subscriptions (count): the bench's tenant exercises the sqlRoleAssignments step. */
+export const COSMOS_PER_BATCH = 2;
+
 /**
  * Builds the tenant. Per subscription: one resource group of accounts, one of data, one storage
  * account per two accounts; per five subscriptions, a perimeter (with one profile, two inbound and
- * one outbound access rule) in the first of them. A share of accounts is associated (Enforced or
+ * one outbound access rule) and `COSMOS_PER_BATCH` Cosmos DB accounts in the first of them. A share of accounts is associated (Enforced or
  * Learning), most have a system-assigned identity holding a data role on a storage account, and
  * every subscription has a few role assignments for people (rows the scan reads and discards).
  */
@@ -88,6 +91,7 @@ export function generateTenant(o: GenerateOptions): SimulatorTenant {
   const networkresources: Row[] = [];
   const authorizationresources: Row[] = [];
   const perimeterConfigurations: Record<string, Row[]> = {};
+  const sqlRoleAssignments: Record<string, Row[]> = {};
   const perimeterOf = (s: number) => {
     const home = subs[s - (s % 5)] as string;
     const nsp = `/subscriptions/${home}/resourceGroups/rg-network/providers/Microsoft.Network/networkSecurityPerimeters/nsp-${s - (s % 5)}`;
@@ -103,6 +107,32 @@ export function generateTenant(o: GenerateOptions): SimulatorTenant {
     networkresources.push(rule('allow-corp', { direction: 'Inbound', addressPrefixes: [`198.51.${s % 256}.0/24`] }));
     networkresources.push(rule('allow-home-subscription', { direction: 'Inbound', subscriptions: [{ id: `/subscriptions/${home}` }] }));
     networkresources.push(rule('allow-data', { direction: 'Outbound', fullyQualifiedDomainNames: [`data${s}.blob.core.windows.net`] }));
+    // Cosmos DB accounts (ID-02, ID-04): COSMOS_PER_BATCH in the batch's first subscription, the first one in
+    // the batch's perimeter, each with one data-plane role assignment (to the identity of account `s`, if it
+    // has one). No draw from `random`, so the rest of the tenant is the same as without them.
+    // One Azure AI Search service per batch (an inventory row; no role assignment, so no account reaches it).
+    resources.push({
+      id: `/subscriptions/${home}/resourceGroups/rg-data/providers/Microsoft.Search/searchServices/search-${s}`, name: `search-${s}`, type: 'microsoft.search/searchservices',
+      location: 'eastus', subscriptionId: home, resourceGroup: 'rg-data', tenantId: TENANT_ID, tags: {}, sku: { name: 'standard' }, properties: { provisioningState: 'succeeded' },
+    });
+    for (let c = 0; c < COSMOS_PER_BATCH; c++) {
+      const cosmosName = `cosmos-${s}-${c}`;
+      const cosmosId = `/subscriptions/${home}/resourceGroups/rg-data/providers/Microsoft.DocumentDB/databaseAccounts/${cosmosName}`;
+      resources.push({
+        id: cosmosId, name: cosmosName, type: 'microsoft.documentdb/databaseaccounts', kind: 'GlobalDocumentDB', location: 'eastus', subscriptionId: home,
+        resourceGroup: 'rg-data', tenantId: TENANT_ID, tags: {}, properties: { documentEndpoint: `https://${cosmosName}.documents.azure.com:443/`, provisioningState: 'Succeeded' },
+      });
+      if (c === 0) {
+        networkresources.push({
+          id: `${nsp}/resourceAssociations/${cosmosName}-assoc`, name: `${cosmosName}-assoc`, type: 'microsoft.network/networksecurityperimeters/resourceassociations',
+          ...base, properties: { privateLinkResource: { id: cosmosId }, profile: { id: profile }, accessMode: 'Enforced', provisioningState: 'Succeeded', hasProvisioningIssues: 'no' },
+        });
+      }
+      sqlRoleAssignments[cosmosId.toLowerCase()] = [{
+        id: `${cosmosId}/sqlRoleAssignments/${guid(0x5c000000 + s, c)}`, name: guid(0x5c000000 + s, c), type: 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments',
+        properties: { principalId: guid(0x1d000000 + s, s), roleDefinitionId: `${cosmosId}/sqlRoleDefinitions/00000000-0000-0000-0000-000000000001`, scope: cosmosId },
+      }];
+    }
   }
   for (let a = 0; a < o.accounts; a++) {
     const s = a % subs.length;
@@ -189,5 +219,8 @@ export function generateTenant(o: GenerateOptions): SimulatorTenant {
       });
     }
   }
-  return { resourcecontainers, resources, networkresources, authorizationresources, perimeterConfigurations, managementGroups: {}, forbiddenSubscriptions: [] };
+  return {
+    resourcecontainers, resources, networkresources, authorizationresources, perimeterConfigurations, managementGroups: {}, forbiddenSubscriptions: [],
+    sqlRoleAssignments, forbiddenCosmosAccounts: [],
+  };
 }

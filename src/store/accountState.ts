@@ -3,7 +3,7 @@ import type { ContainerClient } from '@azure/storage-blob';
 import pLimit from 'p-limit';
 import type { Finding, Outcome, Severity } from '../domain/rule.js';
 import { idKey, parentId, storageAccountOfScope } from '../domain/resourceId.js';
-import type { AccountSnapshot } from '../domain/snapshot.js';
+import type { AccountSnapshot, CosmosRoleAssignment } from '../domain/snapshot.js';
 import { STORAGE_DATA_ROLE_IDS } from '../rules/facts.js';
 import { JsonBlobs } from './json.js';
 
@@ -63,8 +63,13 @@ function emptyIndex(): StateIndex {
   return { principals: {}, profiles: {}, perimeters: {}, roleAssignments: {}, storage: {}, associations: {} };
 }
 
-/** Builds an account's state from its snapshot and findings. */
-export function stateOf(account: AccountSnapshot, findings: readonly Finding[], source: AccountState['source'], cosmosRoleAssignments: readonly string[] = []): AccountState {
+/**
+ * Builds an account's state from its snapshot and findings.
+ * @param cosmos the Cosmos DB data-plane role assignments held by the account's principals (rules/dataSources.ts
+ *   `cosmosAssignmentsOf`): recorded among its role assignments (a delete event finds the account by them) and
+ *   their Cosmos DB accounts among its data sources
+ */
+export function stateOf(account: AccountSnapshot, findings: readonly Finding[], source: AccountState['source'], cosmos: readonly CosmosRoleAssignment[] = []): AccountState {
   const associations = account.associations.ok ? account.associations.value : [];
   const assignments = account.roleAssignments.ok ? account.roleAssignments.value : [];
   const dataSources = new Set<string>();
@@ -72,6 +77,7 @@ export function stateOf(account: AccountSnapshot, findings: readonly Finding[], 
     const sa = STORAGE_DATA_ROLE_IDS.includes(a.roleId) ? storageAccountOfScope(a.scope) : undefined;
     if (sa) dataSources.add(idKey(sa));
   }
+  for (const c of cosmos) dataSources.add(idKey(c.accountId));
   return {
     accountId: account.id,
     accountName: account.name,
@@ -83,7 +89,7 @@ export function stateOf(account: AccountSnapshot, findings: readonly Finding[], 
     perimeters: [...new Set(associations.map((a) => idKey(a.perimeterId)))],
     profiles: [...new Set(associations.filter((a) => a.profileId).map((a) => idKey(a.profileId)))],
     associations: associations.map((a) => idKey(a.id)),
-    roleAssignments: [...assignments.map((a) => idKey(a.id)), ...cosmosRoleAssignments.map(idKey)],
+    roleAssignments: [...assignments.map((a) => idKey(a.id)), ...cosmos.map((c) => idKey(c.id))],
     dataSources: [...dataSources],
     source,
   };

@@ -121,7 +121,9 @@ describe('the policy scope on every entry point', () => {
         const record = JSON.parse((await fanned.getBlobClient(b.name).downloadToBuffer()).toString()) as { findings: Finding[] };
         records.push(...record.findings);
       }
-      assert.deepEqual(verdicts(records), verdicts(fromCli.filter((f) => f.resourceId.toLowerCase() === CHAT.toLowerCase())));
+      // The event's verdicts are the scan's, ID-02/ID-04 included (it reads the Cosmos DB and Search data sources too).
+      const scanned = fromCli.filter((f) => f.resourceId.toLowerCase() === CHAT.toLowerCase());
+      assert.deepEqual(verdicts(records), verdicts(scanned));
     });
   });
 });

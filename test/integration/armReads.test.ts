@@ -15,7 +15,7 @@ describe('ARM reads through the SDK ServiceClient', () => {
         const account = (await arm.get(ACCOUNT, ARM_API_VERSIONS.cognitiveServices)) as { kind: string; identity: { principalId: string } };
         assert.equal(account.kind, 'OpenAI');
         const associations = (await arm.list(`${PERIMETER}/resourceAssociations`, ARM_API_VERSIONS.network)) as Array<{ id: string }>;
-        assert.equal(associations.length, 6);
+        assert.equal(associations.length, 7); // with cosmos-rag-prod's (issue 21)
         const rules = await arm.list(`${PERIMETER}/profiles/ai-prod-profile/accessRules`, ARM_API_VERSIONS.network);
         assert.equal(rules.length, 3);
         const ras = (await arm.list(`/subscriptions/${SUB_PROD}/providers/Microsoft.Authorization/roleAssignments`, ARM_API_VERSIONS.authorization, {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { COSMOS_SQL_ROLE_ASSIGNMENTS_API_VERSION } from '../../src/collect/cosmosRoleAssignments.js';
 import type { Row, SimulatorRequest, SimulatorTenant } from '../../src/simulator/server.js';
-import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import { finding, sampleTenant, scanSimulator, SUB_DEV, withSimulator } from '../helpers/sample.js';
 
 /**
  * Data sources beyond storage (issue 21) collected against the simulator: the Cosmos DB and Search
@@ -15,7 +15,6 @@ import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_PROD, withSimulator 
  * NSP-07 proposes the service's FQDN in its outbound rule.
  */
 
-const COSMOS_RAG = `/subscriptions/${SUB_PROD}/resourceGroups/rg-data-prod/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-rag-prod`;
 const COSMOS_LOCKED = `/subscriptions/${SUB_DEV}/resourceGroups/rg-data-dev/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-locked-dev`;
 const COSMOS_OUTSIDE = `/subscriptions/${SUB_DEV}/resourceGroups/rg-data-dev/providers/Microsoft.DocumentDB/databaseAccounts/cosmos-outside-dev`;
 const SEARCH_DOCS = 'srch-docs-prod';

@@ -73,7 +73,8 @@ describe('enforcement readiness (NSP-07) on the sample tenant', () => {
       assert.deepEqual(e.proposedRules.map((r) => r.name), ['readiness-inbound-addresses', 'readiness-inbound-subscriptions', 'readiness-outbound-fqdns']);
       assert.deepEqual(e.proposedRules[0]?.addressPrefixes, ['198.51.100.7/32', '203.0.113.10/31']);
       assert.deepEqual(e.proposedRules[1]?.subscriptions, ['/subscriptions/8a9b0c1d-2e3f-4a5b-9c6d-7e8f9a0b1c2d']);
-      assert.deepEqual(e.proposedRules[2]?.fullyQualifiedDomainNames, ['api.partner.example']);
+      // The logged destination, and the AI Search service ID-04 finds unreachable once Enforced (issue 21: one truth).
+      assert.deepEqual(e.proposedRules[2]?.fullyQualifiedDomainNames, ['srch-docs-prod.search.windows.net', 'api.partner.example']);
       assert.equal(e.unplannedFlows.length, 2, 'the two hostile destinations are never planned');
 
       assert.equal(finding(findings, 'aisvc-ready-prod', 'NSP-07').outcome, 'pass');
