@@ -1,6 +1,7 @@
 import type { LogsQueryClient } from '@azure/monitor-query-logs';
 import pLimit from 'p-limit';
 import { z } from 'zod';
+import { LEARNING_STRENGTH, modeStrength } from '../domain/accessMode.js';
 import { idKey } from '../domain/resourceId.js';
 import type { AccessLogFlow, AccessLogReading, PerimeterAssociation } from '../domain/snapshot.js';
 import { accessLogQuery, ACCESS_LOG_COLUMNS, WOULD_BE_DENIED_CATEGORIES } from './accessLogQuery.js';
@@ -90,8 +91,6 @@ export function logsReaderOf(client: LogsQueryClient): LogsReader {
   return reader;
 }
 
-const MODE_STRENGTH: Readonly<Record<string, number>> = { enforced: 3, learning: 2, transition: 2, audit: 1 };
-
 /**
  * The accounts whose effective access mode is Learning (RULES.md, "Perimeter facts": the strongest
  * mode of the `Succeeded` associations), with the perimeters of their Learning-mode associations.
@@ -110,9 +109,9 @@ export function readinessTargets(associations: Iterable<PerimeterAssociation>, i
   }
   const targets: ReadinessTarget[] = [];
   for (const { accountId, modes } of byAccount.values()) {
-    const strongest = Math.max(...modes.map((m) => MODE_STRENGTH[m.mode.toLowerCase()] ?? 0));
-    if (strongest !== 2) continue;
-    const learning = modes.filter((m) => MODE_STRENGTH[m.mode.toLowerCase()] === 2);
+    const strongest = Math.max(...modes.map((m) => modeStrength(m.mode)));
+    if (strongest !== LEARNING_STRENGTH) continue;
+    const learning = modes.filter((m) => modeStrength(m.mode) === LEARNING_STRENGTH);
     const perimeterIds = [...new Map(learning.map((m) => [idKey(m.perimeterId), m.perimeterId])).values()];
     targets.push({ accountId, perimeterIds });
   }

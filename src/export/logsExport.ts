@@ -157,11 +157,14 @@ export class ExportLedger {
     await this.kv.put(ExportLedger.key(record.scanId), `${JSON.stringify(record, null, 2)}\n`);
   }
 
-  /** Scans whose last export left rows behind (scan IDs, oldest first). */
-  async pending(): Promise<string[]> {
-    const keys = await this.kv.list('exports/');
+  /**
+   * Scans among the newest `window` (count, default 30) whose last export left rows behind (scan IDs,
+   * oldest first). Only their records are read, however many scans the ledger holds; scan IDs sort by time.
+   */
+  async pending(window = 30): Promise<string[]> {
+    const keys = (await this.kv.list('exports/')).sort().slice(-window);
     const out: string[] = [];
-    for (const key of keys.sort()) {
+    for (const key of keys) {
       const id = /^exports\/(.+)\.json$/.exec(key)?.[1];
       if (!id) continue;
       const r = await this.read(id);

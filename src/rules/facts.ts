@@ -1,3 +1,4 @@
+import { modeStrength } from '../domain/accessMode.js';
 import { allOf, anyOf, type Fact, fact, type Observed } from '../domain/observed.js';
 import { sameId } from '../domain/resourceId.js';
 import type { RuleParameters } from '../domain/rule.js';
@@ -54,12 +55,7 @@ export function associated(account: AccountSnapshot, params: RuleParameters): Fa
   );
 }
 
-const MODE_STRENGTH: Readonly<Record<string, number>> = { enforced: 3, learning: 2, transition: 2, audit: 1 };
-
-/** Rank of an access mode: Enforced > Learning (Transition) > Audit > anything else. */
-export function modeStrength(mode: string): number {
-  return MODE_STRENGTH[mode.toLowerCase()] ?? 0;
-}
+export { modeStrength } from '../domain/accessMode.js';
 
 /**
  * The strongest access mode among the `Succeeded` associations, with the association that has it;

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
-import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import { collectContext, ScanSetupError } from '../../src/collect/collector.js';
-import type { ResourceGraphReader } from '../../src/collect/resourceGraph.js';
-import { SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
-import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../../src/simulator/server.js';
+import { simulatorGraph, SUB_DEV, SUB_FORBIDDEN, SUB_PROD, withSimulator } from '../helpers/sample.js';
+import type { SimulatorRequest, SimulatorResponse } from '../../src/simulator/server.js';
 
 /**
  * A subscription is "refused" (unreadable, split out of its batch) when Resource Graph answers 401
@@ -15,14 +13,7 @@ import type { ArmSimulator, SimulatorRequest, SimulatorResponse } from '../../sr
 const TENANT = { subscriptions: [], managementGroups: [] };
 const log = () => {};
 
-function graphOf(sim: ArmSimulator): ResourceGraphReader {
-  return createAzureClients({
-    armEndpoint: sim.url,
-    credential: developmentCredential(sim.url),
-    caCertificates: sim.caCertificate,
-    throttle: { baseDelayMs: 1, maxAttempts: 2, window: { limit: 10_000, windowMs: 5000 } },
-  }).graph;
-}
+const graphOf = simulatorGraph;
 
 /** A server error whose text looks like a refusal. */
 const MISLEADING_500: SimulatorResponse = { status: 500, body: { error: { code: 'InternalServerError', message: 'upstream answered HTTP 403 Forbidden' } } };
