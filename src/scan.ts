@@ -1,6 +1,7 @@
 import type { CloudName } from './domain/snapshot.js';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { AzureClients } from './collect/clients.js';
 import { GRAPH_CONCURRENCY, type ProgressLog, type ScanScope } from './collect/collector.js';
@@ -56,6 +57,11 @@ export interface ScanOptions {
   readonly now?: () => Date;
   /** Called once, when the first account's findings were written (the bench's time to first finding). */
   readonly onFirstFindings?: () => void;
+  /**
+   * Write the reports in a worker thread while shards are still evaluated (pipeline/commit.ts
+   * `reportThread`). Default true; false runs the pass in this thread once each shard is done.
+   */
+  readonly reportThread?: boolean;
 }
 
 export interface ScanResult {
@@ -86,54 +92,60 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     first?.();
     first = undefined;
   };
-  const shards: EvaluatedShard[] = [];
+  const evaluated: EvaluatedShard[] = [];
+  // Shards in shard order: the commit reads each one's findings as soon as it and those before it
+  // are done (in a worker thread unless `reportThread` is false), while later shards are still read.
+  const runs = plan.shards.map((s) =>
+    limit(async () => {
+      const shard = await evaluateShard({
+        plan,
+        index: s.index,
+        context: planned.prepared as PreparedTenant,
+        policy,
+        clients,
+        log,
+        now,
+        deepConcurrency: options.deepConcurrency ?? 8,
+        ...(options.workDir ? { workDir: options.workDir } : {}),
+        retainFindings: options.retainFindings ?? false,
+        onFindings,
+      });
+      evaluated.push(shard);
+      return shard;
+    }),
+  );
+  // Settled, not raced: a failing shard's siblings finish, so the `finally` below removes every file.
+  // The context is dropped once no shard needs it.
+  const settled = Promise.allSettled(runs).then(() => (planned.prepared = undefined));
+  const parts = runs.map((run) =>
+    run.then((s) => ({
+      part: s.part,
+      findings: fileFindings(s.findingsFile),
+      findingsFile: s.findingsFile,
+      copyFindings: async (out: Writable) => {
+        for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
+      },
+      states: () => readJsonLines<AccountState>(createReadStream(s.statesFile, { encoding: 'utf8' })),
+    })),
+  );
   try {
-    // Settled, not raced: a failing shard's siblings finish, so the `finally` below removes every file.
-    const settled = await Promise.allSettled(
-      plan.shards.map((s) =>
-        limit(async () => {
-          shards.push(
-            await evaluateShard({
-              plan,
-              index: s.index,
-              context: planned.prepared as PreparedTenant,
-              policy,
-              clients,
-              log,
-              now,
-              deepConcurrency: options.deepConcurrency ?? 8,
-              ...(options.workDir ? { workDir: options.workDir } : {}),
-              retainFindings: options.retainFindings ?? false,
-              onFindings,
-            }),
-          );
-        }),
-      ),
-    );
-    planned.prepared = undefined;
-    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     const scan = await commitScan({
       plan,
-      parts: shards.map((s) => ({
-        part: s.part,
-        findings: fileFindings(s.findingsFile),
-        copyFindings: async (out) => {
-          for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
-        },
-        states: () => readJsonLines<AccountState>(createReadStream(s.statesFile, { encoding: 'utf8' })),
-      })),
+      parts,
+      reportThread: options.reportThread ?? true,
       stores: options.stores,
       ...(options.formats ? { formats: options.formats } : {}),
       afterCommit: options.afterCommit,
       ...(options.workDir ? { workDir: options.workDir } : {}),
-      // In one process the shards share the clients: the scan's requests are the clients' delta.
-      requests: requestDelta(requestCounters(clients), requestsBefore),
+      // In one process the shards share the clients: the scan's requests are the clients' delta once every shard is done.
+      requests: () => requestDelta(requestCounters(clients), requestsBefore),
       log,
       now,
     });
-    return { scan, findings: shards.sort((a, b) => a.part.index - b.part.index).flatMap((s) => s.retained) };
+    return { scan, findings: evaluated.sort((a, b) => a.part.index - b.part.index).flatMap((s) => s.retained) };
   } finally {
-    await Promise.all(shards.flatMap((s) => [rm(s.findingsFile, { force: true }), rm(s.statesFile, { force: true })]));
+    await settled;
+    await Promise.all(evaluated.flatMap((s) => [rm(s.findingsFile, { force: true }), rm(s.statesFile, { force: true })]));
   }
 }
 

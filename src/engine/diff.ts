@@ -134,10 +134,13 @@ export class TransitionDiff {
     return undefined;
   }
 
-  /** Previous fails whose account is gone and covered: resolved. Call after the last `observe`. */
-  * gone(): Generator<GoneChange> {
+  /**
+   * Previous fails whose account is gone and covered: resolved. Call after the last `observe`.
+   * @param isCovered the coverage rule, when it is known only now (a scan's report: its final coverage); default the constructor's
+   */
+  * gone(isCovered: (previous: Finding) => boolean = this.isCovered): Generator<GoneChange> {
     for (const before of this.previous.values()) {
-      if (before.outcome !== 'fail' || this.present.has(before.finding.resourceId.toLowerCase()) || !this.isCovered(before.finding)) continue;
+      if (before.outcome !== 'fail' || this.present.has(before.finding.resourceId.toLowerCase()) || !isCovered(before.finding)) continue;
       yield { kind: 'resolved', current: undefined, previous: before.finding };
     }
   }

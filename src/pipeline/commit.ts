@@ -9,7 +9,8 @@ import { REPORT_FORMATS, type ReportFormat } from '../reports/index.js';
 import type { TrendPoint } from '../reports/trend.js';
 import { ReportWriter } from '../reports/writer.js';
 import type { AccountState } from '../store/accountState.js';
-import type { FindingSource } from '../store/artifact.js';
+import type { Artifact, FindingSource } from '../store/artifact.js';
+import { ReportThread, type ReportThreadOptions } from '../reports/reportThread.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import type { ScanStore, StoredScan } from '../store/stores.js';
 import { rulesOf } from './evaluate.js';
@@ -29,6 +30,11 @@ import { warnUnseenResourceGroups } from './scope.js';
 export interface PartToCommit {
   readonly part: ShardPart;
   readonly findings: FindingSource;
+  /**
+   * The part's findings file on this machine, when it is one (a shard run in this process): the
+   * commit's pass may then read it in a worker thread (`CommitOptions.reportThread`).
+   */
+  readonly findingsFile?: string;
   /**
    * Copies the part's findings file, as stored, to `out` (with backpressure; does not end it). The
    * commit's one read of the part: the summary, findings.ndjson and every report are fed from it.
@@ -51,15 +57,25 @@ export type AfterCommit = (o: {
 /** Options of `commitScan`. */
 export interface CommitOptions {
   readonly plan: ScanPlan;
-  /** The parts there are, any order. */
-  readonly parts: readonly PartToCommit[];
+  /**
+   * The parts there are, any order; or the parts as their shards finish in this process: promises
+   * in shard order, each read as soon as it and those before it are settled, while later shards
+   * are still read and evaluated. A rejected promise fails the commit (nothing is written).
+   */
+  readonly parts: readonly PartToCommit[] | readonly Promise<PartToCommit>[];
+  /**
+   * Run the pass over the findings (the summary, findings.ndjson and every report) in a worker
+   * thread (reports/reportThread.ts), so that it uses a second core while shards are evaluated.
+   * Every part must then have a `findingsFile`. Default false: this thread.
+   */
+  readonly reportThread?: boolean;
   /** Shards that did not report, and why their subscriptions are unreadable (by shard index). */
   readonly missing?: { readonly shards: ScanPlan['shards']; readonly reason: (shard: number) => string };
   readonly stores: readonly ScanStore[];
   readonly formats?: readonly ReportFormat[];
   readonly afterCommit?: AfterCommit | undefined;
-  /** The scan's requests: the plan's and every shard's (counts). */
-  readonly requests: RequestCounts;
+  /** The scan's requests: the plan's and every shard's (counts); a function is asked once every part is read. */
+  readonly requests: RequestCounts | (() => RequestCounts);
   readonly log: ProgressLog;
   readonly now: () => Date;
   /** Where the reports' temporary files go (removed on every path). Default the OS temporary directory. */
@@ -70,7 +86,9 @@ export interface CommitOptions {
  * Builds `scan.json` for a plan and its parts: the only builder of a ScanDocument.
  * @param summary the findings' summary (engine/summary.ts)
  */
-export function scanDocument(o: Pick<CommitOptions, 'plan' | 'parts' | 'missing' | 'requests'> & { summary: ScanDocument['summary']; finishedAt: Date }): ScanDocument {
+export function scanDocument(
+  o: Pick<CommitOptions, 'plan' | 'missing'> & { parts: readonly PartToCommit[]; requests: RequestCounts; summary: ScanDocument['summary']; finishedAt: Date },
+): ScanDocument {
   const { plan } = o;
   const parts = [...o.parts].map((p) => p.part).sort((a, b) => a.index - b.index);
   const fromParts = new Map<string, SubscriptionCoverage>();
@@ -118,7 +136,7 @@ export function scanDocument(o: Pick<CommitOptions, 'plan' | 'parts' | 'missing'
       deepInspection: { accounts: parts.reduce((n, p) => n + p.deepRead, 0), failed: deepFailed },
       problems,
     },
-    rules: rulesOf(planPolicy(plan), plan.deepInspection).map(catalogEntry),
+    rules: scanRules(plan),
     summary: o.summary,
     stats: {
       durationMs: o.finishedAt.getTime() - Date.parse(plan.startedAt),
@@ -129,6 +147,11 @@ export function scanDocument(o: Pick<CommitOptions, 'plan' | 'parts' | 'missing'
       queryPlan: queryPlanOf(plan, parts),
     },
   };
+}
+
+/** The rules a plan's scan runs, in catalog order (`ScanDocument.rules`). */
+function scanRules(plan: ScanPlan): ScanDocument['rules'] {
+  return rulesOf(planPolicy(plan), plan.deepInspection).map(catalogEntry);
 }
 
 /** The scan's query plan: the plan's tables, then the accounts of every part (counts). */
@@ -159,47 +182,49 @@ export function queryPlanLines(scan: ScanDocument): string[] {
  *   new scan, the failing one keeps its previous)
  */
 export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
-  const parts = [...o.parts].sort((a, b) => a.part.index - b.part.index);
-  const current: FindingSource = async function* () {
-    for (const p of parts) yield* p.findings();
-  };
-  // Known before the findings are read: the rules and the coverage (the summary and the end time are
-  // placeholders here). A scan that read no subscription is refused before any finding is read.
-  const before = scanDocument({ ...o, parts, summary: new SummaryBuilder().build(), finishedAt: new Date(o.plan.startedAt) });
-  requireReadable(before.coverage.subscriptions);
-  warnUnseenResourceGroups(parts.map((p) => p.part.unseenResourceGroups), o.log);
-
+  const arriving = o.parts.some((p) => p instanceof Promise);
+  // A part that fails is thrown when the pass reaches it (in shard order); until then it is handled here.
+  for (const p of o.parts) if (p instanceof Promise) p.catch(() => undefined);
+  const given = arriving ? o.parts : [...(o.parts as readonly PartToCommit[])].sort((a, b) => a.part.index - b.part.index);
+  const requests = () => (typeof o.requests === 'function' ? o.requests() : o.requests);
+  // Parts all here: a scan that read no subscription is refused before any finding is read. Parts
+  // still arriving: once they are all read, below (the pass's files are then removed, nothing is written).
+  if (!arriving) refuseUnread(o, given as PartToCommit[]);
   const previous = await previousScan(o.stores, o.log);
   const history = await storedHistory(o.stores, o.log);
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
   // One pass over the parts feeds the summary, findings.ndjson and every report (reports/writer.ts).
-  const summary = new SummaryBuilder(before.rules.map((r) => r.id));
-  const reports = await ReportWriter.open({
-    scan: before,
-    formats: o.formats ?? REPORT_FORMATS,
-    findingsFile: true,
-    previous: baseline,
-    history,
-    observe: (f) => summary.add(f),
-    workDir: o.workDir,
-  });
+  const pass = await openPass(o, { rules: scanRules(o.plan), formats: o.formats ?? REPORT_FORMATS, previous: baseline, history, workDir: o.workDir });
+  const parts: PartToCommit[] = [];
   let scan: ScanDocument;
   try {
-    await reports.read(parts.map((p) => (out) => p.copyFindings(out)));
-    scan = scanDocument({ ...o, parts, summary: summary.build(), finishedAt: o.now() });
-    const artifacts = await reports.finish(scan);
+    const summary = await pass.read(
+      (async function* () {
+        for (const p of given) {
+          const part = await p;
+          parts.push(part);
+          yield part;
+        }
+      })(),
+    );
+    if (arriving) refuseUnread(o, parts);
+    scan = scanDocument({ ...o, parts, requests: requests(), summary, finishedAt: o.now() });
+    const artifacts = await pass.finish(scan);
     for (const store of o.stores) {
       await store.save(scan, artifacts);
       o.log(`written to ${store.location}`);
     }
   } finally {
-    await reports.remove();
+    await pass.remove();
   }
   for (const line of queryPlanLines(scan)) o.log(line);
   o.log(`scan ${scan.scanId} committed from ${parts.length} of ${o.plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
   if (o.afterCommit) {
     try {
+      const current: FindingSource = async function* () {
+        for (const p of parts) yield* p.findings();
+      };
       const states = async function* () {
         for (const p of parts) yield* p.states();
       };
@@ -209,6 +234,65 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
     }
   }
   return scan;
+}
+
+/**
+ * Refuses a scan that read no subscription, before anything is written.
+ * @throws ScanSetupError (collector.ts `requireReadable`)
+ */
+function refuseUnread(o: CommitOptions, parts: readonly PartToCommit[]): void {
+  // Known from the plan and the parts alone (the summary and the end time are placeholders here).
+  const before = scanDocument({ ...o, parts, requests: EMPTY_REQUESTS, summary: new SummaryBuilder().build(), finishedAt: new Date(o.plan.startedAt) });
+  requireReadable(before.coverage.subscriptions);
+  warnUnseenResourceGroups(parts.map((p) => p.part.unseenResourceGroups), o.log);
+}
+
+const EMPTY_REQUESTS: RequestCounts = { graphPages: 0, graphRequests: 0, armRequests: 0, throttled: 0 };
+
+/** The commit's one pass over the findings: in this thread, or in a worker thread. */
+interface FindingsPass {
+  /** Reads the parts in order, each as it arrives; resolves with the findings' summary. */
+  read(parts: AsyncIterable<PartToCommit>): Promise<ScanDocument['summary']>;
+  finish(scan: ScanDocument): Promise<Artifact[]>;
+  /** Removes the temporary files; never throws. */
+  remove(): Promise<void>;
+}
+
+/**
+ * Opens the pass: in a worker thread when `o.reportThread` (every part must be a local file), else here.
+ * @throws the file system's error when the temporary folder cannot be created; the thread's when it cannot start
+ */
+async function openPass(o: CommitOptions, options: ReportThreadOptions): Promise<FindingsPass> {
+  if (o.reportThread) {
+    const thread = await ReportThread.open(options);
+    return {
+      read: (parts) =>
+        thread.read(
+          (async function* () {
+            for await (const p of parts) {
+              if (p.findingsFile === undefined) throw new Error(`part ${p.part.index} has no local findings file for the report thread`);
+              yield p.findingsFile;
+            }
+          })(),
+        ),
+      finish: (scan) => thread.finish(scan),
+      remove: () => thread.remove(),
+    };
+  }
+  const summary = new SummaryBuilder(options.rules.map((r) => r.id));
+  const writer = await ReportWriter.open({ scan: { rules: options.rules }, ...options, findingsFile: true, observe: (f) => summary.add(f) });
+  return {
+    async read(parts) {
+      await writer.read(
+        (async function* () {
+          for await (const p of parts) yield (out: Writable) => p.copyFindings(out);
+        })(),
+      );
+      return summary.build();
+    },
+    finish: (scan) => writer.finish(scan),
+    remove: () => writer.remove(),
+  };
 }
 
 /** The scan the first store holds now (the previous scan); undefined when none or unreadable. */

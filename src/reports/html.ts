@@ -330,9 +330,9 @@ class ChangeList {
     else if (c) this.add(this.opened, f);
   }
 
-  /** Adds the pairs resolved because their account is gone; after the last `observe`. */
-  finish(): void {
-    for (const c of this.diff.gone()) this.add(this.resolved, c.previous);
+  /** Adds the pairs resolved because their account is gone (covered by `isCovered`); after the last `observe`. */
+  finish(isCovered: (previous: Finding) => boolean): void {
+    for (const c of this.diff.gone(isCovered)) this.add(this.resolved, c.previous);
   }
 }
 
@@ -354,14 +354,14 @@ export class HtmlReport {
   private readonly readiness: Finding[] = [];
   private readinessCount = 0;
 
-  /** @param scan the scan as known before its findings are read: its coverage decides which previous fails are resolved */
-  constructor(
-    scan: Pick<ScanDocument, 'coverage'>,
-    private readonly options: HtmlOptions = {},
-  ) {
+  /**
+   * Which previous fails are resolved because their account is gone is decided by `write`, from the
+   * finished scan's coverage: the page can be fed while later parts of the scan are still read.
+   */
+  constructor(private readonly options: HtmlOptions = {}) {
     this.cap = options.accountCap ?? 2000;
     this.accounts = new AccountBuffer(this.cap);
-    this.changes = options.previous ? new ChangeList(new TransitionDiff(options.previous.outcomes, readBy(scan)), 200) : undefined;
+    this.changes = options.previous ? new ChangeList(new TransitionDiff(options.previous.outcomes), 200) : undefined;
   }
 
   /** Takes one finding; findings arrive grouped by account. */
@@ -380,7 +380,8 @@ export class HtmlReport {
    * @param summary the `ReportAggregator` summary of the same findings
    */
   async write(scan: ScanDocument, summary: ReportSummary, write: (text: string) => Promise<void>): Promise<void> {
-    this.changes?.finish();
+    // A previous fail whose account is gone is resolved only where this scan read the subscription.
+    this.changes?.finish(readBy(scan));
     this.accounts.flush();
     const readiness = { accounts: readinessOf(this.readiness), count: this.readinessCount };
     const trend = this.options.history ? trendOf([...this.options.history, scan]) : undefined;
@@ -391,7 +392,7 @@ export class HtmlReport {
 /** Streams the HTML report of `source` into `out` (one pass; a commit writes it with the other formats, reports/writer.ts). */
 export async function writeHtml(scan: ScanDocument, source: FindingSource, out: Writable, options: HtmlOptions = {}): Promise<void> {
   const agg = new ReportAggregator(scan.rules);
-  const html = new HtmlReport(scan, options);
+  const html = new HtmlReport(options);
   for await (const f of source()) {
     agg.add(f);
     html.add(f);

@@ -36,9 +36,9 @@ export type FindingBytes = (out: Writable) => Promise<void>;
 export interface ReportWriterOptions {
   /**
    * The scan as known before its findings are read: its `rules` (catalog order: the SARIF rule
-   * index, the counts by rule and control) and its `coverage` (which previous fails are resolved).
+   * index, the counts by rule and control). Its coverage is the finished scan's, given to `finish`.
    */
-  readonly scan: Pick<ScanDocument, 'rules' | 'coverage'>;
+  readonly scan: Pick<ScanDocument, 'rules'>;
   /** The reports to write; any other format is neither computed nor written. */
   readonly formats: readonly ReportFormat[];
   /** Also write the bytes read as `findings.ndjson` (a commit: true; a re-render: false). Default false. */
@@ -62,6 +62,20 @@ export interface ReportWriterOptions {
 interface Rendered {
   readonly path: string;
   readonly around?: { readonly before: string; readonly after: string };
+}
+
+/**
+ * A finished report file as plain data (it crosses a worker thread, reports/reportThread.ts): the
+ * artifact's name, MIME type, the file's path, and the text around it (SARIF). `fileArtifact` makes it an `Artifact`.
+ */
+export interface ArtifactFile extends Rendered {
+  readonly name: string;
+  readonly contentType: string;
+}
+
+/** The artifacts of finished report files (`ReportWriter.finishFiles`). */
+export function artifactsOf(files: readonly ArtifactFile[]): Artifact[] {
+  return files.map((f) => fileArtifact(f.name, f.contentType, f.path, f.around));
 }
 
 /** Pending output is written once it reaches this size (bytes, approximately: UTF-16 code units). */
@@ -192,12 +206,17 @@ export class ReportWriter {
     if (has('sarif')) this.sarif = { results: new SarifResults(o.scan.rules), file: this.file(`${REPORT_FILES.sarif.name}.results`) };
     if (has('json') || has('html')) this.counts = new ReportAggregator(o.scan.rules);
     if (has('html')) {
-      this.html = new HtmlReport(o.scan, {
+      this.html = new HtmlReport({
         ...(o.previous ? { previous: o.previous } : {}),
         ...(o.htmlAccountCap ? { accountCap: o.htmlAccountCap } : {}),
         ...(o.history ? { history: o.history } : {}),
       });
     }
+  }
+
+  /** The temporary folder of the files (removed by `remove`). */
+  get directory(): string {
+    return this.dir;
   }
 
   /**
@@ -215,15 +234,15 @@ export class ReportWriter {
   }
 
   /**
-   * The one pass: reads `sources` in order (a commit: its parts in shard order), each once, and
-   * feeds every finding to every output. Call once.
+   * The one pass: reads `sources` in order (a commit: its parts in shard order, each as its shard
+   * finishes when the iterable is asynchronous), each once, and feeds every finding to every output. Call once.
    * @throws FindingsFormatError naming the line (per source) that is not a finding; a source's or
-   *   an output file's I/O error
+   *   an output file's I/O error; what the iterable throws (a shard that failed)
    */
-  async read(sources: readonly FindingBytes[]): Promise<void> {
+  async read(sources: Iterable<FindingBytes> | AsyncIterable<FindingBytes>): Promise<void> {
     if (this.state !== 'open') throw new Error(`ReportWriter.read: already ${this.state}`);
     this.state = 'reading';
-    for (const source of sources) {
+    for await (const source of sources) {
       const input = new FindingsInput((findings, bytes) => this.take(findings, bytes));
       try {
         await source(input);
@@ -265,20 +284,24 @@ export class ReportWriter {
    * @throws an output file's I/O error
    */
   async finish(scan: ScanDocument): Promise<Artifact[]> {
+    return artifactsOf(await this.finishFiles(scan));
+  }
+
+  /** `finish`, as plain data: the finished files (a worker thread sends them to the commit). */
+  async finishFiles(scan: ScanDocument): Promise<ArtifactFile[]> {
     if (this.state !== 'read') throw new Error(`ReportWriter.finish: ${this.state === 'finished' ? 'already finished' : 'the findings were not read'}`);
     this.state = 'finished';
-    const artifacts: Artifact[] = [];
+    const files: ArtifactFile[] = [];
     if (this.findings) {
       await this.findings.close();
-      artifacts.push(fileArtifact('findings.ndjson', 'application/x-ndjson', this.findings.path));
+      files.push({ name: 'findings.ndjson', contentType: 'application/x-ndjson', path: this.findings.path });
     }
     const summary = this.counts?.summary(scan);
     for (const format of this.formats) {
       const { name, contentType } = REPORT_FILES[format];
-      const { path, around } = await this.render(format, scan, summary);
-      artifacts.push(fileArtifact(name, contentType, path, around));
+      files.push({ name, contentType, ...(await this.render(format, scan, summary)) });
     }
-    return artifacts;
+    return files;
   }
 
   /** Finishes one format's file: the path of its content, and the text around it (SARIF). */
