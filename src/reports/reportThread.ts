@@ -211,9 +211,11 @@ async function serve(options: ReportThreadOptions): Promise<void> {
     return;
   }
   const parts = new PartQueue();
+  let removing = false;
   const reading = writer.read(parts).then(
     () => post({ type: 'read', summary: summary.build() }),
-    (error: unknown) => post({ type: 'error', message: message(error) }),
+    // A pass stopped by `remove` (the commit failed elsewhere) is no error of its own.
+    (error: unknown) => removing || post({ type: 'error', message: message(error) }),
   );
   port.on('message', (request: Request) => {
     if (request.type === 'part') parts.push(request.file);
@@ -224,6 +226,7 @@ async function serve(options: ReportThreadOptions): Promise<void> {
         (error: unknown) => post({ type: 'error', message: message(error) }),
       );
     } else if (request.type === 'remove') {
+      removing = true;
       parts.end(new Error('the commit ended before its parts were read'));
       void reading.then(() => writer.remove()).finally(() => {
         post({ type: 'removed' });
