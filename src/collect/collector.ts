@@ -1,6 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { type SubscriptionCoverage, TABLES, type TableName, type TableRead } from './inventory.js';
 import { GraphQueryError, type ResourceGraphReader, tableQuery } from './resourceGraph.js';
+import { kqlString } from './accessLogQuery.js';
 import { faultPoint } from '../testing/faults.js';
 
 /**
@@ -321,18 +322,55 @@ export type ContextTables = Readonly<Record<Exclude<TableName, 'subscriptions' |
 export type ContextRows = (table: keyof ContextTables, rows: readonly unknown[]) => void;
 
 /**
- * Reads every context table over `readable` subscriptions (and scope-level role assignments);
+ * Most subscription IDs in the `in~` list of one scope-level role-assignment query (count): as many
+ * as a request names (AZURE-FACTS.md, "keep subscription lists per request under 300"), which keeps
+ * the query text near 13 KB.
+ */
+export const MAX_SUBSCRIPTIONS_IN_FILTER = MAX_SUBSCRIPTIONS_PER_QUERY;
+
+/**
+ * The scope-level role-assignment queries (run at each named management group, or the tenant): only
+ * the rows the per-subscription batches did not read — those of no subscription (management-group
+ * or tenant-root scope, `isempty(subscriptionId)`) and those of `notRead`, the subscriptions of the
+ * scope the batches left out (excluded by the policy, unreadable): an identity's role there still
+ * grants it access. Without that filter the query returned every subscription's rows a second time.
+ *
+ * A long `notRead` list is split over several queries of at most MAX_SUBSCRIPTIONS_IN_FILTER IDs,
+ * the first of which also takes the rows of no subscription (so no row is read twice); splitting
+ * rather than falling back to an unfiltered read, since each extra query reads only rows not yet read.
+ */
+export function scopeLevelRoleAssignmentQueries(notRead: readonly string[]): string[] {
+  const spec = TABLES.roleAssignments;
+  const query = (where: string) => `${spec.table} | where type =~ ${kqlString(spec.type)} | where ${where} | project ${spec.project}`;
+  const inList = (ids: readonly string[]) => `subscriptionId in~ (${ids.map(kqlString).join(', ')})`;
+  const parts = chunk(notRead, MAX_SUBSCRIPTIONS_IN_FILTER);
+  if (parts.length === 0) return [query('isempty(subscriptionId)')];
+  return parts.map((ids, i) => query(i === 0 ? `isempty(subscriptionId) or ${inList(ids)}` : inList(ids)));
+}
+
+/** Told when a context table has been read (whether fully: `failure`), and over which subscriptions. */
+export type ContextTableRead = (
+  table: keyof ContextTables,
+  failure: string | undefined,
+  over: { readonly readable: readonly string[]; readonly tenantWide: boolean },
+) => void;
+
+/**
+ * Reads every context table over `readable` subscriptions (and scope-level role assignments: those
+ * of no subscription and of `notRead`, the subscriptions of the scope not read here);
  * `done` holds tables already read (the storage-account probe), which are not read again.
  */
 async function readContextTables(
   reader: ResourceGraphReader,
   scope: ScanScope,
   readable: readonly string[],
+  notRead: readonly string[],
   limit: LimitFunction,
   log: ProgressLog,
   plans: Record<keyof ContextTables, TablePlan>,
   done: Partial<Record<keyof ContextTables, BatchResult>> = {},
   onRows?: ContextRows,
+  onTableRead?: ContextTableRead,
 ): Promise<ContextTables> {
   const tables: Partial<Record<Exclude<TableName, 'subscriptions' | 'accounts'>, TableRead>> = {};
   // Assigned in a fixed order (not as queries finish) so coverage lists the tables the same way every time.
@@ -349,20 +387,27 @@ async function readContextTables(
         : await readBySubscriptions(reader, query, readable, plans[name], { limit, ...(take ? { onRows: take } : {}) });
       let failure = failureText(result.failures);
       // Role assignments at management-group or tenant-root scope are not returned by a
-      // subscription-scoped query; read them once at the scope's own level too: at each named
-      // management group (also when subscriptions are named beside it), or the tenant when none is named.
+      // subscription-scoped query; read them at the scope's own level too: at each named
+      // management group (also when subscriptions are named beside it), or the tenant when none is
+      // named — only the rows the batches above did not read (scopeLevelRoleAssignmentQueries).
       const tenantScope = scope.subscriptions.length === 0 && scope.managementGroups.length === 0;
       if (name === 'roleAssignments' && (scope.managementGroups.length > 0 || tenantScope)) {
-        try {
-          const where = scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {};
-          const atScope = await limit(() => readCounted(reader, plans[name], query, where, undefined, take));
-          for (const row of atScope) result.rows.push(row);
-        } catch (error) {
-          failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
+        const where = scope.managementGroups.length > 0 ? { managementGroups: scope.managementGroups } : {};
+        // One after another, so the rows reach `onRows` in the same order every time.
+        for (const atScopeQuery of scopeLevelRoleAssignmentQueries(notRead)) {
+          try {
+            const atScope = await limit(() => readCounted(reader, plans[name], atScopeQuery, where, undefined, take));
+            for (const row of atScope) result.rows.push(row);
+          } catch (error) {
+            // The table is then not fully read, so none of its lookups is trusted: the rest need not be read.
+            failure ??= `scope-level role assignments: ${error instanceof Error ? error.message : String(error)}`;
+            break;
+          }
         }
       }
       tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
       log(`${spec.type}: ${plans[name].rows} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+      onTableRead?.(name, failure, { readable, tenantWide: false });
     }),
   );
   return tables as ContextTables;
@@ -374,7 +419,9 @@ async function readContextTables(
  * `unreadable` and left out of the others, as the account query does in `collectInventory`.
  * With `sink.onRows`, the tables' rows go there as they are read and the tables returned hold none
  * (their row counts are in the query plan); `sink.onScope` is told how many subscriptions are in
- * scope before any context row is read (0 for a tenant-wide read).
+ * scope before any context row is read (0 for a tenant-wide read); `sink.onTableRead` is told as
+ * each context table is read (all its rows handed to `onRows`), so work that needs only some tables
+ * can start while the others are still being read.
  * @throws ScanSetupError when the subscriptions in scope cannot be listed.
  */
 export async function collectContext(
@@ -382,7 +429,7 @@ export async function collectContext(
   scope: ScanScope,
   log: ProgressLog,
   exclude: ScanScope = { subscriptions: [], managementGroups: [] },
-  sink: { readonly onRows?: ContextRows; readonly onScope?: (subscriptionsInScope: number) => void } = {},
+  sink: { readonly onRows?: ContextRows; readonly onScope?: (subscriptionsInScope: number) => void; readonly onTableRead?: ContextTableRead } = {},
 ): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean; queryPlan: TablePlan[] }> {
   const subscriptionPlan = tablePlan(TABLES.subscriptions.type);
   const plans = Object.fromEntries(OTHER_TABLES.map((name) => [name, tablePlan(TABLES[name].type)])) as Record<keyof ContextTables, TablePlan>;
@@ -402,6 +449,7 @@ export async function collectContext(
       } catch (error) {
         tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
       }
+      sink.onTableRead?.(name, tables[name]?.failure, { readable: [], tenantWide: true });
     }
     return { subscriptions: [], tables: tables as ContextTables, tenantWide: true, queryPlan };
   }
@@ -424,7 +472,12 @@ export async function collectContext(
   });
   requireReadable(coverage);
   const readable = coverage.filter((s) => s.status === 'read').map((s) => s.id);
-  const tables = await readContextTables(reader, scope, readable, limit, log, plans, { storageAccounts: probe }, onRows);
+  // The subscriptions of the scope whose rows the batches do not read (excluded by the policy, named
+  // but not found, refused): the scope-level role-assignment read names them. Discovery listed them at
+  // the same scope as that read, with the same caller, so no subscription it returns rows of is missed.
+  const readableKeys = new Set(readable.map((s) => s.toLowerCase()));
+  const notRead = [...new Set(discovered.map((s) => s.id.toLowerCase()))].filter((s) => !readableKeys.has(s));
+  const tables = await readContextTables(reader, scope, readable, notRead, limit, log, plans, { storageAccounts: probe }, onRows, sink.onTableRead);
   return { subscriptions: coverage, tables, tenantWide: false, queryPlan };
 }
 

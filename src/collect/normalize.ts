@@ -622,6 +622,19 @@ export class ContextIndexer {
   }
 
   /**
+   * The associations indexed so far: every one once the associations table is read (its failure, if
+   * any, is not in it until `finish`). For work that starts before the other tables are read.
+   */
+  associationsSoFar(): Indexes['associations'] {
+    return this.associations;
+  }
+
+  /** The IDs of the Cosmos DB accounts indexed so far (each once): all of them once that table is read. */
+  cosmosAccountIdsSoFar(): string[] {
+    return [...this.cosmosAccounts.values()].map((c) => c.id);
+  }
+
+  /**
    * The prepared tenant. Call once, after every row was added.
    * @param failures why a table was not fully read, by table (TableRead.failure)
    * @param subscriptions the subscriptions in scope; accounts outside those `read` are skipped

@@ -142,6 +142,34 @@ export async function planScan(o: {
 }): Promise<PlannedScan> {
   const before = requestCounters(o.clients);
   const indexer = new ContextIndexer();
+  const groups = new ResourceGroupFilter(o.scope);
+  /** Whether an account is in scope, given the subscriptions read (`readable`, unless the read was tenant-wide). */
+  const inScopeOf = (readable: readonly string[], tenantWide: boolean) => {
+    const subscriptionsInScope = new Set(readable.map((s) => s.toLowerCase()));
+    return (accountId: string) => {
+      const id = parseResourceId(accountId);
+      if (!id) return false;
+      if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
+      return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
+    };
+  };
+  // Cosmos DB data-plane role assignments (ID-02, ID-04): once per scan, over every Cosmos DB account
+  // of the inventory (a data source may live in any subscription read), only when an account they
+  // concern may be in scope (src/collect/cosmosRoleAssignments.ts). Its ARM reads need only the Cosmos
+  // DB accounts and the associations: they start as soon as both tables are read, while Resource
+  // Graph still pages the others (the role assignments last), and are awaited once the plan needs them.
+  let cosmosStep: Promise<CosmosRoleAssignments> | undefined;
+  const tablesRead = new Map<keyof ContextTables, string | undefined>();
+  const startCosmosStep = (inScope: (accountId: string) => boolean): Promise<CosmosRoleAssignments> => {
+    const cosmosFailure = tablesRead.get('cosmosAccounts');
+    if (cosmosFailure !== undefined) return Promise.resolve({ assignments: [], unreadable: {}, notRead: `the Cosmos DB accounts could not be read (${cosmosFailure})` });
+    const cosmosAccountIds = indexer.cosmosAccountIdsSoFar();
+    if ((o.policy.enabledRules.has('ID-02') || o.policy.enabledRules.has('ID-04')) && cosmosAccountIds.length > 0
+      && cosmosStepNeeded(indexer.associationsSoFar(), tablesRead.get('associations') !== undefined, inScope)) {
+      return collectCosmosRoleAssignments(cosmosAccountIds, { arm: o.clients.arm, log: o.log });
+    }
+    return Promise.resolve({ assignments: [], unreadable: {} });
+  };
   // Decided when the subscriptions in scope are known, before any context row is read.
   let raw: Partial<Record<keyof ContextTables, unknown[]>> | undefined;
   const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude, {
@@ -155,29 +183,25 @@ export async function planScan(o: {
         for (const row of rows) list.push(row);
       }
     },
+    onTableRead: (table, failure, over) => {
+      tablesRead.set(table, failure);
+      if (cosmosStep !== undefined || !tablesRead.has('cosmosAccounts') || !tablesRead.has('associations')) return;
+      cosmosStep = startCosmosStep(inScopeOf(over.readable, over.tenantWide));
+      // Awaited below; should the scan stop first, its reads end on their own (it never rejects).
+      cosmosStep.catch(() => undefined);
+    },
   });
   const indexed = indexer.finish(Object.fromEntries(Object.entries(tables).map(([name, t]) => [name, t.failure])), []);
   const readable = subscriptions.filter((s) => s.status === 'read').map((s) => s.id);
+  const inScope = inScopeOf(readable, tenantWide);
+  // Every table was read, so the step has started; were it not, it starts here with the same data.
+  if (cosmosStep === undefined) {
+    for (const name of ['cosmosAccounts', 'associations'] as const) tablesRead.set(name, tables[name].failure);
+    cosmosStep = startCosmosStep(inScope);
+  }
+  const cosmosRoleAssignments = await cosmosStep;
   // NSP-07's access logs: once per scan, for the Learning-mode accounts in scope (src/collect/accessLogs.ts).
   let accessLogs = new Map<string, AccessLogReading>();
-  const subscriptionsInScope = new Set(readable.map((s) => s.toLowerCase()));
-  const groups = new ResourceGroupFilter(o.scope);
-  const inScope = (accountId: string) => {
-    const id = parseResourceId(accountId);
-    if (!id) return false;
-    if (!tenantWide && !subscriptionsInScope.has(id.subscriptionId.toLowerCase())) return false;
-    return groups.has({ subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup });
-  };
-  // Cosmos DB data-plane role assignments (ID-02, ID-04): once per scan, over every Cosmos DB account
-  // of the inventory (a data source may live in any subscription read), only when an account they
-  // concern may be in scope (src/collect/cosmosRoleAssignments.ts).
-  let cosmosRoleAssignments: CosmosRoleAssignments = { assignments: [], unreadable: {} };
-  const cosmosAccounts = indexed.tenant.cosmosAccounts;
-  if (cosmosAccounts === undefined) {
-    cosmosRoleAssignments = { assignments: [], unreadable: {}, notRead: `the Cosmos DB accounts could not be read (${tables.cosmosAccounts.failure ?? 'not read'})` };
-  } else if ((o.policy.enabledRules.has('ID-02') || o.policy.enabledRules.has('ID-04')) && cosmosAccounts.size > 0 && cosmosStepNeeded(indexed.indexes.associations, tables.associations.failure !== undefined, inScope)) {
-    cosmosRoleAssignments = await collectCosmosRoleAssignments([...cosmosAccounts.values()].map((c) => c.id), { arm: o.clients.arm, log: o.log });
-  }
   if (o.deepInspection && o.policy.enabledRules.has('NSP-07')) {
     accessLogs = await collectAccessLogs(readinessTargets(indexed.indexes.associations.all(), inScope), {
       arm: o.clients.arm,

@@ -221,13 +221,143 @@ function pathValue(row: Row, path: string): unknown {
 }
 
 /**
+ * Splits a query into its pipe-separated parts (the table, then one operator each), outside string
+ * literals (KQL's `'…'` and `"…"`, with `\\` escapes), so an ID holding `|` stays inside its literal.
+ */
+function pipeParts(query: string): string[] {
+  const out: string[] = [];
+  let quote = '';
+  let current = '';
+  for (let i = 0; i < query.length; i += 1) {
+    const ch = query[i] as string;
+    if (quote) {
+      if (ch === '\\' && i + 1 < query.length) {
+        current += ch + (query[i + 1] as string);
+        i += 1;
+        continue;
+      }
+      if (ch === quote) quote = '';
+    } else if (ch === '\'' || ch === '"') quote = ch;
+    else if (ch === '|') {
+      out.push(current.trim());
+      current = '';
+      continue;
+    }
+    current += ch;
+  }
+  out.push(current.trim());
+  return out;
+}
+
+/** A `where` predicate over a row's type and subscription (both lower-case; '' for a row of no subscription). */
+type RowFilter = (type: string, sub: string) => boolean;
+
+/** Tokens of a `where` clause: string literals (decoded), words, and the operators and punctuation used. */
+function whereTokens(text: string): Array<{ kind: 'string' | 'word' | 'op'; value: string }> | Error {
+  const tokens: Array<{ kind: 'string' | 'word' | 'op'; value: string }> = [];
+  let i = 0;
+  while (i < text.length) {
+    const ch = text[i] as string;
+    if (/\s/.test(ch)) {
+      i += 1;
+    } else if (ch === '\'' || ch === '"') {
+      let value = '';
+      let j = i + 1;
+      for (; j < text.length && text[j] !== ch; j += 1) {
+        if (text[j] === '\\') {
+          j += 1;
+          const e = text[j];
+          value += e === 'n' ? '\n' : e === 'r' ? '\r' : e === 't' ? '\t' : (e ?? '');
+        } else value += text[j];
+      }
+      if (j >= text.length) return new Error('unterminated string literal');
+      tokens.push({ kind: 'string', value });
+      i = j + 1;
+    } else {
+      const m = /^(?:[A-Za-z_]\w*~?|=~|==|[(),])/.exec(text.slice(i));
+      if (!m) return new Error(`unexpected '${text.slice(i, i + 20)}'`);
+      tokens.push({ kind: /^[A-Za-z_]/.test(m[0]) && m[0] !== 'in~' ? 'word' : 'op', value: m[0] });
+      i += m[0].length;
+    }
+  }
+  return tokens;
+}
+
+/**
+ * The subset of KQL's `where` the collector's queries use, exactly: `type =~ '…'` (or `==`),
+ * `isempty(subscriptionId)`, `subscriptionId in~ ('…', …)`, joined by `or`. Anything else is an Error
+ * (answered 400), so that a clause the simulator cannot evaluate never silently returns every row.
+ * `subscriptionId` is the simulator's subscription of a row: its column, or else its ID's.
+ */
+function whereFilter(clause: string): RowFilter | Error {
+  const tokens = whereTokens(clause);
+  if (tokens instanceof Error) return new Error(`unsupported where clause: ${clause} (${tokens.message})`);
+  const terms: RowFilter[] = [];
+  let i = 0;
+  const at = (k: number) => tokens[i + k];
+  const is = (k: number, value: string, kind?: 'string' | 'word' | 'op') => at(k)?.value === value && (kind === undefined || at(k)?.kind === kind);
+  for (;;) {
+    if (is(0, 'type', 'word') && (is(1, '=~') || is(1, '==')) && at(2)?.kind === 'string') {
+      const insensitive = is(1, '=~');
+      const value = (at(2) as { value: string }).value;
+      terms.push(insensitive ? (type) => type === value.toLowerCase() : (type) => type === value);
+      i += 3;
+    } else if (is(0, 'isempty', 'word') && is(1, '(') && is(2, 'subscriptionId', 'word') && is(3, ')')) {
+      terms.push((_type, sub) => sub === '');
+      i += 4;
+    } else if (is(0, 'subscriptionId', 'word') && is(1, 'in~', 'op') && is(2, '(')) {
+      const ids = new Set<string>();
+      i += 3;
+      for (;;) {
+        const t = at(0);
+        if (t?.kind !== 'string') return new Error(`unsupported where clause: ${clause} (in~ takes string literals)`);
+        ids.add(t.value.toLowerCase());
+        i += 1;
+        if (is(0, ',')) i += 1;
+        else if (is(0, ')')) {
+          i += 1;
+          break;
+        } else return new Error(`unsupported where clause: ${clause} (unterminated in~ list)`);
+      }
+      terms.push((_type, sub) => ids.has(sub));
+    } else {
+      return new Error(`unsupported where clause: ${clause}`);
+    }
+    if (i === tokens.length) break;
+    if (!is(0, 'or', 'word')) return new Error(`unsupported where clause: ${clause}`);
+    i += 1;
+  }
+  return (type, sub) => terms.some((t) => t(type, sub));
+}
+
+/**
+ * The query's table, its `where` filters (all must hold) and its `project` (the text after
+ * `project`): the operators the collector sends. Any other operator is an Error (answered 400).
+ */
+function parseGraphQuery(query: string): { table: string; filters: RowFilter[]; project?: string } | Error {
+  const [head = '', ...ops] = pipeParts(query);
+  const filters: RowFilter[] = [];
+  let project: string | undefined;
+  for (const op of ops) {
+    const m = /^([A-Za-z-]+)\s+([\s\S]*)$/.exec(op);
+    const name = m?.[1]?.toLowerCase();
+    if (name === 'where') {
+      const filter = whereFilter(m?.[2] ?? '');
+      if (filter instanceof Error) return filter;
+      filters.push(filter);
+    } else if (name === 'project' && project === undefined) project = m?.[2] ?? '';
+    else return new Error(`unsupported operator: ${op.slice(0, 80)}`);
+  }
+  return { table: head.toLowerCase(), filters, ...(project === undefined ? {} : { project }) };
+}
+
+/**
  * The subset of KQL's `project` the collector's queries use: `| project col, col, alias = pack('k', path, …),
  * alias = isnotnull(path)`. Returns undefined without a `project`, an Error for anything else.
  */
-function projectionOf(query: string): ((row: Row) => Row) | Error | undefined {
-  const at = query.search(/\|\s*project\s/i);
-  if (at < 0) return undefined;
-  const items = splitTopLevel(query.slice(at).replace(/^\|\s*project\s+/i, ''));
+function projectionOf(project: string | undefined): ((row: Row) => Row) | Error | undefined {
+  if (project === undefined) return undefined;
+  const items = splitTopLevel(project);
   const columns: Array<(row: Row, out: Row) => void> = [];
   for (const item of items) {
     const plain = /^([A-Za-z_]\w*)$/.exec(item);
@@ -307,6 +437,11 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
   // so that a query over 300 subscriptions of a 100,000-account tenant does not scan every row.
   // Tests add and remove rows between requests: an index is rebuilt when its table's length changed.
   const index = new Map<string, { size: number; byType: Map<string, Map<string, Row[]>> }>();
+  /** A table's rows by type → subscription (the index, built or rebuilt as said above). */
+  function typeIndex(table: (typeof TABLES)[number]): Map<string, Map<string, Row[]>> {
+    rowsByType(table, '');
+    return index.get(table)?.byType ?? new Map();
+  }
   function rowsByType(table: (typeof TABLES)[number], type: string | undefined): Map<string, Row[]> {
     let byType = index.get(table)?.size === tenant[table].length ? index.get(table)?.byType : undefined;
     if (!byType) {
@@ -384,11 +519,14 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       };
     }
     const query = typeof body.query === 'string' ? body.query : '';
-    const table = /^\s*([A-Za-z]+)/.exec(query)?.[1]?.toLowerCase();
-    if (!table || !(TABLES as readonly string[]).includes(table)) {
-      return { ...armError(400, 'BadRequest', `Table '${table ?? ''}' is not supported`), headers: q.headers };
+    const parsed = parseGraphQuery(query);
+    if (parsed instanceof Error) return { ...armError(400, 'BadRequest', parsed.message), headers: q.headers };
+    const { table, filters } = parsed;
+    if (!(TABLES as readonly string[]).includes(table)) {
+      return { ...armError(400, 'BadRequest', `Table '${table}' is not supported`), headers: q.headers };
     }
-    const type = /\btype\s*(?:=~|==)\s*'([^']+)'/i.exec(query)?.[1]?.toLowerCase();
+    const projection = projectionOf(parsed.project);
+    if (projection instanceof Error) return { ...armError(400, 'BadRequest', projection.message), headers: q.headers };
     const subs = Array.isArray(body.subscriptions)
       ? (body.subscriptions as string[]).map((s) => s.toLowerCase())
       : undefined;
@@ -416,15 +554,17 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     if (lastResult?.fingerprint === fingerprint) {
       rows = lastResult.rows;
     } else {
-      const bySub = rowsByType(table as (typeof TABLES)[number], type);
       rows = [];
-      for (const [sub, list] of bySub) {
-        if (table === 'resourcecontainers') {
-          if (scopeSubs === undefined || (sub !== '' && scopeSubs.has(sub))) rows.push(...list);
-          continue;
+      for (const [type, bySub] of typeIndex(table as (typeof TABLES)[number])) {
+        for (const [sub, list] of bySub) {
+          if (!filters.every((f) => f(type, sub))) continue;
+          if (table === 'resourcecontainers') {
+            if (scopeSubs === undefined || (sub !== '' && scopeSubs.has(sub))) rows.push(...list);
+            continue;
+          }
+          if (sub !== '' && forbidden.has(sub)) continue;
+          if (scopeSubs === undefined || (sub === '' ? subs === undefined : scopeSubs.has(sub))) rows.push(...list);
         }
-        if (sub !== '' && forbidden.has(sub)) continue;
-        if (scopeSubs === undefined || (sub === '' ? subs === undefined : scopeSubs.has(sub))) rows.push(...list);
       }
       lastResult = { fingerprint, rows };
     }
@@ -447,8 +587,6 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
       }
     }
     let data = rows.slice(offset, offset + top);
-    const projection = projectionOf(query);
-    if (projection instanceof Error) return { ...armError(400, 'BadRequest', projection.message), headers: q.headers };
     if (projection) data = data.map(projection);
     const next
       = offset + top < rows.length

@@ -94,6 +94,27 @@ describe('data sources beyond storage', () => {
     });
   });
 
+  it('the Cosmos DB reads start once the Cosmos DB accounts and the associations are read, while the role assignments are still being read', async () => {
+    // The last role-assignment query (the scope-level one) is held until a Cosmos DB read arrives (or 5 s pass).
+    let cosmosRead!: () => void;
+    const arrived = new Promise<boolean>((resolve) => {
+      cosmosRead = () => resolve(true);
+      setTimeout(() => resolve(false), 5000).unref();
+    });
+    let heldUntilCosmos: boolean | undefined;
+    const fault = async (r: SimulatorRequest) => {
+      if (isCosmosRead(r)) cosmosRead();
+      if (r.kind === 'graph' && /microsoft\.authorization\/roleassignments'.*isempty\(subscriptionId\)/.test(String(r.body?.query))) heldUntilCosmos = await arrived;
+      return undefined;
+    };
+    await withSimulator({ fault }, async (sim) => {
+      const { findings } = await scanSimulator(sim);
+      assert.equal(heldUntilCosmos, true, 'a Cosmos DB read was sent while the role-assignment table was not read yet');
+      // The same verdict as when the step ran after every table (the first test).
+      assert.equal(finding(findings, 'oai-chat-prod', 'ID-04').outcome, 'pass');
+    });
+  });
+
   it('no Cosmos DB read when none is in the inventory read, or no associated account is in scope', async () => {
     const reads: SimulatorRequest[] = [];
     await withSimulator({ fault: (r) => void (isCosmosRead(r) && reads.push(r)) }, async (sim) => {

@@ -3,7 +3,7 @@ import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import type { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { ACCESS_LOG_COLUMNS, accessLogQuery, kqlString, MAX_ACCOUNTS_IN_QUERY, WOULD_BE_DENIED_CATEGORIES } from '../../src/collect/accessLogQuery.js';
-import { type AccountBatchSink, collectAccounts, collectContext, subscriptionsUnder } from '../../src/collect/collector.js';
+import { type AccountBatchSink, collectAccounts, collectContext, MAX_SUBSCRIPTIONS_IN_FILTER, scopeLevelRoleAssignmentQueries, subscriptionsUnder } from '../../src/collect/collector.js';
 import { TABLES } from '../../src/collect/inventory.js';
 import { ResourceGraphReader, tableQuery, typeQuery } from '../../src/collect/resourceGraph.js';
 import { OTHER_PERIMETER, PERIMETER, SUB } from '../helpers/builders.js';
@@ -130,14 +130,16 @@ const SUBSCRIPTION_ROW = { id: `/subscriptions/${SUB}`, subscriptionId: SUB, nam
 /**
  * A Resource Graph reader over a fake client that keeps the text of every query sent and answers
  * each with one subscription row (a row of another type is ignored by the collector), except that
- * management group `mg-excluded` holds a subscription of its own.
+ * management group `mg-excluded` holds a subscription of its own, which management group `mg-1`
+ * holds too (so a scan of `mg-1` excluding `mg-excluded` has a subscription it does not read).
  */
 function recordingReader(sent: Set<string>): ResourceGraphReader {
+  const excluded = { ...SUBSCRIPTION_ROW, id: '/subscriptions/excluded', subscriptionId: 'excluded' };
   const client = {
     resources: async (request: { query: string; managementGroups?: string[] }) => {
       sent.add(request.query);
-      const row = request.managementGroups?.includes('mg-excluded') ? { ...SUBSCRIPTION_ROW, id: '/subscriptions/excluded', subscriptionId: 'excluded' } : SUBSCRIPTION_ROW;
-      return { totalRecords: 1, count: 1, resultTruncated: 'false', data: [row], facets: [] };
+      const rows = request.managementGroups?.includes('mg-excluded') ? [excluded] : request.managementGroups?.includes('mg-1') ? [SUBSCRIPTION_ROW, excluded] : [SUBSCRIPTION_ROW];
+      return { totalRecords: rows.length, count: rows.length, resultTruncated: 'false', data: rows, facets: [] };
     },
   };
   return new ResourceGraphReader(client as unknown as ResourceGraphClient);
@@ -168,10 +170,41 @@ describe('the Resource Graph queries, checked by Kusto.Language', () => {
     });
   }
 
-  it('the collector sends exactly those queries, whatever the scope, and each has no diagnostic', async () => {
+  it('the collector sends exactly those queries and the scope-level role-assignment ones, whatever the scope, and each has no diagnostic', async () => {
     const sent = await queriesTheCollectorSends();
     for (const query of sent) assert.deepEqual(kqlDiagnostics(query, ARG_TABLES), [], query);
-    assert.deepEqual([...sent].sort(), Object.values(TABLES).map(tableQuery).sort());
+    // Tenant scope: every subscription read by the batches; management group mg-1: `excluded` is not.
+    const scopeLevel = [...scopeLevelRoleAssignmentQueries([]), ...scopeLevelRoleAssignmentQueries(['excluded'])];
+    assert.deepEqual([...sent].sort(), [...Object.values(TABLES).map(tableQuery), ...scopeLevel].sort());
+  });
+
+  it('the scope-level role-assignment queries read the rows of no subscription once, and each subscription not read once', () => {
+    const subs = Array.from({ length: 2 * MAX_SUBSCRIPTIONS_IN_FILTER + 1 }, (_, i) => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`);
+    const cases: Array<[string[], number]> = [[[], 1], [[SUB], 1], [subs.slice(0, MAX_SUBSCRIPTIONS_IN_FILTER), 1], [subs, 3]];
+    for (const [notRead, count] of cases) {
+      const queries = scopeLevelRoleAssignmentQueries(notRead);
+      assert.equal(queries.length, count);
+      const named: string[] = [];
+      queries.forEach((query, i) => {
+        const a = kqlAnalysis(query, ARG_TABLES);
+        assert.deepEqual(a.diagnostics, [], query);
+        assert.deepEqual(a.operators, ['where', 'where', 'project']);
+        assert.deepEqual(a.columns?.map((c) => c.name), ['id', 'type', 'subscriptionId', 'properties']);
+        assert.equal(a.strings[0], TABLES.roleAssignments.type);
+        assert.equal(query.includes('isempty(subscriptionId)'), i === 0, 'only the first query reads the rows of no subscription');
+        named.push(...a.strings.slice(1).filter((s) => s !== 'principalId' && s !== 'roleDefinitionId' && s !== 'scope'));
+      });
+      assert.deepEqual(named, notRead, 'every subscription named once, as a literal of its own');
+    }
+  });
+
+  it('the scope-level role-assignment query keeps hostile subscription IDs inside their literals', () => {
+    const hostile = ['x\') | take 1 //', 'y\\', 'z\n| project id', '\' or 1 == 1 or \'\' == \''];
+    const [query = ''] = scopeLevelRoleAssignmentQueries(hostile);
+    const a = kqlAnalysis(query, ARG_TABLES);
+    assert.deepEqual(a.diagnostics, []);
+    assert.deepEqual(a.operators, ['where', 'where', 'project']);
+    assert.deepEqual(a.strings.slice(1, 1 + hostile.length), hostile);
   });
 
   it('is checked for real: a misspelt column, an unknown table, a syntax error and an operator Resource Graph lacks are reported', () => {
