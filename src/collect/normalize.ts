@@ -51,6 +51,9 @@ export interface NormalizedTenant {
 
 const optStr = z.string().nullish();
 const optStrArray = z.array(z.string()).nullish();
+/** Account properties read per account (made once: building a zod schema costs more than using it). */
+const OptionalBooleanSchema = z.boolean().nullish();
+const EncryptionSchema = z.object({ keySource: optStr }).nullish();
 
 const NetworkSchema = z.object({
   publicNetworkAccess: optStr,
@@ -735,10 +738,10 @@ function normalizeAccount(
     ),
   );
   const boolPart = (key: string, fallback: boolean): Observed<boolean> =>
-    part((p) => parsePart(z.boolean().nullish(), p[key], key, (v) => v ?? fallback));
+    part((p) => parsePart(OptionalBooleanSchema, p[key], key, (v) => v ?? fallback));
   const keySource = part((p) =>
     parsePart(
-      z.object({ keySource: optStr }).nullish(),
+      EncryptionSchema,
       p.encryption,
       'encryption',
       (e) => e?.keySource ?? AZURE_DEFAULTS.keySource,

@@ -70,7 +70,22 @@ export function evaluateAccount(
       message = `The rule could not be evaluated: ${errorText(error)}`;
       evidence = {};
     }
-    return { ruleId: rule.id, ...base, outcome, code, severity: rule.severity, message, evidence };
+    // The keys in the order the findings file has always had them (`ruleId`, then `base`'s, then the verdict's), spelled out: no spread per finding.
+    return {
+      ruleId: rule.id,
+      resourceId: base.resourceId,
+      subscriptionId: base.subscriptionId,
+      resourceGroup: base.resourceGroup,
+      accountName: base.accountName,
+      kind: base.kind,
+      location: base.location,
+      tags: base.tags,
+      outcome,
+      code,
+      severity: rule.severity,
+      message,
+      evidence,
+    };
   });
 }
 

@@ -35,7 +35,7 @@ export class SummaryBuilder {
   };
 
   private readonly accounts = { evaluated: 0, compliant: 0, withFail: 0, withUnknown: 0 };
-  private current: { key: string; fail: boolean; unknown: boolean } | undefined;
+  private current: { id: string; key: string; fail: boolean; unknown: boolean } | undefined;
 
   /** @param ruleIds rules to list even when they produce no finding (catalog order). */
   constructor(ruleIds: readonly string[] = []) {
@@ -54,10 +54,15 @@ export class SummaryBuilder {
 
   /** Adds a finding. Findings arrive grouped by account (the scan writes one account's findings after another). */
   add(finding: Finding): void {
-    const key = finding.resourceId.toLowerCase();
-    if (this.current?.key !== key) {
-      this.closeAccount();
-      this.current = { key, fail: false, unknown: false };
+    // The same resource ID as the last finding's is the same account, without lower-casing it again.
+    if (this.current?.id !== finding.resourceId) {
+      const key = finding.resourceId.toLowerCase();
+      if (this.current?.key !== key) {
+        this.closeAccount();
+        this.current = { id: finding.resourceId, key, fail: false, unknown: false };
+      } else {
+        this.current.id = finding.resourceId;
+      }
     }
     if (finding.outcome === 'fail') this.current.fail = true;
     if (finding.outcome === 'unknown') this.current.unknown = true;

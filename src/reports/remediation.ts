@@ -71,7 +71,10 @@ export const PLACEHOLDERS: Readonly<Record<string, string>> = {
 
 type Values = Readonly<Record<string, string>>;
 
+/** Used only through `matchAll`, which starts at its `lastIndex`: never `exec` it, which would move that. */
 const PLACEHOLDER = /<([a-z][a-z0-9-]*)>/g;
+/** A placeholder exactly at `lastIndex`. */
+const PLACEHOLDER_AT = /<([a-z][a-z0-9-]*)>/y;
 
 /** Control (C0, DEL, C1), bidirectional, zero-width and line/paragraph separator characters. */
 export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb]/g;
@@ -79,8 +82,11 @@ export const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u00ad\u061c\u180e
 /** What may stand unquoted in a shell word. */
 const SHELL_SAFE = /^[\w./-]+$/;
 
+/** CONTROL_CHARACTERS without the global flag: `test` keeps no state between values. */
+const CONTROL_CHARACTER = new RegExp(CONTROL_CHARACTERS.source);
+
 function hasControl(value: string): boolean {
-  return new RegExp(CONTROL_CHARACTERS.source).test(value);
+  return CONTROL_CHARACTER.test(value);
 }
 
 /** `value` as one single-quoted shell word. */
@@ -89,38 +95,73 @@ function shellQuote(value: string): string {
 }
 
 /**
- * Fills `template`, a shell command line, with `values`: each value becomes literal text of the
- * word it is in, whatever the quoting around its placeholder (none, `'…'` or `"…"`).
+ * A template split once into its literal text and its placeholders (what does not depend on the
+ * finding): a placeholder's `quote` is the shell quoting around it (`fillCommand`; '' for Bicep).
  */
-function fillCommand(template: string, values: Values): string {
-  let out = '';
+type TemplatePart = string | { readonly name: string; readonly whole: string; readonly quote: '' | '\'' | '"' };
+
+/** Compiled templates by text (the rules' templates: a few dozen). */
+const commandTemplates = new Map<string, readonly TemplatePart[]>();
+const bicepTemplates = new Map<string, readonly TemplatePart[]>();
+
+/** A shell command template's parts: the quoting state is the template's alone (values are literal words). */
+function commandParts(template: string): readonly TemplatePart[] {
+  let parts = commandTemplates.get(template);
+  if (parts !== undefined) return parts;
+  const out: TemplatePart[] = [];
+  let text = '';
   let quote: '' | '\'' | '"' = '';
   for (let i = 0; i < template.length;) {
     const c = template[i] ?? '';
     if (c === '<') {
-      PLACEHOLDER.lastIndex = i;
-      const m = PLACEHOLDER.exec(template);
-      const name = m?.index === i ? m[1] : undefined;
+      PLACEHOLDER_AT.lastIndex = i;
+      const m = PLACEHOLDER_AT.exec(template);
+      const name = m?.[1];
       if (m && name !== undefined) {
-        const value = values[name];
-        if (value !== undefined && value !== '' && !value.startsWith('-') && !hasControl(value)) {
-          out += SHELL_SAFE.test(value) ? value : `${quote}${shellQuote(value)}${quote}`;
-        } else {
-          out += m[0];
-        }
+        if (text !== '') out.push(text);
+        text = '';
+        out.push({ name, whole: m[0], quote });
         i += m[0].length;
         continue;
       }
     }
     if ((c === '\'' || c === '"') && (quote === '' || quote === c)) quote = quote === '' ? c : '';
-    out += c;
+    text += c;
     i += 1;
+  }
+  if (text !== '') out.push(text);
+  parts = out;
+  commandTemplates.set(template, parts);
+  return parts;
+}
+
+/**
+ * Fills `template`, a shell command line, with `values`: each value becomes literal text of the
+ * word it is in, whatever the quoting around its placeholder (none, `'…'` or `"…"`).
+ */
+function fillCommand(template: string, values: Values): string {
+  let out = '';
+  for (const part of commandParts(template)) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
+    }
+    const value = values[part.name];
+    if (value !== undefined && value !== '' && !value.startsWith('-') && !hasControl(value)) {
+      out += SHELL_SAFE.test(value) ? value : `${part.quote}${shellQuote(value)}${part.quote}`;
+    } else {
+      out += part.whole;
+    }
   }
   return out;
 }
 
+/** Whatever `bicepText` escapes. */
+const BICEP_ESCAPED = new RegExp(`[\\\\']|\\$\\{|${CONTROL_CHARACTERS.source}`);
+
 /** `value` as the body of a single-quoted Bicep string (also harmless in a `//` comment). */
 function bicepText(value: string): string {
+  if (!BICEP_ESCAPED.test(value)) return value;
   return value
     .replace(/\\/g, '\\\\')
     .replace(/'/g, '\\\'')
@@ -128,11 +169,34 @@ function bicepText(value: string): string {
     .replace(CONTROL_CHARACTERS, (ch) => `\\u{${(ch.codePointAt(0) ?? 0).toString(16)}}`);
 }
 
+/** A Bicep template's parts: its placeholders as `String.replace` finds them, left to right. */
+function bicepParts(template: string): readonly TemplatePart[] {
+  let parts = bicepTemplates.get(template);
+  if (parts !== undefined) return parts;
+  const out: TemplatePart[] = [];
+  let at = 0;
+  for (const m of template.matchAll(PLACEHOLDER)) {
+    if (m.index > at) out.push(template.slice(at, m.index));
+    out.push({ name: m[1] ?? '', whole: m[0], quote: '' });
+    at = m.index + m[0].length;
+  }
+  if (at < template.length) out.push(template.slice(at));
+  parts = out;
+  bicepTemplates.set(template, parts);
+  return parts;
+}
+
 function fillBicep(template: string, values: Values): string {
-  return template.replace(PLACEHOLDER, (whole, name: string) => {
-    const value = values[name];
-    return value === undefined || value === '' ? whole : bicepText(value);
-  });
+  let out = '';
+  for (const part of bicepParts(template)) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
+    }
+    const value = values[part.name];
+    out += value === undefined || value === '' ? part.whole : bicepText(value);
+  }
+  return out;
 }
 
 // Evidence is JSON written by the rules (and read back from findings.ndjson): read it defensively.
@@ -210,7 +274,10 @@ const TARGETS: Readonly<Record<string, (e: Readonly<Record<string, unknown>>, f:
 
 /** The placeholders left in `text`, in order of first appearance. */
 export function placeholdersIn(text: string): string[] {
-  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1] ?? ''))];
+  if (!text.includes('<')) return [];
+  const seen = new Set<string>();
+  for (const m of text.matchAll(PLACEHOLDER)) seen.add(m[1] ?? '');
+  return [...seen];
 }
 
 /**
@@ -222,6 +289,17 @@ export function placeholdersIn(text: string): string[] {
  * @param rule the rule's catalog entry (as in `scan.json`): its `remediation` templates
  */
 export function remediationFor(finding: Finding, rule: Pick<RuleCatalogEntry, 'id' | 'remediation'>): FilledRemediation {
+  // The report writer asks for the same finding's fix once per format (CSV, SARIF, HTML) in a row.
+  if (last !== undefined && last.finding === finding && last.rule === rule) return last.filled;
+  const filled = fill(finding, rule);
+  last = { finding, rule, filled };
+  return filled;
+}
+
+/** The last fix made (findings and catalog entries are not changed once made). */
+let last: { readonly finding: Finding; readonly rule: Pick<RuleCatalogEntry, 'id' | 'remediation'>; readonly filled: FilledRemediation } | undefined;
+
+function fill(finding: Finding, rule: Pick<RuleCatalogEntry, 'id' | 'remediation'>): FilledRemediation {
   const { description, az, bicep } = rule.remediation;
   const evidence = finding.evidence ?? {};
   if (rule.id === 'NSP-07') {

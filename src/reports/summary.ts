@@ -83,6 +83,9 @@ export class ReportAggregator {
   readonly cis: Record<string, OutcomeCounts> = {};
   readonly azurePolicy: Record<string, OutcomeCounts> = {};
   readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }> = {};
+  /** The last finding's resource ID and its lower-case key (an account's findings usually come together). */
+  private lastId = '';
+  private lastKey = '';
 
   /** @param rules the scan's rules: each is counted (zero when it produced no finding) with its controls */
   constructor(rules: readonly RuleCatalogEntry[]) {
@@ -103,7 +106,11 @@ export class ReportAggregator {
     for (const c of rule?.controls.mcsb ?? []) bump(this.mcsb, c, f.outcome);
     for (const c of rule?.controls.cis ?? []) bump(this.cis, c, f.outcome);
     for (const p of rule?.controls.azurePolicy ?? []) bump(this.azurePolicy, p, f.outcome);
-    const key = f.resourceId.toLowerCase();
+    if (f.resourceId !== this.lastId) {
+      this.lastId = f.resourceId;
+      this.lastKey = f.resourceId.toLowerCase();
+    }
+    const key = this.lastKey;
     const flags = this.accountFlags.get(key);
     const sub = (this.bySubscription[f.subscriptionId] ??= { ...zero(), accounts: 0 });
     if (flags === undefined) sub.accounts += 1;

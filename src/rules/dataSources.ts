@@ -1,7 +1,7 @@
 import { type Fact, fact } from '../domain/observed.js';
 import { cosmosAccountOfId, idKey, searchServiceOfScope, storageAccountOfScope } from '../domain/resourceId.js';
 import type { RuleContext } from '../domain/rule.js';
-import type { AccountSnapshot, CloudName, CosmosRoleAssignment, StorageAccount } from '../domain/snapshot.js';
+import type { AccountSnapshot, CloudName, CosmosRoleAssignment, CosmosRoleAssignments, StorageAccount } from '../domain/snapshot.js';
 import { isSucceeded, roleIn, SEARCH_DATA_ROLE_IDS, STORAGE_DATA_ROLE_IDS } from './facts.js';
 
 /**
@@ -59,14 +59,48 @@ export interface AccountCosmosAssignments {
   readonly notRead?: string;
 }
 
+/** A reading's assignments by lower-case principal ID, each with its position in the reading. */
+interface CosmosIndex {
+  readonly byPrincipal: ReadonlyMap<string, ReadonlyArray<readonly [number, CosmosRoleAssignment]>>;
+  readonly unreadable: ReadonlyArray<readonly [string, string]>;
+}
+
+/** One index per reading (the reading is the tenant's, shared by every account of an evaluation). */
+const cosmosIndexes = new WeakMap<CosmosRoleAssignments, CosmosIndex>();
+
+function cosmosIndexOf(reading: CosmosRoleAssignments): CosmosIndex {
+  let index = cosmosIndexes.get(reading);
+  if (index === undefined) {
+    const byPrincipal = new Map<string, Array<readonly [number, CosmosRoleAssignment]>>();
+    reading.assignments.forEach((a, i) => {
+      const key = a.principalId.toLowerCase();
+      const list = byPrincipal.get(key);
+      if (list === undefined) byPrincipal.set(key, [[i, a]]);
+      else list.push([i, a]);
+    });
+    index = { byPrincipal, unreadable: Object.entries(reading.unreadable) };
+    cosmosIndexes.set(reading, index);
+  }
+  return index;
+}
+
 /** The account's principals' Cosmos DB data-plane assignments, or why they are not all known. */
 export function cosmosAssignmentsOf(account: AccountSnapshot, ctx: RuleContext): AccountCosmosAssignments {
   const reading = ctx.tenant.cosmosRoleAssignments;
   if (reading === undefined) return { assignments: [], unreadable: [], notRead: 'Cosmos DB data-plane role assignments were not read by this evaluation' };
-  const principals = account.identity.ok ? new Set(account.identity.value.principalIds) : new Set<string>();
+  const index = cosmosIndexOf(reading);
+  // The reading's order, as a filter of its assignments would give (an index instead of a scan per account).
+  const matched: Array<readonly [number, CosmosRoleAssignment]> = [];
+  if (account.identity.ok) {
+    for (const p of new Set(account.identity.value.principalIds)) {
+      const list = index.byPrincipal.get(p);
+      if (list !== undefined) matched.push(...list);
+    }
+  }
+  if (matched.length > 1) matched.sort((x, y) => x[0] - y[0]);
   return {
-    assignments: reading.assignments.filter((a) => principals.has(a.principalId.toLowerCase())),
-    unreadable: Object.entries(reading.unreadable),
+    assignments: matched.map(([, a]) => a),
+    unreadable: index.unreadable,
     ...(reading.notRead === undefined ? {} : { notRead: reading.notRead }),
   };
 }

@@ -78,13 +78,15 @@ export function stateOf(account: AccountSnapshot, findings: readonly Finding[], 
     if (sa) dataSources.add(idKey(sa));
   }
   for (const c of cosmos) dataSources.add(idKey(c.accountId));
+  const known: Record<string, KnownFinding> = {};
+  for (const f of findings) known[f.ruleId] = { outcome: f.outcome, severity: f.severity, message: f.message };
   return {
     accountId: account.id,
     accountName: account.name,
     subscriptionId: account.subscriptionId,
     resourceGroup: account.resourceGroup,
     deleted: false,
-    findings: Object.fromEntries(findings.map((f) => [f.ruleId, { outcome: f.outcome, severity: f.severity, message: f.message }])),
+    findings: known,
     principals: account.identity.ok ? [...account.identity.value.principalIds] : [],
     perimeters: [...new Set(associations.map((a) => idKey(a.perimeterId)))],
     profiles: [...new Set(associations.filter((a) => a.profileId).map((a) => idKey(a.profileId)))],
