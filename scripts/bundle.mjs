@@ -3,7 +3,9 @@
 // `@azure/functions-core` is provided by the Functions host at run time and stays external.
 import { build } from 'esbuild';
 
-const common = {
+await build({
+  entryPoints: ['dist/src/functionsEntry.js'],
+  outfile: 'dist/bundle/functions.mjs',
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -15,8 +17,4 @@ const common = {
   // CommonJS dependencies call require(); give the ESM bundle one.
   banner: { js: 'import { createRequire as __cr } from \'node:module\'; const require = __cr(import.meta.url);' },
   logLevel: 'warning',
-};
-await build({ ...common, entryPoints: ['dist/src/functionsEntry.js'], outfile: 'dist/bundle/functions.mjs' });
-// The report writer's worker thread (src/reports/reportThread.ts), which the bundle starts from
-// `./reportThread.js` beside itself.
-await build({ ...common, entryPoints: ['dist/src/reports/reportThread.js'], outfile: 'dist/bundle/reportThread.js' });
+});

@@ -57,11 +57,6 @@ export interface ScanOptions {
   readonly now?: () => Date;
   /** Called once, when the first account's findings were written (the bench's time to first finding). */
   readonly onFirstFindings?: () => void;
-  /**
-   * Write the reports in a worker thread while shards are still evaluated (pipeline/commit.ts
-   * `reportThread`). Default true; false runs the pass in this thread once each shard is done.
-   */
-  readonly reportThread?: boolean;
 }
 
 export interface ScanResult {
@@ -94,7 +89,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   };
   const evaluated: EvaluatedShard[] = [];
   // Shards in shard order: the commit reads each one's findings as soon as it and those before it
-  // are done (in a worker thread unless `reportThread` is false), while later shards are still read.
+  // are done, while later shards are still read and evaluated.
   const runs = plan.shards.map((s) =>
     limit(async () => {
       const shard = await evaluateShard({
@@ -121,7 +116,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     run.then((s) => ({
       part: s.part,
       findings: fileFindings(s.findingsFile),
-      findingsFile: s.findingsFile,
       copyFindings: async (out: Writable) => {
         for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
       },
@@ -132,7 +126,6 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     const scan = await commitScan({
       plan,
       parts,
-      reportThread: options.reportThread ?? true,
       stores: options.stores,
       ...(options.formats ? { formats: options.formats } : {}),
       afterCommit: options.afterCommit,

@@ -10,7 +10,6 @@ import type { TrendPoint } from '../reports/trend.js';
 import { ReportWriter } from '../reports/writer.js';
 import type { AccountState } from '../store/accountState.js';
 import type { Artifact, FindingSource } from '../store/artifact.js';
-import { ReportThread, type ReportThreadOptions } from '../reports/reportThread.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import type { ScanStore, StoredScan } from '../store/stores.js';
 import { rulesOf } from './evaluate.js';
@@ -30,11 +29,6 @@ import { warnUnseenResourceGroups } from './scope.js';
 export interface PartToCommit {
   readonly part: ShardPart;
   readonly findings: FindingSource;
-  /**
-   * The part's findings file on this machine, when it is one (a shard run in this process): the
-   * commit's pass may then read it in a worker thread (`CommitOptions.reportThread`).
-   */
-  readonly findingsFile?: string;
   /**
    * Copies the part's findings file, as stored, to `out` (with backpressure; does not end it). The
    * commit's one read of the part: the summary, findings.ndjson and every report are fed from it.
@@ -63,12 +57,6 @@ export interface CommitOptions {
    * are still read and evaluated. A rejected promise fails the commit (nothing is written).
    */
   readonly parts: readonly PartToCommit[] | readonly Promise<PartToCommit>[];
-  /**
-   * Run the pass over the findings (the summary, findings.ndjson and every report) in a worker
-   * thread (reports/reportThread.ts), so that it uses a second core while shards are evaluated.
-   * Every part must then have a `findingsFile`. Default false: this thread.
-   */
-  readonly reportThread?: boolean;
   /** Shards that did not report, and why their subscriptions are unreadable (by shard index). */
   readonly missing?: { readonly shards: ScanPlan['shards']; readonly reason: (shard: number) => string };
   readonly stores: readonly ScanStore[];
@@ -195,7 +183,7 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
   // One pass over the parts feeds the summary, findings.ndjson and every report (reports/writer.ts).
-  const pass = await openPass(o, { rules: scanRules(o.plan), formats: o.formats ?? REPORT_FORMATS, previous: baseline, history, workDir: o.workDir });
+  const pass = await openPass({ rules: scanRules(o.plan), formats: o.formats ?? REPORT_FORMATS, previous: baseline, history, workDir: o.workDir });
   const parts: PartToCommit[] = [];
   let scan: ScanDocument;
   try {
@@ -249,7 +237,7 @@ function refuseUnread(o: CommitOptions, parts: readonly PartToCommit[]): void {
 
 const EMPTY_REQUESTS: RequestCounts = { graphPages: 0, graphRequests: 0, armRequests: 0, throttled: 0 };
 
-/** The commit's one pass over the findings: in this thread, or in a worker thread. */
+/** The commit's one pass over the findings (reports/writer.ts). */
 interface FindingsPass {
   /** Reads the parts in order, each as it arrives; resolves with the findings' summary. */
   read(parts: AsyncIterable<PartToCommit>): Promise<ScanDocument['summary']>;
@@ -258,27 +246,20 @@ interface FindingsPass {
   remove(): Promise<void>;
 }
 
+/** What the pass is opened with (reports/writer.ts `ReportWriterOptions`). */
+interface PassOptions {
+  readonly rules: ScanDocument['rules'];
+  readonly formats: readonly ReportFormat[];
+  readonly previous: Baseline | undefined;
+  readonly history: readonly TrendPoint[];
+  readonly workDir: string | undefined;
+}
+
 /**
- * Opens the pass: in a worker thread when `o.reportThread` (every part must be a local file), else here.
- * @throws the file system's error when the temporary folder cannot be created; the thread's when it cannot start
+ * Opens the pass: the summary, findings.ndjson and every report, fed by one read of each part.
+ * @throws the file system's error when the temporary folder cannot be created
  */
-async function openPass(o: CommitOptions, options: ReportThreadOptions): Promise<FindingsPass> {
-  if (o.reportThread) {
-    const thread = await ReportThread.open(options);
-    return {
-      read: (parts) =>
-        thread.read(
-          (async function* () {
-            for await (const p of parts) {
-              if (p.findingsFile === undefined) throw new Error(`part ${p.part.index} has no local findings file for the report thread`);
-              yield p.findingsFile;
-            }
-          })(),
-        ),
-      finish: (scan) => thread.finish(scan),
-      remove: () => thread.remove(),
-    };
-  }
+async function openPass(options: PassOptions): Promise<FindingsPass> {
   const summary = new SummaryBuilder(options.rules.map((r) => r.id));
   const writer = await ReportWriter.open({ scan: { rules: options.rules }, ...options, findingsFile: true, observe: (f) => summary.add(f) });
   return {

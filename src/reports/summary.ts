@@ -68,24 +68,29 @@ const UNKNOWN_FLAG = 2;
 
 /**
  * Accumulates everything the summary and the HTML report count, one finding at a time (one
- * aggregator serves both in the report writer's single pass). Memory: a few flags per account.
+ * aggregator serves both in the report writer's single pass). Findings come grouped by account, as
+ * every writer of findings.ndjson writes them (a shard writes an account's findings together; the
+ * HTML page's account table relies on it too): an account is counted when its run of findings ends,
+ * so memory holds counters, not one entry per account (100,000 at the largest tenants measured).
  */
 export class ReportAggregator {
   private readonly ruleIndex: Map<string, RuleCatalogEntry>;
-  /**
-   * Per account (lower-case ID): FAIL_FLAG and UNKNOWN_FLAG, a small integer rather than an object,
-   * since at 100,000 accounts this map is most of the commit's memory.
-   */
-  private readonly accountFlags = new Map<string, number>();
+  /** Accounts counted (runs ended), and of them with a fail, with an unknown, with neither. */
+  private accounts = 0;
+  private withFail = 0;
+  private withUnknown = 0;
+  private compliant = 0;
+  /** The current run's account (lower-case ID; '' before the first finding) and its FAIL_FLAG / UNKNOWN_FLAG. */
+  private runKey = '';
+  private runFlags = 0;
   readonly byOutcome = zero();
   readonly byRule: Record<string, OutcomeCounts> = {};
   readonly mcsb: Record<string, OutcomeCounts> = {};
   readonly cis: Record<string, OutcomeCounts> = {};
   readonly azurePolicy: Record<string, OutcomeCounts> = {};
   readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }> = {};
-  /** The last finding's resource ID and its lower-case key (an account's findings usually come together). */
+  /** The last finding's resource ID (its run's key is `runKey`). */
   private lastId = '';
-  private lastKey = '';
 
   /** @param rules the scan's rules: each is counted (zero when it produced no finding) with its controls */
   constructor(rules: readonly RuleCatalogEntry[]) {
@@ -98,7 +103,7 @@ export class ReportAggregator {
     }
   }
 
-  /** Counts one finding; an account's findings may come in any order. */
+  /** Counts one finding; an account's findings come one after another (grouped by account). */
   add(f: Finding): void {
     this.byOutcome[f.outcome] += 1;
     bump(this.byRule, f.ruleId, f.outcome);
@@ -106,30 +111,38 @@ export class ReportAggregator {
     for (const c of rule?.controls.mcsb ?? []) bump(this.mcsb, c, f.outcome);
     for (const c of rule?.controls.cis ?? []) bump(this.cis, c, f.outcome);
     for (const p of rule?.controls.azurePolicy ?? []) bump(this.azurePolicy, p, f.outcome);
+    let first = false;
     if (f.resourceId !== this.lastId) {
       this.lastId = f.resourceId;
-      this.lastKey = f.resourceId.toLowerCase();
+      const key = f.resourceId.toLowerCase();
+      if (key !== this.runKey) {
+        this.endRun();
+        this.runKey = key;
+        first = true;
+      }
     }
-    const key = this.lastKey;
-    const flags = this.accountFlags.get(key);
     const sub = (this.bySubscription[f.subscriptionId] ??= { ...zero(), accounts: 0 });
-    if (flags === undefined) sub.accounts += 1;
+    if (first) sub.accounts += 1;
     sub[f.outcome] += 1;
-    const add = f.outcome === 'fail' ? FAIL_FLAG : f.outcome === 'unknown' ? UNKNOWN_FLAG : 0;
-    if (flags === undefined || (flags | add) !== flags) this.accountFlags.set(key, (flags ?? 0) | add);
+    this.runFlags |= f.outcome === 'fail' ? FAIL_FLAG : f.outcome === 'unknown' ? UNKNOWN_FLAG : 0;
+  }
+
+  /** Counts the account whose run of findings ended. */
+  private endRun(): void {
+    if (this.runKey === '') return;
+    this.accounts += 1;
+    if (this.runFlags & FAIL_FLAG) this.withFail += 1;
+    if (this.runFlags & UNKNOWN_FLAG) this.withUnknown += 1;
+    if (this.runFlags === 0) this.compliant += 1;
+    this.runKey = '';
+    this.runFlags = 0;
   }
 
   /** The summary of the findings added, with `scan`'s identity, coverage and exemption counts; after the last `add`. */
   summary(scan: ScanDocument): ReportSummary {
-    let withFail = 0;
-    let withUnknown = 0;
-    let compliant = 0;
-    for (const flags of this.accountFlags.values()) {
-      if (flags & FAIL_FLAG) withFail += 1;
-      if (flags & UNKNOWN_FLAG) withUnknown += 1;
-      if (flags === 0) compliant += 1;
-    }
-    const total = this.accountFlags.size;
+    this.endRun();
+    this.lastId = '';
+    const { accounts: total, withFail, withUnknown, compliant } = this;
     const s = scan;
     const coverage = coverageOf(s);
     // scan.json's account count; `report` refuses a findings file that does not hold all of them.

@@ -109,7 +109,6 @@ async function parts(dir: string, shards: readonly Finding[][], reads: Reads): P
         reads.findingPasses += 1;
         return fileFindings(path)();
       },
-      findingsFile: path,
       copyFindings: async (to) => {
         reads.copies.push(index);
         reads.bytesCopied += (await readFile(path)).length;
@@ -141,8 +140,6 @@ interface CommitCase {
   stores?: ScanStore[];
   /** Where to count the reads (to see them when the commit throws). */
   reads?: Reads;
-  /** The pass in a worker thread (CommitOptions.reportThread). */
-  reportThread?: boolean;
   /** What the commit is given of the parts (shard order): e.g. promises that settle later. */
   arriving?: (parts: PartToCommit[]) => Array<Promise<PartToCommit>>;
 }
@@ -155,7 +152,6 @@ async function commit(o: CommitCase): Promise<Committed> {
     const scan = await commitScan({
       plan: plan(o.scanId),
       parts: o.arriving ? o.arriving(given.sort((a, b) => a.part.index - b.part.index)) : given,
-      ...(o.reportThread ? { reportThread: true } : {}),
       stores: o.stores ?? [new DirectoryStore(o.dir)],
       ...(o.formats ? { formats: o.formats } : {}),
       requests: ZERO,
@@ -357,88 +353,48 @@ describe('one pass over the findings feeds every report (issue 17)', () => {
   });
 });
 
-/** Every file under `dir` (relative path → content). */
-async function tree(dir: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    const path = join(entry.parentPath, entry.name);
-    files.set(path.slice(dir.length), await readFile(path, 'utf8'));
-  }
-  return files;
-}
-
-describe('the pass in a worker thread, reading parts as their shards finish (issue 17)', () => {
+describe('a commit reads parts as their shards finish (issue 17)', () => {
   const fresh = (prefix: string) => mkdtemp(join(tmpdir(), prefix));
 
-  it('writes the same bytes as the pass in this thread, for a first scan and the next (what changed since)', async () => {
-    const first = [shardFindings(SUB_A, 6), shardFindings(SUB_B, 5)];
-    const next = first.map((s) => s.map((f, i) => (i % 7 === 0 && f.outcome === 'pass' ? { ...f, outcome: 'fail' as const } : f)));
-    const gone = next[1]?.at(-1)?.resourceId;
-    next[1] = (next[1] ?? []).filter((f) => f.resourceId !== gone);
-    const [here, thread, work] = [await fresh('pa-here-'), await fresh('pa-thread-'), await fresh('pa-work-')];
-    for (const [scanId, shards] of [['2026-11-21T03-00-00Z-thread1', first], ['2026-11-21T03-00-00Z-thread2', next]] as const) {
-      const inThread = await commit({ dir: here, work, scanId, shards: [...shards] });
-      const c = await commit({ dir: thread, work, scanId, shards: [...shards], reportThread: true });
-      assert.equal(inThread.parsedLines > 0, true);
-      assert.equal(c.reads.findingPasses + c.reads.copies.length, 0, 'the worker thread read the files; this thread did not');
-      assert.deepEqual(c.scan, inThread.scan);
-    }
-    const [a, b] = [await tree(here), await tree(thread)];
-    assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
-    for (const [name, text] of a) assert.equal(b.get(name), text, name);
-    assert.match(b.get('/report.html') ?? '', /Resolved since previous scan: [1-9]/);
+  it('hands each part to the pass as soon as it and those before it are done, and writes them in shard order', { timeout: 60_000 }, async () => {
+    const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    // Shard 1 finishes only once shard 0's findings went to the pass: a commit that waited for
+    // every shard before reading would never finish (the test would time out).
+    let handed!: () => void;
+    const partZeroHanded = new Promise<void>((resolve) => (handed = resolve));
+    const c = await commit({
+      dir, work, scanId: '2026-11-21T03-00-00Z-arrive1', shards,
+      arriving: ([zero, one]) => {
+        assert.ok(zero && one);
+        const watched: PartToCommit = {
+          ...zero,
+          copyFindings: async (out) => {
+            handed();
+            await zero.copyFindings(out);
+          },
+        };
+        return [Promise.resolve(watched), partZeroHanded.then(() => one)];
+      },
+    });
+    assert.equal(c.scan.coverage.accounts, 6);
+    assert.deepEqual(c.reads.copies, [0, 1]);
+    assert.equal(await c.file('findings.ndjson'), shards.flat().map((f) => `${JSON.stringify(f)}\n`).join(''), 'shard order');
     assert.deepEqual(await readdir(work), [], 'the temporary files are gone');
   });
 
-  for (const reportThread of [false, true]) {
-    it(`hands each part to the pass as soon as it and those before it are done (${reportThread ? 'worker thread' : 'this thread'})`, { timeout: 60_000 }, async () => {
-      const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
-      const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
-      // Shard 1 finishes only once shard 0's findings went to the pass: a commit that waited for
-      // every shard before reading would never finish (the test would time out).
-      let handed!: () => void;
-      const partZeroHanded = new Promise<void>((resolve) => (handed = resolve));
-      const c = await commit({
-        dir, work, scanId: '2026-11-21T03-00-00Z-thread3', shards, reportThread,
-        arriving: ([zero, one]) => {
-          assert.ok(zero && one);
-          const watched: PartToCommit = {
-            ...zero,
-            get findingsFile() {
-              handed();
-              return zero.findingsFile;
-            },
-            copyFindings: async (out) => {
-              handed();
-              await zero.copyFindings(out);
-            },
-          };
-          return [Promise.resolve(watched), partZeroHanded.then(() => one)];
-        },
-      });
-      assert.equal(c.scan.coverage.accounts, 6);
-      assert.equal(await c.file('findings.ndjson'), shards.flat().map((f) => `${JSON.stringify(f)}\n`).join(''), 'shard order');
-    });
-  }
-
-  it('a shard that fails, or a line that is not a finding, commits nothing and removes the temporary files', async () => {
+  it('a shard that fails after others were read commits nothing and removes the temporary files', async () => {
     const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
     const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
-    const previous = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-thread4', shards, reportThread: true });
+    const previous = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arrive2', shards });
     const before = await previous.file('scan.json');
-
+    const reads: Reads = { findingPasses: 0, copies: [], copied: [], bytesCopied: 0 };
     const failed = commit({
-      dir, work, scanId: '2026-11-21T03-00-00Z-thread5', shards, reportThread: true,
+      dir, work, scanId: '2026-11-21T03-00-00Z-arrive3', shards, reads,
       arriving: ([zero]) => [Promise.resolve(zero as PartToCommit), Promise.reject(new Error('shard 1: no space left on device'))],
     });
     await assert.rejects(failed, /shard 1: no space left on device/);
-    assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
-    assert.deepEqual(await readdir(work), []);
-
-    const bad = [shards[0] ?? [], shardFindings(SUB_B, 400)];
-    bad[1]?.splice(2, 1, { not: 'a finding' } as unknown as Finding);
-    await assert.rejects(commit({ dir, work, scanId: '2026-11-21T03-00-00Z-thread6', shards: bad, reportThread: true }), /line 3 is not a finding/);
+    assert.deepEqual(reads.copied, [0], 'shard 0 was read before shard 1 failed');
     assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
     assert.deepEqual(await readdir(work), []);
   });
@@ -450,7 +406,7 @@ describe('the pass in a worker thread, reading parts as their shards finish (iss
       part: { ...p.part, accounts: 0, subscriptions: p.part.subscriptions.map((s) => ({ ...s, status: 'unreadable' as const, reason: '403 AuthorizationFailed' })) },
     });
     await assert.rejects(
-      commit({ dir, work, scanId: '2026-11-21T03-00-00Z-thread7', shards: [[], []], reportThread: true, arriving: (ps) => ps.map((p) => Promise.resolve(unread(p))) }),
+      commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arrive4', shards: [[], []], arriving: (ps) => ps.map((p) => Promise.resolve(unread(p))) }),
       /no subscription could be read: 0 of 2/,
     );
     assert.deepEqual(await readdir(dir), []);

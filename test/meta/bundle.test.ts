@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { built, ENTRY, ROOT } from '../helpers/paths.js';
 import { bundleRegistrations } from '../helpers/registrations.js';
@@ -15,28 +14,6 @@ describe('deployment bundle', () => {
     const expected = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts')).map((f) => f.replace(/\.ts$/, '')).sort();
     const registered = (await bundleRegistrations()).map((r) => r.name).sort();
     assert.deepEqual(registered, expected);
-  });
-
-  /**
-   * A scan's reports are written in a worker thread (src/reports/reportThread.ts), which the bundle
-   * starts from `./reportThread.js` beside itself: that file is built, and it starts and opens its
-   * files on its own (nothing it imports is missing from it).
-   */
-  it('carries the report writer\'s worker thread beside it, and the thread starts', async () => {
-    const bundle = readFileSync(built(ENTRY.functionsBundle), 'utf8');
-    assert.ok(bundle.includes('./reportThread.js'), 'the bundle starts ./reportThread.js');
-    const thread = new Worker(join(dirname(built(ENTRY.functionsBundle)), 'reportThread.js'), {
-      workerData: { kind: 'perimeter-auditor/report-writer', options: { rules: [], formats: ['json'] } },
-    });
-    const first = await new Promise<{ type: string; dir?: string }>((resolve, reject) => {
-      thread.once('message', resolve);
-      thread.once('error', reject);
-    });
-    assert.equal(first.type, 'opened');
-    thread.postMessage({ type: 'remove' });
-    const reply = await new Promise<{ type: string }>((resolve) => thread.once('message', resolve));
-    assert.equal(reply.type, 'removed');
-    await new Promise((resolve) => thread.once('exit', resolve));
   });
 
   /**
