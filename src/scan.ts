@@ -76,7 +76,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const log = options.log ?? (() => {});
   const { policy, clients } = options;
   const before = requestCounters(clients);
-  // `planned.prepared` is dropped before the commit, which needs none of the context.
+  // `planned.prepared` (the context) is dropped once every shard has settled: the commit needs none of it.
   const planned = await planAndPrepare(options, now, log);
   const { plan } = planned;
   const requestsBefore = options.planned ? requestDelta(before, options.planned.plan.requests) : before;

@@ -170,9 +170,9 @@ export function queryPlanLines(scan: ScanDocument): string[] {
  *   new scan, the failing one keeps its previous)
  */
 export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
-  const arriving = o.parts.some((p) => p instanceof Promise);
+  const arriving = o.parts.some(isPromised);
   // A part that fails is thrown when the pass reaches it (in shard order); until then it is handled here.
-  for (const p of o.parts) if (p instanceof Promise) p.catch(() => undefined);
+  for (const p of o.parts) if (isPromised(p)) Promise.resolve(p).catch(() => undefined);
   const given = arriving ? o.parts : [...(o.parts as readonly PartToCommit[])].sort((a, b) => a.part.index - b.part.index);
   const requests = () => (typeof o.requests === 'function' ? o.requests() : o.requests);
   // Parts all here: a scan that read no subscription is refused before any finding is read. Parts
@@ -222,6 +222,11 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
     }
   }
   return scan;
+}
+
+/** A part still being made (a promise or any thenable), not a part. */
+function isPromised(p: PartToCommit | PromiseLike<PartToCommit>): p is PromiseLike<PartToCommit> {
+  return typeof (p as { then?: unknown }).then === 'function';
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Finding } from '../domain/rule.js';
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -87,9 +88,23 @@ export async function rerenderReports(o: { scanDir: string; formats: readonly Re
   });
   const out = o.outDir ?? o.scanDir;
   // The commit's writer, fed the saved findings.ndjson instead of the parts: one pass, every format.
-  const reports = await ReportWriter.open({ scan, formats: o.formats, previous, history });
+  // The reports count an account per run of its findings, as the scan writes them (grouped by
+  // account): a file re-ordered by hand would count accounts twice, so it is refused.
+  let runs = 0;
+  let last: string | undefined;
+  const countRuns = (f: Finding) => {
+    const key = f.resourceId.toLowerCase();
+    if (key !== last) runs += 1;
+    last = key;
+  };
+  const reports = await ReportWriter.open({ scan, formats: o.formats, previous, history, observe: countRuns });
   try {
     await reports.read([(to) => copyFile(join(o.scanDir, 'findings.ndjson'), to)]);
+    if (runs !== scan.coverage.accounts) {
+      throw new ScanDirectoryError(
+        `${o.scanDir}/findings.ndjson holds ${runs} run(s) of one account's findings, but scan.json says ${scan.coverage.accounts} account(s): its findings are not grouped by account, as a scan writes them`,
+      );
+    }
     const artifacts = await reports.finish(scan);
     await new DirectoryStore(out).saveFiles(scan.scanId, artifacts);
     return artifacts.map((a) => join(out, a.name));

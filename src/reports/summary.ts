@@ -80,8 +80,8 @@ export class ReportAggregator {
   private withFail = 0;
   private withUnknown = 0;
   private compliant = 0;
-  /** The current run's account (lower-case ID; '' before the first finding) and its FAIL_FLAG / UNKNOWN_FLAG. */
-  private runKey = '';
+  /** The current run's account (lower-case ID; undefined before the first finding) and its FAIL_FLAG / UNKNOWN_FLAG. */
+  private runKey: string | undefined;
   private runFlags = 0;
   readonly byOutcome = zero();
   readonly byRule: Record<string, OutcomeCounts> = {};
@@ -90,7 +90,7 @@ export class ReportAggregator {
   readonly azurePolicy: Record<string, OutcomeCounts> = {};
   readonly bySubscription: Record<string, OutcomeCounts & { accounts: number }> = {};
   /** The last finding's resource ID (its run's key is `runKey`). */
-  private lastId = '';
+  private lastId: string | undefined;
 
   /** @param rules the scan's rules: each is counted (zero when it produced no finding) with its controls */
   constructor(rules: readonly RuleCatalogEntry[]) {
@@ -129,19 +129,19 @@ export class ReportAggregator {
 
   /** Counts the account whose run of findings ended. */
   private endRun(): void {
-    if (this.runKey === '') return;
+    if (this.runKey === undefined) return;
     this.accounts += 1;
     if (this.runFlags & FAIL_FLAG) this.withFail += 1;
     if (this.runFlags & UNKNOWN_FLAG) this.withUnknown += 1;
     if (this.runFlags === 0) this.compliant += 1;
-    this.runKey = '';
+    this.runKey = undefined;
     this.runFlags = 0;
   }
 
   /** The summary of the findings added, with `scan`'s identity, coverage and exemption counts; after the last `add`. */
   summary(scan: ScanDocument): ReportSummary {
     this.endRun();
-    this.lastId = '';
+    this.lastId = undefined;
     const { accounts: total, withFail, withUnknown, compliant } = this;
     const s = scan;
     const coverage = coverageOf(s);

@@ -64,20 +64,6 @@ interface Rendered {
   readonly around?: { readonly before: string; readonly after: string };
 }
 
-/**
- * A finished report file as plain data (it crosses a worker thread, reports/reportThread.ts): the
- * artifact's name, MIME type, the file's path, and the text around it (SARIF). `fileArtifact` makes it an `Artifact`.
- */
-export interface ArtifactFile extends Rendered {
-  readonly name: string;
-  readonly contentType: string;
-}
-
-/** The artifacts of finished report files (`ReportWriter.finishFiles`). */
-export function artifactsOf(files: readonly ArtifactFile[]): Artifact[] {
-  return files.map((f) => fileArtifact(f.name, f.contentType, f.path, f.around));
-}
-
 /** Pending output is written once it reaches this size (bytes, approximately: UTF-16 code units). */
 const FLUSH_AT = 64 * 1024;
 
@@ -214,11 +200,6 @@ export class ReportWriter {
     }
   }
 
-  /** The temporary folder of the files (removed by `remove`). */
-  get directory(): string {
-    return this.dir;
-  }
-
   /**
    * Creates the temporary folder and opens the outputs `o` asks for.
    * @throws the file system's error when the folder cannot be created
@@ -284,24 +265,20 @@ export class ReportWriter {
    * @throws an output file's I/O error
    */
   async finish(scan: ScanDocument): Promise<Artifact[]> {
-    return artifactsOf(await this.finishFiles(scan));
-  }
-
-  /** `finish`, as plain data: the finished files (a worker thread sends them to the commit). */
-  async finishFiles(scan: ScanDocument): Promise<ArtifactFile[]> {
     if (this.state !== 'read') throw new Error(`ReportWriter.finish: ${this.state === 'finished' ? 'already finished' : 'the findings were not read'}`);
     this.state = 'finished';
-    const files: ArtifactFile[] = [];
+    const artifacts: Artifact[] = [];
     if (this.findings) {
       await this.findings.close();
-      files.push({ name: 'findings.ndjson', contentType: 'application/x-ndjson', path: this.findings.path });
+      artifacts.push(fileArtifact('findings.ndjson', 'application/x-ndjson', this.findings.path));
     }
     const summary = this.counts?.summary(scan);
     for (const format of this.formats) {
       const { name, contentType } = REPORT_FILES[format];
-      files.push({ name, contentType, ...(await this.render(format, scan, summary)) });
+      const { path, around } = await this.render(format, scan, summary);
+      artifacts.push(fileArtifact(name, contentType, path, around));
     }
-    return files;
+    return artifacts;
   }
 
   /** Finishes one format's file: the path of its content, and the text around it (SARIF). */

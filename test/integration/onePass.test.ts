@@ -364,7 +364,7 @@ describe('a commit reads parts as their shards finish (issue 17)', () => {
     let handed!: () => void;
     const partZeroHanded = new Promise<void>((resolve) => (handed = resolve));
     const c = await commit({
-      dir, work, scanId: '2026-11-21T03-00-00Z-arrive1', shards,
+      dir, work, scanId: '2026-11-21T03-00-00Z-arriv1', shards,
       arriving: ([zero, one]) => {
         assert.ok(zero && one);
         const watched: PartToCommit = {
@@ -386,17 +386,30 @@ describe('a commit reads parts as their shards finish (issue 17)', () => {
   it('a shard that fails after others were read commits nothing and removes the temporary files', async () => {
     const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
     const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
-    const previous = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arrive2', shards });
+    const previous = await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arriv2', shards });
     const before = await previous.file('scan.json');
     const reads: Reads = { findingPasses: 0, copies: [], copied: [], bytesCopied: 0 };
     const failed = commit({
-      dir, work, scanId: '2026-11-21T03-00-00Z-arrive3', shards, reads,
+      dir, work, scanId: '2026-11-21T03-00-00Z-arriv3', shards, reads,
       arriving: ([zero]) => [Promise.resolve(zero as PartToCommit), Promise.reject(new Error('shard 1: no space left on device'))],
     });
     await assert.rejects(failed, /shard 1: no space left on device/);
     assert.deepEqual(reads.copied, [0], 'shard 0 was read before shard 1 failed');
     assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
     assert.deepEqual(await readdir(work), []);
+  });
+
+  it('`report` refuses a findings file whose findings are not grouped by account (the counts would be wrong)', async () => {
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    await commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arriv5', shards: [shardFindings(SUB_A, 3), shardFindings(SUB_B, 2)] });
+    const lines = (await readFile(join(dir, 'findings.ndjson'), 'utf8')).split('\n').filter(Boolean);
+    // The same lines, one moved into the next account's run: as many lines, not grouped.
+    const [moved] = lines.splice(0, 1);
+    lines.splice(RULES.length, 0, moved ?? '');
+    await writeFile(join(dir, 'findings.ndjson'), `${lines.join('\n')}\n`);
+    const out = await fresh('pa-out-');
+    await assert.rejects(rerenderReports({ scanDir: dir, formats: ['json', 'html'], outDir: out }), /holds 7 run\(s\) of one account's findings, but scan.json says 5 account\(s\): its findings are not grouped by account/);
+    assert.deepEqual(await readdir(out), [], 'nothing written');
   });
 
   it('parts that arrive and read no subscription: refused once they are all read, nothing written', async () => {
@@ -406,7 +419,7 @@ describe('a commit reads parts as their shards finish (issue 17)', () => {
       part: { ...p.part, accounts: 0, subscriptions: p.part.subscriptions.map((s) => ({ ...s, status: 'unreadable' as const, reason: '403 AuthorizationFailed' })) },
     });
     await assert.rejects(
-      commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arrive4', shards: [[], []], arriving: (ps) => ps.map((p) => Promise.resolve(unread(p))) }),
+      commit({ dir, work, scanId: '2026-11-21T03-00-00Z-arriv4', shards: [[], []], arriving: (ps) => ps.map((p) => Promise.resolve(unread(p))) }),
       /no subscription could be read: 0 of 2/,
     );
     assert.deepEqual(await readdir(dir), []);
