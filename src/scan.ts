@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import pLimit from 'p-limit';
 import type { AzureClients } from './collect/clients.js';
 import { GRAPH_CONCURRENCY, type ProgressLog, type ScanScope } from './collect/collector.js';
+import { withRequestPriority } from './collect/throttle.js';
 import type { Policy } from './config/policy.js';
 import type { Finding } from './domain/rule.js';
 import { type AfterCommit, commitScan } from './pipeline/commit.js';
@@ -92,7 +93,8 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // are done, while later shards are still read and evaluated.
   const runs = plan.shards.map((s) =>
     limit(async () => {
-      const shard = await evaluateShard({
+      // Its Resource Graph pages go before later shards' while the quota is the limit (collect/throttle.ts).
+      const shard = await withRequestPriority(s.index, () => evaluateShard({
         plan,
         index: s.index,
         context: planned.prepared as PreparedTenant,
@@ -104,7 +106,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ...(options.workDir ? { workDir: options.workDir } : {}),
         retainFindings: options.retainFindings ?? false,
         onFindings,
-      });
+      }));
       evaluated.push(shard);
       return shard;
     }),

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
   isRestError,
@@ -51,6 +52,21 @@ export interface ThrottleOptions {
    * Graph's quota is per user).
    */
   readonly scopeOf?: (request: PipelineRequest) => string;
+}
+
+/** The priority of the requests a caller makes (`withRequestPriority`), across its awaits. */
+const requestPriority = new AsyncLocalStorage<number>();
+
+/**
+ * Runs `work` with its requests at `priority` (lower goes first) for a client-side window
+ * (`ThrottleOptions.window`): when the window is full, a freed slot goes to the waiting request of
+ * the lowest priority number, ties to whichever asked first. Requests made outside any priority
+ * rank before every prioritised one. A scan runs each shard at its shard index, so while the
+ * Resource Graph quota is the limit the shards finish in shard order, the order the commit reads
+ * their findings in (pipeline/commit.ts), instead of in rounds.
+ */
+export function withRequestPriority<T>(priority: number, work: () => Promise<T>): Promise<T> {
+  return requestPriority.run(priority, work);
 }
 
 /**
@@ -162,6 +178,14 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   const inFlightBy = new Map<string, number>();
   const scopeOf = options.scopeOf ?? (() => '');
   let quotaResetAt = 0;
+  // Requests waiting for a slot of the window, by priority (count each): a freed slot is left to a
+  // waiter of a lower priority number (withRequestPriority).
+  const waiting = new Map<number, number>();
+  const moreUrgent = (priority: number) => {
+    let n = 0;
+    for (const [p, count] of waiting) if (p < priority) n += count;
+    return n;
+  };
   const ownSends = (t: number) => {
     if (!options.window) return 0;
     while (sent.length > 0 && (sent[0] ?? 0) <= t - options.window.windowMs) sent.shift();
@@ -176,6 +200,23 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
   }
 
   async function pace(scope: string): Promise<void> {
+    const priority = requestPriority.getStore() ?? Number.NEGATIVE_INFINITY;
+    let queued = false;
+    const queue = (on: boolean) => {
+      if (on === queued) return;
+      queued = on;
+      const n = (waiting.get(priority) ?? 0) + (on ? 1 : -1);
+      if (n === 0) waiting.delete(priority);
+      else waiting.set(priority, n);
+    };
+    try {
+      await paceAt(scope, priority, queue);
+    } finally {
+      queue(false);
+    }
+  }
+
+  async function paceAt(scope: string, priority: number, queue: (on: boolean) => void): Promise<void> {
     for (;;) {
       const t = now();
       if (blockedUntil > t) {
@@ -192,7 +233,14 @@ export function throttlingPolicy(options: ThrottleOptions = {}, stats: RequestSt
         continue;
       }
       if (options.window && ownSends(t) >= options.window.limit) {
+        queue(true);
         await wait((sent[0] ?? t) + options.window.windowMs - t, 'request window full');
+        continue;
+      }
+      // A free slot this request may not take: the waiters more urgent than it take the free slots first.
+      if (options.window && options.window.limit - ownSends(t) <= moreUrgent(priority)) {
+        queue(true);
+        await sleep(20);
         continue;
       }
       if (options.window) sent.push(t);

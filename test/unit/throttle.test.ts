@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { createHttpHeaders, createPipelineRequest, type PipelineResponse, RestError } from '@azure/core-rest-pipeline';
-import { newStats, parseResetsAfter, throttlingPolicy } from '../../src/collect/throttle.js';
+import { newStats, parseResetsAfter, throttlingPolicy, withRequestPriority } from '../../src/collect/throttle.js';
 import { fakeClock } from '../helpers/clock.js';
 
 function response(status: number, headers: Record<string, string> = {}): PipelineResponse {
@@ -82,6 +82,42 @@ describe('throttling policy', () => {
       assert.ok((sentAt[i] ?? 0) - (sentAt[i - 15] ?? 0) >= 5000, `request ${i} too early`);
     }
     assert.equal((sentAt[30] ?? 0) - (sentAt[0] ?? 0), 10_000);
+  });
+
+  it('gives a freed slot of a full window to the most urgent waiter (withRequestPriority), in order of asking among equals', async () => {
+    // A scheduler of its own: sleeps resolve in order of their end time (then of asking), and only
+    // once every request has run as far as it can, so the order is decided by the policy alone.
+    let t = 0;
+    let seq = 0;
+    const timers: { at: number; seq: number; wake: () => void }[] = [];
+    const sleep = (ms: number) => new Promise<void>((wake) => timers.push({ at: t + ms, seq: seq++, wake }));
+    const settle = () => new Promise<void>((r) => setImmediate(r));
+    const policy = throttlingPolicy({ now: () => t, sleep, window: { limit: 2, windowMs: 1000 } });
+    const order: string[] = [];
+    const send = (name: string, priority?: number) => {
+      const go = () =>
+        policy.sendRequest(createPipelineRequest({ url: 'https://127.0.0.1/x' }), async () => {
+          order.push(`${name}@${t}`);
+          return response(200);
+        });
+      return priority === undefined ? go() : withRequestPriority(priority, go);
+    };
+    const all = Promise.all([send('a1', 1), send('a2', 1), send('a3', 1), send('b1', 0), send('b2', 0), send('b3', 0), send('c1')]);
+    let done = false;
+    void all.then(() => (done = true));
+    for (let steps = 0; !done && steps < 1000; steps++) {
+      await settle();
+      timers.sort((x, y) => x.at - y.at || x.seq - y.seq);
+      const next = timers.shift();
+      if (!next) continue;
+      t = Math.max(t, next.at);
+      next.wake();
+    }
+    await all;
+    // a1 and a2 take the empty window; at 1000 ms its two slots go to c1 (no priority: before all)
+    // and b1 (b1 woke first, and one slot was left beside c1's); then b2, b3 (priority 0) and a3
+    // (priority 1, though it asked before every b) last.
+    assert.deepEqual(order, ['a1@0', 'a2@0', 'b1@1000', 'c1@1000', 'b2@2000', 'b3@2000', 'a3@3000']);
   });
 
   it('waits for the quota to reset when the server says none is left', async () => {
