@@ -8,7 +8,8 @@ import { GRAPH_CONCURRENCY, type ProgressLog, type ScanScope } from './collect/c
 import { withRequestPriority } from './collect/throttle.js';
 import type { Policy } from './config/policy.js';
 import type { Finding } from './domain/rule.js';
-import { type AfterCommit, commitScan } from './pipeline/commit.js';
+import { type AfterCommit, type ArrivingPart, commitScan } from './pipeline/commit.js';
+import { LiveFindings } from './pipeline/liveFindings.js';
 import { type PlannedScan, planScan, requestCounters, requestDelta, type ScanPlan } from './pipeline/plan.js';
 import type { PreparedTenant } from './collect/normalize.js';
 import { scopeSpec } from './pipeline/scope.js';
@@ -89,9 +90,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
     first = undefined;
   };
   const evaluated: EvaluatedShard[] = [];
+  // Each shard's findings as it writes them: the commit's pass reads a shard while it runs once the shards before it are read.
+  const live = plan.shards.map(() => new LiveFindings());
   // Shards in shard order: the commit reads each one's findings as soon as it and those before it
   // are done, while later shards are still read and evaluated.
-  const runs = plan.shards.map((s) =>
+  const runs = plan.shards.map((s, i) =>
     limit(async () => {
       // Its Resource Graph pages go before later shards' while the quota is the limit (collect/throttle.ts).
       const shard = await withRequestPriority(s.index, () => evaluateShard({
@@ -106,6 +109,7 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
         ...(options.workDir ? { workDir: options.workDir } : {}),
         retainFindings: options.retainFindings ?? false,
         onFindings,
+        live: live[i],
       }));
       evaluated.push(shard);
       return shard;
@@ -114,15 +118,21 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   // Settled, not raced: a failing shard's siblings finish, so the `finally` below removes every file.
   // The context is dropped once no shard needs it.
   const settled = Promise.allSettled(runs).then(() => (planned.prepared = undefined));
-  const parts = runs.map((run) =>
-    run.then((s) => ({
-      part: s.part,
-      findings: fileFindings(s.findingsFile),
-      copyFindings: async (out: Writable) => {
-        for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
+  const parts = runs.map(
+    (run, i): ArrivingPart => ({
+      done: run.then((s) => ({
+        part: s.part,
+        findings: fileFindings(s.findingsFile),
+        copyFindings: async (out: Writable) => {
+          for await (const chunk of createReadStream(s.findingsFile)) await writeChunk(out, chunk as Buffer);
+        },
+        states: () => readJsonLines<AccountState>(createReadStream(s.statesFile, { encoding: 'utf8' })),
+      })),
+      copyWhileMade: (out) => {
+        const l = live[i];
+        return l && !l.settled ? l.copyWhileMade(out) : undefined;
       },
-      states: () => readJsonLines<AccountState>(createReadStream(s.statesFile, { encoding: 'utf8' })),
-    })),
+    }),
   );
   try {
     const scan = await commitScan({

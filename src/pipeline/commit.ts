@@ -10,9 +10,11 @@ import type { TrendPoint } from '../reports/trend.js';
 import { ReportWriter } from '../reports/writer.js';
 import type { AccountState } from '../store/accountState.js';
 import type { Artifact, FindingSource } from '../store/artifact.js';
+import type { FindingBytes } from '../reports/writer.js';
 import type { ScanDocument } from '../store/scanDocument.js';
 import type { ScanStore, StoredScan } from '../store/stores.js';
 import { rulesOf } from './evaluate.js';
+import { RestartPass } from './liveFindings.js';
 import { planPolicy, type RequestCounts, type ScanPlan } from './plan.js';
 import type { ShardPart } from './shard.js';
 import { warnUnseenResourceGroups } from './scope.js';
@@ -38,6 +40,20 @@ export interface PartToCommit {
   states(): AsyncIterable<AccountState>;
 }
 
+/**
+ * A part whose shard runs in this process: the part once the shard finished, and its findings as
+ * the shard writes them (pipeline/liveFindings.ts), so the pass reads the shard while it runs.
+ */
+export interface ArrivingPart {
+  readonly done: Promise<PartToCommit>;
+  /**
+   * Copies the shard's findings to `out` as it writes them; resolves once the shard finished and
+   * every finding was copied; undefined when the shard has already finished (read `done`'s part).
+   * @throws RestartPass (liveFindings.ts) when what was copied is no longer the shard's findings; the shard's error
+   */
+  copyWhileMade(out: Writable): Promise<void> | undefined;
+}
+
 /** What runs after every store committed: alerting, account states. Its errors are logged, never thrown. */
 export type AfterCommit = (o: {
   scan: ScanDocument;
@@ -54,9 +70,10 @@ export interface CommitOptions {
   /**
    * The parts there are, any order; or the parts as their shards finish in this process: promises
    * in shard order, each read as soon as it and those before it are settled, while later shards
-   * are still read and evaluated. A rejected promise fails the commit (nothing is written).
+   * are still read and evaluated; or arriving parts in shard order, each read while its shard runs
+   * once those before it are read. A rejected promise fails the commit (nothing is written).
    */
-  readonly parts: readonly PartToCommit[] | readonly Promise<PartToCommit>[];
+  readonly parts: readonly PartToCommit[] | readonly Promise<PartToCommit>[] | readonly ArrivingPart[];
   /** Shards that did not report, and why their subscriptions are unreadable (by shard index). */
   readonly missing?: { readonly shards: ScanPlan['shards']; readonly reason: (shard: number) => string };
   readonly stores: readonly ScanStore[];
@@ -170,41 +187,55 @@ export function queryPlanLines(scan: ScanDocument): string[] {
  *   new scan, the failing one keeps its previous)
  */
 export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
-  const arriving = o.parts.some(isPromised);
-  // A part that fails is thrown when the pass reaches it (in shard order); until then it is handled here.
-  for (const p of o.parts) if (isPromised(p)) Promise.resolve(p).catch(() => undefined);
-  const given = arriving ? o.parts : [...(o.parts as readonly PartToCommit[])].sort((a, b) => a.part.index - b.part.index);
+  const given = partsOf(o.parts);
+  const arriving = given.some((p) => p.copyWhileMade !== undefined);
   const requests = () => (typeof o.requests === 'function' ? o.requests() : o.requests);
   // Parts all here: a scan that read no subscription is refused before any finding is read. Parts
   // still arriving: once they are all read, below (the pass's files are then removed, nothing is written).
-  if (!arriving) refuseUnread(o, given as PartToCommit[]);
+  if (!arriving) refuseUnread(o, await Promise.all(given.map((p) => p.done)));
   const previous = await previousScan(o.stores, o.log);
   const history = await storedHistory(o.stores, o.log);
   let baseline: Baseline | undefined;
   if (previous) baseline = await loadBaseline(previous.scan.scanId, previous.scan.finishedAt, previous.findings).catch(() => undefined);
+  const passOptions: PassOptions = { rules: scanRules(o.plan), formats: o.formats ?? REPORT_FORMATS, previous: baseline, history, workDir: o.workDir };
+  let parts: PartToCommit[] = [];
+  let scan: ScanDocument | undefined;
   // One pass over the parts feeds the summary, findings.ndjson and every report (reports/writer.ts).
-  const pass = await openPass({ rules: scanRules(o.plan), formats: o.formats ?? REPORT_FORMATS, previous: baseline, history, workDir: o.workDir });
-  const parts: PartToCommit[] = [];
-  let scan: ScanDocument;
-  try {
-    const summary = await pass.read(
-      (async function* () {
-        for (const p of given) {
-          const part = await p;
-          parts.push(part);
-          yield part;
-        }
-      })(),
-    );
-    if (arriving) refuseUnread(o, parts);
-    scan = scanDocument({ ...o, parts, requests: requests(), summary, finishedAt: o.now() });
-    const artifacts = await pass.finish(scan);
-    for (const store of o.stores) {
-      await store.save(scan, artifacts);
-      o.log(`written to ${store.location}`);
+  // It reads a part while its shard runs when it can; if what it read stops being the shard's
+  // findings (RestartPass), it starts again from the finished parts' files.
+  for (let live = true; scan === undefined; live = false) {
+    const pass = await openPass(passOptions);
+    parts = [];
+    try {
+      const summary = await pass.read(
+        (async function* (): AsyncGenerator<FindingBytes> {
+          for (const p of given) {
+            const whileMade = live ? p.copyWhileMade : undefined;
+            if (whileMade) {
+              yield (out) => whileMade(out) ?? p.done.then((part) => part.copyFindings(out));
+              parts.push(await p.done);
+            } else {
+              const part = await p.done;
+              parts.push(part);
+              yield (out) => part.copyFindings(out);
+            }
+          }
+        })(),
+      );
+      if (arriving) refuseUnread(o, parts);
+      const finished = scanDocument({ ...o, parts, requests: requests(), summary, finishedAt: o.now() });
+      const artifacts = await pass.finish(finished);
+      for (const store of o.stores) {
+        await store.save(finished, artifacts);
+        o.log(`written to ${store.location}`);
+      }
+      scan = finished;
+    } catch (error) {
+      if (!(error instanceof RestartPass) || !live) throw error;
+      o.log(`the report pass starts again from the shards' files: ${error.message}`);
+    } finally {
+      await pass.remove();
     }
-  } finally {
-    await pass.remove();
   }
   for (const line of queryPlanLines(scan)) o.log(line);
   o.log(`scan ${scan.scanId} committed from ${parts.length} of ${o.plan.shards.length} shard(s): ${scanOutcomeLine(scan)}`);
@@ -225,8 +256,27 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
 }
 
 /** A part still being made (a promise or any thenable), not a part. */
-function isPromised(p: PartToCommit | PromiseLike<PartToCommit>): p is PromiseLike<PartToCommit> {
+function isPromised(p: PartToCommit | PromiseLike<PartToCommit> | ArrivingPart): p is PromiseLike<PartToCommit> {
   return typeof (p as { then?: unknown }).then === 'function';
+}
+
+/** A part given as an arriving part, its shard run here. */
+function isArriving(p: PartToCommit | PromiseLike<PartToCommit> | ArrivingPart): p is ArrivingPart {
+  return typeof (p as { copyWhileMade?: unknown }).copyWhileMade === 'function';
+}
+
+/** A commit's parts in the order read: given parts sorted by shard index, promises and arriving parts in the order given. */
+function partsOf(parts: CommitOptions['parts']): { done: Promise<PartToCommit>; copyWhileMade?: ArrivingPart['copyWhileMade'] }[] {
+  const out = parts.map((p) => {
+    if (isArriving(p)) return { done: p.done, copyWhileMade: (w: Writable) => p.copyWhileMade(w) };
+    if (isPromised(p)) return { done: Promise.resolve(p), copyWhileMade: (): undefined => undefined };
+    return { done: Promise.resolve(p) };
+  });
+  // A part that fails is thrown when the pass reaches it (in shard order); until then it is handled here.
+  for (const p of out) p.done.catch(() => undefined);
+  if (parts.some((p) => isPromised(p) || isArriving(p))) return out;
+  const byShard = (parts as readonly PartToCommit[]).map((p, i) => ({ index: p.part.index, read: out[i] as (typeof out)[number] }));
+  return byShard.sort((a, b) => a.index - b.index).map((p) => p.read);
 }
 
 /**
@@ -244,8 +294,8 @@ const EMPTY_REQUESTS: RequestCounts = { graphPages: 0, graphRequests: 0, armRequ
 
 /** The commit's one pass over the findings (reports/writer.ts). */
 interface FindingsPass {
-  /** Reads the parts in order, each as it arrives; resolves with the findings' summary. */
-  read(parts: AsyncIterable<PartToCommit>): Promise<ScanDocument['summary']>;
+  /** Reads the parts' findings in order, each as it arrives; resolves with the findings' summary. */
+  read(parts: AsyncIterable<FindingBytes>): Promise<ScanDocument['summary']>;
   finish(scan: ScanDocument): Promise<Artifact[]>;
   /** Removes the temporary files; never throws. */
   remove(): Promise<void>;
@@ -269,11 +319,7 @@ async function openPass(options: PassOptions): Promise<FindingsPass> {
   const writer = await ReportWriter.open({ scan: { rules: options.rules }, ...options, findingsFile: true, observe: (f) => summary.add(f) });
   return {
     async read(parts) {
-      await writer.read(
-        (async function* () {
-          for await (const p of parts) yield (out: Writable) => p.copyFindings(out);
-        })(),
-      );
+      await writer.read(parts);
       return summary.build();
     },
     finish: (scan) => writer.finish(scan),

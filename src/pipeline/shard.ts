@@ -14,6 +14,7 @@ import type { Finding } from '../domain/rule.js';
 import type { AccessLogReading, AccountSnapshot, CloudName, CosmosRoleAssignments } from '../domain/snapshot.js';
 import { writeChunk } from '../store/artifact.js';
 import { faultPoint } from '../testing/faults.js';
+import type { LiveFindings } from './liveFindings.js';
 import { evaluateAccounts, isDeepCandidate } from './evaluate.js';
 import { type RequestCounts, requestCounters, requestDelta, type ScanPlan } from './plan.js';
 import { ResourceGroupFilter } from './scope.js';
@@ -137,6 +138,8 @@ export async function evaluateShard(o: {
   retainFindings?: boolean;
   /** Called after an account's findings reached the findings file (for the bench's time to first finding). */
   onFindings?: () => void;
+  /** Told of every batch and of the findings text in its file as it is written, for the commit's pass to read meanwhile (in process). */
+  live?: LiveFindings;
 }): Promise<EvaluatedShard> {
   const { plan, policy, clients, log } = o;
   const shard = plan.shards.find((s) => s.index === o.index);
@@ -152,6 +155,8 @@ export async function evaluateShard(o: {
   const sink = (subscriptions: readonly string[]): AccountBatchSink => {
     const out = new BatchOutput(`${base}-${batches}.ndjson`, `${base}-${batches}.states.ndjson`);
     batches += 1;
+    const live = o.live;
+    const liveBatch = live?.startBatch(out.findingsFile) ?? -1;
     open.add(out);
     // Only this batch's subscriptions are readable while its rows are normalized.
     const prepared: PreparedTenant = { ...o.context, problems: out.problems, readableSubscriptions: new Set(subscriptions.map((s) => s.toLowerCase())) };
@@ -183,7 +188,11 @@ export async function evaluateShard(o: {
         let statesText = '';
         let unwritten = 0;
         const write = async () => {
-          if (findingsText !== '') await writeChunk(out.findings, findingsText);
+          if (findingsText !== '' && live) {
+            // In the file before the pass is told of it: a pass that reaches this shard reads the file up to there.
+            await writeFlushed(out.findings, findingsText);
+            await live.written(liveBatch, findingsText);
+          } else if (findingsText !== '') await writeChunk(out.findings, findingsText);
           if (statesText !== '') await writeChunk(out.states, statesText);
           findingsText = '';
           statesText = '';
@@ -206,9 +215,11 @@ export async function evaluateShard(o: {
         await out.close();
         open.delete(out);
         kept.push(out);
+        live?.kept(liveBatch);
       },
       discard: async () => {
         open.delete(out);
+        live?.discarded(liveBatch);
         await out.remove();
       },
     };
@@ -237,12 +248,19 @@ export async function evaluateShard(o: {
       requests: requestDelta(requestCounters(clients), before),
     };
     log(`shard ${o.index}: ${part.accounts} account(s) evaluated`);
+    o.live?.end();
     return { part, findingsFile, statesFile, retained: kept.flatMap((b) => b.retained) };
   } catch (error) {
+    o.live?.fail(error);
     await Promise.all([...open, ...kept].map((b) => b.remove()));
     await Promise.all([rm(`${base}.ndjson`, { force: true }), rm(`${base}.states.ndjson`, { force: true })]);
     throw error;
   }
+}
+
+/** Writes `text` and resolves once the file has it (the write's callback). */
+function writeFlushed(out: WriteStream, text: string): Promise<void> {
+  return new Promise((resolve, reject) => out.write(text, (error) => (error ? reject(error) : resolve())));
 }
 
 /** Makes `target` the concatenation of `files` (renaming the only one, appending several), removing them. */

@@ -2,22 +2,23 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
+import { PassThrough, type Writable } from 'node:stream';
 import { describe, it, vi } from 'vitest';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse } from 'csv-parse/sync';
 import { defaultPolicy, describePolicy } from '../../src/config/policy.js';
 import type { Finding, Outcome } from '../../src/domain/rule.js';
-import { commitScan, type PartToCommit } from '../../src/pipeline/commit.js';
+import { type ArrivingPart, commitScan, type PartToCommit } from '../../src/pipeline/commit.js';
 import { rulesOf } from '../../src/pipeline/evaluate.js';
+import { RestartPass } from '../../src/pipeline/liveFindings.js';
 import type { ScanPlan } from '../../src/pipeline/plan.js';
 import { CSV_COLUMNS } from '../../src/reports/csv.js';
 import type { ReportFormat } from '../../src/reports/index.js';
 import { rerenderReports } from '../../src/reports/rerender.js';
 import { remediationFor } from '../../src/reports/remediation.js';
 import type { ReportSummary } from '../../src/reports/summary.js';
-import { copyFile, fileFindings, FindingsFormatError } from '../../src/store/artifact.js';
+import { copyFile, fileFindings, FindingsFormatError, writeChunk } from '../../src/store/artifact.js';
 import type { ScanDocument } from '../../src/store/scanDocument.js';
 import { DirectoryStore, type ScanStore } from '../../src/store/stores.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -140,8 +141,9 @@ interface CommitCase {
   stores?: ScanStore[];
   /** Where to count the reads (to see them when the commit throws). */
   reads?: Reads;
-  /** What the commit is given of the parts (shard order): e.g. promises that settle later. */
-  arriving?: (parts: PartToCommit[]) => Array<Promise<PartToCommit>>;
+  /** What the commit is given of the parts (shard order): e.g. promises that settle later, or parts read while made. */
+  arriving?: (parts: PartToCommit[]) => Array<Promise<PartToCommit>> | ArrivingPart[];
+  log?: (line: string) => void;
 }
 
 async function commit(o: CommitCase): Promise<Committed> {
@@ -155,7 +157,7 @@ async function commit(o: CommitCase): Promise<Committed> {
       stores: o.stores ?? [new DirectoryStore(o.dir)],
       ...(o.formats ? { formats: o.formats } : {}),
       requests: ZERO,
-      log: () => {},
+      log: o.log ?? (() => {}),
       now: () => new Date('2026-11-21T03:05:00.000Z'),
       workDir: o.work,
     });
@@ -397,6 +399,65 @@ describe('a commit reads parts as their shards finish (issue 17)', () => {
     assert.deepEqual(reads.copied, [0], 'shard 0 was read before shard 1 failed');
     assert.equal(await readFile(join(dir, 'scan.json'), 'utf8'), before);
     assert.deepEqual(await readdir(work), []);
+  });
+
+  it('reads a part while its shard makes it: the pass does not wait for the part to be done', { timeout: 60_000 }, async () => {
+    const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    const c = await commit({
+      dir, work, scanId: '2026-11-21T03-00-00Z-arriv6', shards,
+      arriving: ([zero, one]) => {
+        assert.ok(zero && one);
+        // Shard 0 is done only once its findings went to the pass as it made them: a commit that
+        // waited for the part before reading would never finish (the test would time out).
+        let done!: (p: PartToCommit) => void;
+        const zeroDone = new Promise<PartToCommit>((resolve) => (done = resolve));
+        const whileMade = async (out: Writable) => {
+          for (const f of shards[0] ?? []) await writeChunk(out, `${JSON.stringify(f)}\n`);
+          done(zero);
+        };
+        return [
+          { done: zeroDone, copyWhileMade: whileMade },
+          { done: Promise.resolve(one), copyWhileMade: () => undefined },
+        ];
+      },
+    });
+    assert.equal(c.scan.coverage.accounts, 6);
+    assert.deepEqual(c.reads.copies, [1], 'shard 0 read as it was made, shard 1 (already done) from its file');
+    assert.equal(await c.file('findings.ndjson'), shards.flat().map((f) => `${JSON.stringify(f)}\n`).join(''), 'shard order');
+    assert.deepEqual(await readdir(work), []);
+  });
+
+  it('a pass that read findings its shard then discarded (a batch whose read failed) starts again from the finished parts', async () => {
+    const shards = [shardFindings(SUB_A, 3), shardFindings(SUB_B, 3)];
+    const [dir, work] = [await fresh('pa-one-'), await fresh('pa-work-')];
+    const logs: string[] = [];
+    const stray = shardFindings(SUB_B, 1)[0];
+    assert.ok(stray);
+    const c = await commit({
+      dir, work, scanId: '2026-11-21T03-00-00Z-arriv7', shards, log: (l) => logs.push(l),
+      arriving: ([zero, one]) => {
+        assert.ok(zero && one);
+        return [
+          {
+            done: Promise.resolve(zero),
+            copyWhileMade: async (out: Writable) => {
+              // A batch's first page, read by the pass, then the batch discarded.
+              await writeChunk(out, `${JSON.stringify({ ...stray, accountName: 'discarded' })}\n`);
+              throw new RestartPass('a batch of the shard was discarded after the pass read part of it');
+            },
+          },
+          { done: Promise.resolve(one), copyWhileMade: () => undefined },
+        ];
+      },
+    });
+    assert.equal(await c.file('findings.ndjson'), shards.flat().map((f) => `${JSON.stringify(f)}\n`).join(''), 'only the parts\' findings');
+    assert.ok(!(await c.file('report.csv')).includes('discarded'), 'no report has the discarded finding');
+    const counted = OUTCOMES.reduce((n, o) => n + c.scan.summary.byOutcome[o], 0);
+    assert.equal(counted, shards.flat().length, 'the summary counts the parts\' findings alone');
+    assert.deepEqual(c.reads.copies, [0, 1], 'the second pass read both parts from their files');
+    assert.ok(logs.some((l) => /the report pass starts again from the shards' files: a batch of the shard was discarded/.test(l)), logs.join('\n'));
+    assert.deepEqual(await readdir(work), [], 'the first pass\'s files are gone too');
   });
 
   it('`report` refuses a findings file whose findings are not grouped by account (the counts would be wrong)', async () => {
