@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'vitest';
 import { createAzureClients, developmentCredential } from '../../src/collect/clients.js';
 import { defaultPolicy } from '../../src/config/policy.js';
 import { evaluateShard } from '../../src/pipeline/shard.js';
-import { planOf } from '../../src/scan.js';
+import { planOf, runScan } from '../../src/scan.js';
+import { DirectoryStore } from '../../src/store/stores.js';
 import { generateTenant } from '../../src/simulator/generate.js';
 import { type SimulatorRequest, type SimulatorResponse, startArmSimulator } from '../../src/simulator/server.js';
 
@@ -91,6 +94,67 @@ describe('a shard streams its accounts page by page', () => {
     } finally {
       await rm(shard.findingsFile, { force: true });
       await rm(shard.statesFile, { force: true });
+    }
+  });
+
+  it('a whole scan: a batch that fails after the report pass read some of its pages reaches no report (the pass starts again)', async () => {
+    // 301 subscriptions: shard 0 (300 of them, its accounts 20 to a page) fails on its sixth page;
+    // shard 1 (one subscription) is read. The pass reads shard 0 while it runs.
+    const wide = generateTenant({ accounts: 400, subscriptions: 301, seed: 17 });
+    let shardZeroPages = 0;
+    const sim = await startArmSimulator({
+      tenant: wide,
+      quota: { limit: 100_000, windowMs: 5000, enforce: false, retryAfter: true },
+      fault: (r) => {
+        if (!isAccountPage(r) || ((r.body?.subscriptions as unknown[] | undefined)?.length ?? 0) < 300) return undefined;
+        shardZeroPages += 1;
+        if (shardZeroPages <= 5) return undefined;
+        // The sixth page fails once the pass has written some of shard 0's findings (a condition, not a delay).
+        return passHasRead().then(() => ({ status: 500, body: { error: { code: 'InternalServerError', message: 'boom' } } }));
+      },
+    });
+    const dir = await mkdtemp(join(tmpdir(), 'pa-restart-'));
+    const passHasRead = async () => {
+      for (let i = 0; i < 2000; i++) {
+        const passDir = (await readdir(dir)).find((n) => n.startsWith('pa-report-files-'));
+        const size = passDir ? await stat(join(dir, passDir, 'findings.ndjson')).then((s) => s.size, () => 0) : 0;
+        if (size > 0) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error('the pass never read shard 0');
+    };
+    const logs: string[] = [];
+    try {
+      const clients = createAzureClients({
+        armEndpoint: sim.url,
+        credential: developmentCredential(sim.url),
+        caCertificates: sim.caCertificate,
+        pageSize: PAGE,
+        throttle: { baseDelayMs: 1, window: { limit: 10_000, windowMs: 5000 } },
+      });
+      const policy = defaultPolicy();
+      const { scan } = await runScan({
+        scope: { subscriptions: [], managementGroups: [] },
+        policy,
+        deepInspection: false,
+        clients,
+        stores: [new DirectoryStore(dir)],
+        workDir: dir,
+        log: (l) => logs.push(l),
+      });
+      assert.ok(logs.some((l) => /the report pass starts again from the shards' files/.test(l)), 'the pass had read part of the discarded batch');
+      const unreadable = scan.coverage.subscriptions.filter((c) => c.status === 'unreadable');
+      assert.equal(unreadable.length, 300, 'shard 0\'s subscriptions are unreadable');
+      const read = new Set(scan.coverage.subscriptions.filter((c) => c.status === 'read').map((c) => c.id.toLowerCase()));
+      const lines = (await readFile(join(dir, 'findings.ndjson'), 'utf8')).split('\n').filter(Boolean);
+      assert.equal(lines.length, scan.coverage.accounts * scan.rules.length, 'findings of the accounts read alone');
+      for (const l of lines) assert.ok(read.has((JSON.parse(l) as { subscriptionId: string }).subscriptionId.toLowerCase()), l.slice(0, 200));
+      const csvRows = (await readFile(join(dir, 'report.csv'), 'utf8')).split('\r\n').filter(Boolean).length - 1;
+      assert.equal(csvRows, lines.length, 'report.csv has the same findings');
+      assert.ok(shardZeroPages > 5);
+    } finally {
+      await sim.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
