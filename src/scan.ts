@@ -92,11 +92,11 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
   const evaluated: EvaluatedShard[] = [];
   // Each shard's findings as it writes them: the commit's pass reads a shard while it runs once the shards before it are read.
   const live = plan.shards.map(() => new LiveFindings());
-  // Shards in shard order: the commit reads each one's findings as soon as it and those before it
-  // are done, while later shards are still read and evaluated.
+  // Shards in shard order: the commit reads each one's findings while it runs, once those before it
+  // are read, and later shards are still read and evaluated meanwhile.
   const runs = plan.shards.map((s, i) =>
     limit(async () => {
-      // Its Resource Graph pages go before later shards' while the quota is the limit (collect/throttle.ts).
+      // Its Resource Graph pages go before later shards' when the client's window is full (collect/throttle.ts).
       const shard = await withRequestPriority(s.index, () => evaluateShard({
         plan,
         index: s.index,
@@ -115,6 +115,9 @@ export async function runScan(options: ScanOptions): Promise<ScanResult> {
       return shard;
     }),
   );
+  // A shard that ends or fails anywhere (even before it reads a page) ends what the pass reads of it,
+  // so a pass reading it never waits for text that will not come.
+  runs.forEach((run, i) => run.then(() => live[i]?.end(), (error: unknown) => live[i]?.fail(error)));
   // Settled, not raced: a failing shard's siblings finish, so the `finally` below removes every file.
   // The context is dropped once no shard needs it.
   const settled = Promise.allSettled(runs).then(() => (planned.prepared = undefined));

@@ -59,11 +59,13 @@ const requestPriority = new AsyncLocalStorage<number>();
 
 /**
  * Runs `work` with its requests at `priority` (lower goes first) for a client-side window
- * (`ThrottleOptions.window`): when the window is full, a freed slot goes to the waiting request of
- * the lowest priority number, ties to whichever asked first. Requests made outside any priority
- * rank before every prioritised one. A scan runs each shard at its shard index, so while the
- * Resource Graph quota is the limit the shards finish in shard order, the order the commit reads
- * their findings in (pipeline/commit.ts), instead of in rounds.
+ * (`ThrottleOptions.window`): a request that found the window full is counted as waiting, and a
+ * free slot is left to the waiting requests of lower priority numbers first; among equals, whichever
+ * polls first. Requests made outside any priority rank before every prioritised one. Only the
+ * window's waits are ordered: after a 429 (`Retry-After`, one request at a time) or when the
+ * server's quota header says none is left, requests go in the order they poll. A scan runs each
+ * shard at its shard index, so while its Resource Graph window is full the earlier shards' pages
+ * go first, the order the commit reads their findings in (pipeline/commit.ts).
  */
 export function withRequestPriority<T>(priority: number, work: () => Promise<T>): Promise<T> {
   return requestPriority.run(priority, work);

@@ -7,9 +7,10 @@ import { writeChunk } from '../store/artifact.js';
  * the shard still runs, in the same process: the pass reads a shard's findings once the shards
  * before it are read, and without this it would wait for the shard to finish. Nothing is held for a
  * shard the pass has not reached: what the shard wrote before the pass reached it is read from the
- * shard's batch files, what it writes after is handed over in memory (at most `maxQueuedChars` of
- * text, then the shard waits for the pass). The bytes the pass reads are the bytes of the shard's
- * files, in the same order.
+ * shard's batch files, what it writes after is handed over in memory (up to `maxQueuedChars` of
+ * text plus the write being handed over, then the shard waits for the pass). The bytes the pass
+ * reads are the bytes of the shard's files, in the same order: a shard reads its batches one after
+ * another (collect/collector.ts `collectAccounts`), so only its last batch is ever being written.
  *
  * A batch of the shard's subscriptions can be discarded after some of its pages were written (its
  * read failed; pipeline/shard.ts, collect/collector.ts `collectAccounts`). If the pass had read any
@@ -31,7 +32,10 @@ export class LiveFindings {
   private wakeReader: (() => void) | undefined;
   private wakeWriter: (() => void) | undefined;
 
-  /** @param maxQueuedChars the most text (UTF-16 code units) handed over and not yet copied before the shard waits */
+  /**
+   * @param maxQueuedChars text handed over and not yet copied (UTF-16 code units: 4 MiB of JSON text
+   *   that is ASCII, up to 8 MiB otherwise) beyond which the shard waits for the pass. Default 4 M.
+   */
   constructor(private readonly maxQueuedChars = 4 * 1024 * 1024) {}
 
   /** The shard starts a batch whose findings go to `file`; returns the batch's number. */
@@ -95,8 +99,11 @@ export class LiveFindings {
 
   /**
    * Copies the shard's findings to `out` while the shard runs, until it ends. Call once, before the
-   * shard settled (`settled`).
-   * @throws RestartPass when a batch the pass read from was discarded; the shard's error when it failed
+   * shard settled (`settled`). When it returns or throws, nothing more is handed over and a shard
+   * waiting for room goes on.
+   * @throws RestartPass when a batch the pass read from was discarded; the shard's error when it
+   *   failed; the file system's error opening or reading a batch file; `out`'s write error; an Error
+   *   when called twice or when a batch file holds less than the shard said it wrote
    */
   async copyWhileMade(out: Writable): Promise<void> {
     if (this.used) throw new Error('LiveFindings.copyWhileMade: called twice');
@@ -116,8 +123,13 @@ export class LiveFindings {
   private async copy(out: Writable): Promise<void> {
     // What the files hold now: the batches so far, each up to what the shard wrote. Opened now, so a
     // file the shard renames when it ends (its batches joined) is still read.
-    const snapshot = this.batches.map((b, i) => ({ i, chars: b.chars, fd: b.state === 'discarded' || b.chars === 0 ? undefined : openSync(b.file, 'r') }));
+    const snapshot: { i: number; chars: number; fd: number | undefined }[] = [];
     try {
+      for (const [i, b] of this.batches.entries()) {
+        const s = { i, chars: b.chars, fd: undefined as number | undefined };
+        snapshot.push(s);
+        if (b.state !== 'discarded' && b.chars > 0) s.fd = openSync(b.file, 'r');
+      }
       for (const s of snapshot) {
         const b = this.batches[s.i];
         if (s.fd === undefined || !b) continue;
@@ -175,8 +187,9 @@ export class RestartPass extends Error {
 }
 
 /**
- * Copies the first `chars` characters of the UTF-8 file open as `fd` to `out`. The shard writes
- * JSON text, so characters and bytes differ only beyond ASCII: counted as decoded, exactly.
+ * Copies the first `chars` characters of the UTF-8 file open as `fd` to `out`, and closes `fd`. The
+ * shard writes JSON text, so characters and bytes differ only beyond ASCII: counted as decoded, exactly.
+ * @throws an Error when the file holds fewer than `chars` characters; the file's or `out`'s I/O error
  */
 async function copyPrefix(fd: number, chars: number, out: Writable): Promise<void> {
   if (chars === 0) {

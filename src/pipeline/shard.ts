@@ -227,6 +227,9 @@ export async function evaluateShard(o: {
 
   try {
     const read = await collectAccounts(clients.graph, shard.subscriptions, { log, tenantWide: plan.tenantWide, batch: sink });
+    // Every batch is kept or discarded: a pass reading this shard has had all of it. Before the files
+    // are joined (renamed, appended, removed): a pass that comes later reads the joined file instead.
+    o.live?.end();
     // One batch (the usual case) becomes the shard's files as it is; batches split after a refusal are appended in order.
     const findingsFile = `${base}.ndjson`;
     const statesFile = `${base}.states.ndjson`;
@@ -248,7 +251,6 @@ export async function evaluateShard(o: {
       requests: requestDelta(requestCounters(clients), before),
     };
     log(`shard ${o.index}: ${part.accounts} account(s) evaluated`);
-    o.live?.end();
     return { part, findingsFile, statesFile, retained: kept.flatMap((b) => b.retained) };
   } catch (error) {
     o.live?.fail(error);

@@ -114,10 +114,11 @@ describe('a shard streams its accounts page by page', () => {
       },
     });
     const dir = await mkdtemp(join(tmpdir(), 'pa-restart-'));
+    const work = await mkdtemp(join(tmpdir(), 'pa-restart-work-'));
     const passHasRead = async () => {
       for (let i = 0; i < 2000; i++) {
-        const passDir = (await readdir(dir)).find((n) => n.startsWith('pa-report-files-'));
-        const size = passDir ? await stat(join(dir, passDir, 'findings.ndjson')).then((s) => s.size, () => 0) : 0;
+        const passDir = (await readdir(work)).find((n) => n.startsWith('pa-report-files-'));
+        const size = passDir ? await stat(join(work, passDir, 'findings.ndjson')).then((s) => s.size, () => 0) : 0;
         if (size > 0) return;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -139,7 +140,7 @@ describe('a shard streams its accounts page by page', () => {
         deepInspection: false,
         clients,
         stores: [new DirectoryStore(dir)],
-        workDir: dir,
+        workDir: work,
         log: (l) => logs.push(l),
       });
       assert.ok(logs.some((l) => /the report pass starts again from the shards' files/.test(l)), 'the pass had read part of the discarded batch');
@@ -152,9 +153,11 @@ describe('a shard streams its accounts page by page', () => {
       const csvRows = (await readFile(join(dir, 'report.csv'), 'utf8')).split('\r\n').filter(Boolean).length - 1;
       assert.equal(csvRows, lines.length, 'report.csv has the same findings');
       assert.ok(shardZeroPages > 5);
+      assert.deepEqual(await readdir(work), [], 'both passes\' files and the shards\' files are gone');
     } finally {
       await sim.close();
       await rm(dir, { recursive: true, force: true });
+      await rm(work, { recursive: true, force: true });
     }
   });
 });

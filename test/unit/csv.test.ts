@@ -47,6 +47,9 @@ describe('report.csv rows', () => {
     assert.ok(text.includes(',"with space",'));
     assert.ok(text.includes(',"with""quote",'), 'quotes doubled inside a quoted cell');
     assert.ok(text.includes(',"with;semicolon",'));
+    assert.ok(text.includes(',"with,comma",'));
+    assert.ok(text.includes(',"line\nbreak",'), 'a line break inside a quoted cell');
+    assert.ok(text.includes(',"tab\tinside",'), 'white space quoted');
     assert.ok(text.includes(`,'=1+1,`), 'a neutralised formula without white space stays bare');
   });
 

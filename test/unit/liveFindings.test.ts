@@ -195,16 +195,24 @@ describe('a shard read while it runs (LiveFindings)', () => {
       await copying;
       assert.equal(sink.text, `${text}\n`.repeat(3));
 
-      // A pass that stops (its output failed) lets a waiting shard go on.
+      // A pass that stops (its output fails) while the shard waits for room lets the shard go on.
       const stopped = new LiveFindings(10);
-      const failing = new Writable({ write: (_c, _e, done) => done(new Error('disk full')) });
+      let failWrite: ((e: Error) => void) | undefined;
+      const failing = new Writable({ highWaterMark: 1, write: (_c, _e, done) => (failWrite = done) });
       failing.on('error', () => undefined);
       const reading = assert.rejects(stopped.copyWhileMade(failing), /disk full/);
       const c = new Batch(stopped, join(d, 'c.ndjson'));
-      await c.write('y'.repeat(20));
-      await c.write('y'.repeat(20));
+      await c.write('y'.repeat(20)); // taken by the pass, which is now held writing it
+      let waited = false;
+      const second = c.write('z'.repeat(20)).then(() => (waited = true));
+      await settle();
+      await settle();
+      assert.ok(failWrite, 'the pass is writing the first text');
+      assert.equal(waited, false, 'the shard waits: 20 characters over the 10 allowed, and the pass is held');
+      failWrite(new Error('disk full'));
       await reading;
-      await c.write('y'.repeat(20));
+      await second;
+      assert.equal(waited, true, 'the shard went on once the pass stopped');
       await c.keep();
     } finally {
       await rm(d, { recursive: true, force: true });

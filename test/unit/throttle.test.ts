@@ -113,6 +113,7 @@ describe('throttling policy', () => {
       t = Math.max(t, next.at);
       next.wake();
     }
+    assert.ok(done, 'every request was sent');
     await all;
     // a1 and a2 take the empty window; at 1000 ms its two slots go to c1 (no priority: before all)
     // and b1 (b1 woke first, and one slot was left beside c1's); then b2, b3 (priority 0) and a3
