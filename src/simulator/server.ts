@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -126,7 +126,7 @@ export interface ArmSimulator {
   readonly url: string;
   /** PEM of the self-signed certificate. */
   readonly caCertificate: string;
-  /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS. */
+  /** A file holding `caCertificate`, for NODE_EXTRA_CA_CERTS (in the OS temporary directory; `close` removes it). */
   readonly caFile: string;
   /**
    * Counters (requests; `throttled` counts Resource Graph's and injected 429s, `logsRequests` Log
@@ -852,10 +852,11 @@ export async function startArmSimulator(options: SimulatorOptions): Promise<ArmS
     caFile,
     stats,
     ingestion,
+    // Its certificate file goes with it: a simulator started for every test or bench run must not leave one behind.
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      }).then(() => rm(caFile, { force: true })),
   };
 }

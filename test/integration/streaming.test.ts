@@ -160,4 +160,11 @@ describe('a shard streams its accounts page by page', () => {
       await rm(work, { recursive: true, force: true });
     }
   });
+
+  it('a simulator removes its certificate file when it closes (one is written per start, for NODE_EXTRA_CA_CERTS)', async () => {
+    const sim = await startArmSimulator({ tenant });
+    assert.equal(await readFile(sim.caFile, 'utf8'), sim.caCertificate);
+    await sim.close();
+    await assert.rejects(stat(sim.caFile), /ENOENT/);
+  });
 });
