@@ -21,17 +21,22 @@ const PAGE = 20;
 const tenant = generateTenant({ accounts: 400, subscriptions: 2, seed: 17 });
 const isAccountPage = (r: SimulatorRequest) => r.kind === 'graph' && String(r.body?.query ?? '').includes('microsoft.cognitiveservices/accounts');
 
+/** The SDK clients of a scan against `sim`, the accounts read `PAGE` to a page, with no retry wait worth the name. */
+function clientsOf(sim: { url: string; caCertificate: string }) {
+  return createAzureClients({
+    armEndpoint: sim.url,
+    credential: developmentCredential(sim.url),
+    caCertificates: sim.caCertificate,
+    pageSize: PAGE,
+    throttle: { baseDelayMs: 1, window: { limit: 10_000, windowMs: 5000 } },
+  });
+}
+
 /** Runs the one shard; `onFindings` gets the account pages requested so far (the reader's count, taken when each request is issued). */
 async function shardOf(fault: (r: SimulatorRequest) => SimulatorResponse | undefined, onFindings?: (pagesRequested: number) => void) {
   const sim = await startArmSimulator({ tenant, fault, quota: { limit: 100_000, windowMs: 5000, enforce: false, retryAfter: true } });
   try {
-    const clients = createAzureClients({
-      armEndpoint: sim.url,
-      credential: developmentCredential(sim.url),
-      caCertificates: sim.caCertificate,
-      pageSize: PAGE,
-      throttle: { baseDelayMs: 1, window: { limit: 10_000, windowMs: 5000 } },
-    });
+    const clients = clientsOf(sim);
     const policy = defaultPolicy();
     const planned = await planOf({ scope: { subscriptions: [], managementGroups: [] }, policy, deepInspection: false, clients }, new Date(), () => {});
     assert.equal(planned.plan.shards.length, 1);
@@ -126,13 +131,7 @@ describe('a shard streams its accounts page by page', () => {
     };
     const logs: string[] = [];
     try {
-      const clients = createAzureClients({
-        armEndpoint: sim.url,
-        credential: developmentCredential(sim.url),
-        caCertificates: sim.caCertificate,
-        pageSize: PAGE,
-        throttle: { baseDelayMs: 1, window: { limit: 10_000, windowMs: 5000 } },
-      });
+      const clients = clientsOf(sim);
       const policy = defaultPolicy();
       const { scan } = await runScan({
         scope: { subscriptions: [], managementGroups: [] },
