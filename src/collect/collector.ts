@@ -377,11 +377,18 @@ async function readContextTables(
   for (const name of OTHER_TABLES) tables[name] = { rows: [] };
   const readableKeys = new Set(readable.map((s) => s.toLowerCase()));
   await Promise.all(
-    OTHER_TABLES.map(async (name) => {
-      const spec = TABLES[name];
-      const query = tableQuery(spec);
-      const earlier = done[name];
-      const take = onRows ? (rows: readonly unknown[]) => onRows(name, rows) : undefined;
+    contextReads().map(async (read) => {
+      const [name] = read.names;
+      if (name === undefined) return;
+      const { query } = read;
+      const earlier = read.names.length === 1 ? done[name] : undefined;
+      const counts = new Map<ContextTableName, number>();
+      const split = (rows: readonly unknown[]) => {
+        const by = rowsByTable(read, rows);
+        for (const [n, list] of by) counts.set(n, (counts.get(n) ?? 0) + list.length);
+        return by;
+      };
+      const take = onRows ? (rows: readonly unknown[]) => split(rows).forEach((list, n) => list.length > 0 && onRows(n, list)) : undefined;
       const result = earlier
         ? { ...earlier, failures: new Map([...earlier.failures].filter(([s]) => readableKeys.has(s))) }
         : await readBySubscriptions(reader, query, readable, plans[name], { limit, ...(take ? { onRows: take } : {}) });
@@ -405,9 +412,19 @@ async function readContextTables(
           }
         }
       }
-      tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
-      log(`${spec.type}: ${plans[name].rows} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
-      onTableRead?.(name, failure, { readable, tenantWide: false });
+      if (read.names.length === 1) {
+        tables[name] = failure === undefined ? { rows: result.rows } : { rows: result.rows, failure };
+        log(`${read.type}: ${plans[name].rows} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+        onTableRead?.(name, failure, { readable, tenantWide: false });
+        return;
+      }
+      const by = split(result.rows);
+      for (const n of read.names) {
+        const rows = by.get(n) ?? [];
+        tables[n] = failure === undefined ? { rows } : { rows, failure };
+        log(`${TABLES[n].type}: ${counts.get(n) ?? 0} row(s)${failure ? ` (not fully read: ${failure})` : ''}`);
+      }
+      for (const n of read.names) onTableRead?.(n, failure, { readable, tenantWide: false });
     }),
   );
   return tables as ContextTables;
@@ -432,8 +449,14 @@ export async function collectContext(
   sink: { readonly onRows?: ContextRows; readonly onScope?: (subscriptionsInScope: number) => void; readonly onTableRead?: ContextTableRead } = {},
 ): Promise<{ subscriptions: SubscriptionCoverage[]; tables: ContextTables; tenantWide: boolean; queryPlan: TablePlan[] }> {
   const subscriptionPlan = tablePlan(TABLES.subscriptions.type);
-  const plans = Object.fromEntries(OTHER_TABLES.map((name) => [name, tablePlan(TABLES[name].type)])) as Record<keyof ContextTables, TablePlan>;
-  const queryPlan = [subscriptionPlan, ...OTHER_TABLES.map((name) => plans[name])];
+  const reads = contextReads();
+  // One plan entry a query: the tables read together share theirs.
+  const plans = {} as Record<keyof ContextTables, TablePlan>;
+  const readPlans = reads.map((r) => tablePlan(r.type));
+  reads.forEach((r, i) => {
+    for (const name of r.names) plans[name] = readPlans[i] as TablePlan;
+  });
+  const queryPlan = [subscriptionPlan, ...readPlans];
   const excluded = await excludedSubscriptions(reader, exclude, log, subscriptionPlan);
   const discovered = await discoverSubscriptions(reader, scope, subscriptionPlan);
   if (scope.subscriptions.length === 0 && scope.managementGroups.length === 0 && discovered.length === 0 && excluded.size === 0) {
@@ -442,14 +465,17 @@ export async function collectContext(
     sink.onScope?.(0);
     const tables: Partial<Record<keyof ContextTables, TableRead>> = {};
     const { onRows } = sink;
-    for (const name of OTHER_TABLES) {
+    for (const read of reads) {
+      const [first] = read.names;
+      if (first === undefined) continue;
       try {
-        const take = onRows ? (rows: readonly unknown[]) => onRows(name, rows) : undefined;
-        tables[name] = { rows: await readCounted(reader, plans[name], tableQuery(TABLES[name]), {}, undefined, take) };
+        const take = onRows ? (rows: readonly unknown[]) => rowsByTable(read, rows).forEach((list, name) => list.length > 0 && onRows(name, list)) : undefined;
+        const by = rowsByTable(read, await readCounted(reader, plans[first], read.query, {}, undefined, take));
+        for (const name of read.names) tables[name] = { rows: by.get(name) ?? [] };
       } catch (error) {
-        tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
+        for (const name of read.names) tables[name] = { rows: [], failure: error instanceof Error ? error.message : String(error) };
       }
-      sink.onTableRead?.(name, tables[name]?.failure, { readable: [], tenantWide: true });
+      for (const name of read.names) sink.onTableRead?.(name, tables[name]?.failure, { readable: [], tenantWide: true });
     }
     return { subscriptions: [], tables: tables as ContextTables, tenantWide: true, queryPlan };
   }
@@ -589,7 +615,59 @@ export async function collectAccounts(
   return { subscriptions: coverage, plan, peakRows };
 }
 
-const OTHER_TABLES: ReadonlyArray<Exclude<TableName, 'subscriptions' | 'accounts'>> = [
+/**
+ * Context tables read by one query: the same Resource Graph table and projection, the rows told
+ * apart by `type`. The Cosmos DB accounts and the Search services are a few rows each, and each
+ * would otherwise cost a page of its own per subscription batch (issue 17: 2 queries fewer at
+ * 10,000 accounts in 500 subscriptions, 17 at 100,000 in 5,000).
+ */
+export const READ_TOGETHER = ['cosmosAccounts', 'searchServices'] as const;
+
+/** The query of the tables read together: `resources | where type =~ '…' or type =~ '…' | project id, type, subscriptionId`. */
+export function readTogetherQuery(): string {
+  const [first] = READ_TOGETHER;
+  const spec = TABLES[first];
+  return `${spec.table} | where ${READ_TOGETHER.map((name) => `type =~ ${kqlString(TABLES[name].type)}`).join(' or ')} | project ${spec.project}`;
+}
+
+/** One Resource Graph query of the context: the tables it fills, its text and its query-plan entry's type. */
+interface ContextRead {
+  readonly names: readonly ContextTableName[];
+  readonly query: string;
+  readonly type: string;
+}
+
+type ContextTableName = Exclude<TableName, 'subscriptions' | 'accounts'>;
+
+/** The context's queries, in OTHER_TABLES order: one per table, and one for the tables read together. */
+function contextReads(): ContextRead[] {
+  const together = new Set<ContextTableName>(READ_TOGETHER);
+  const reads: ContextRead[] = [];
+  for (const name of OTHER_TABLES) {
+    if (!together.has(name)) reads.push({ names: [name], query: tableQuery(TABLES[name]), type: TABLES[name].type });
+    else if (name === READ_TOGETHER[0]) reads.push({ names: READ_TOGETHER, query: readTogetherQuery(), type: READ_TOGETHER.map((n) => TABLES[n].type).join(', ') });
+  }
+  return reads;
+}
+
+/**
+ * Splits one query's rows into its tables by `type` (case-insensitive). A row of no type asked for
+ * is left out, as the normalizer leaves out a row of another type in a table of its own (a source
+ * that ignores the query's filter changes nothing).
+ */
+function rowsByTable(read: ContextRead, rows: readonly unknown[]): Map<ContextTableName, unknown[]> {
+  const [only] = read.names;
+  if (read.names.length === 1 && only !== undefined) return new Map([[only, [...rows]]]);
+  const tables = new Map<ContextTableName, unknown[]>(read.names.map((n) => [n, []]));
+  for (const row of rows) {
+    const type = typeof row === 'object' && row !== null ? (row as { type?: unknown }).type : undefined;
+    const name = typeof type === 'string' ? read.names.find((n) => TABLES[n].type === type.toLowerCase()) : undefined;
+    if (name !== undefined) tables.get(name)?.push(row);
+  }
+  return tables;
+}
+
+const OTHER_TABLES: ReadonlyArray<ContextTableName> = [
   'storageAccounts',
   'associations',
   'accessRules',

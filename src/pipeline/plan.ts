@@ -170,6 +170,8 @@ export async function planScan(o: {
     }
     return Promise.resolve({ assignments: [], unreadable: {} });
   };
+  // Rows read by table (count): the tables read together (collector.ts READ_TOGETHER) share a query-plan entry.
+  const rowsRead = new Map<keyof ContextTables, number>();
   // Decided when the subscriptions in scope are known, before any context row is read.
   let raw: Partial<Record<keyof ContextTables, unknown[]>> | undefined;
   const { subscriptions, tables, tenantWide, queryPlan } = await collectContext(o.clients.graph, o.scope.include, o.log, o.scope.exclude, {
@@ -177,6 +179,7 @@ export async function planScan(o: {
       if (o.keepContext === undefined || o.keepContext(inScope)) raw = {};
     },
     onRows: (table, rows) => {
+      rowsRead.set(table, (rowsRead.get(table) ?? 0) + rows.length);
       indexer.add(table, rows);
       if (raw) {
         const list = (raw[table] ??= []);
@@ -229,8 +232,8 @@ export async function planScan(o: {
   if (tenantWide) shards.push({ index: 0, subscriptions: [] });
   const contextTables = (Object.keys(tables) as Array<keyof ContextTables>).map((name) => {
     const t = tables[name];
-    // The rows read (the query plan counts them as they arrive; the tables hold none).
-    const rows = queryPlan.find((q) => q.type === TABLES[name].type)?.rows ?? 0;
+    // The rows read (counted as they arrived; the tables hold none).
+    const rows = rowsRead.get(name) ?? 0;
     return { type: TABLES[name].type, rows, ...(t.failure === undefined ? {} : { failure: t.failure }) };
   });
   const plan: ScanPlan = {

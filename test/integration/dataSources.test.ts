@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'vitest';
 import { COSMOS_SQL_ROLE_ASSIGNMENTS_API_VERSION } from '../../src/collect/cosmosRoleAssignments.js';
 import type { Row, SimulatorRequest, SimulatorTenant } from '../../src/simulator/server.js';
-import { finding, sampleTenant, scanSimulator, SUB_DEV, withSimulator } from '../helpers/sample.js';
+import { finding, sampleTenant, scanSimulator, SUB_DEV, SUB_FORBIDDEN, withSimulator } from '../helpers/sample.js';
 
 /**
  * Data sources beyond storage (issue 21) collected against the simulator: the Cosmos DB and Search
@@ -113,6 +113,23 @@ describe('data sources beyond storage', () => {
       // The same verdict as when the step ran after every table (the first test).
       assert.equal(finding(findings, 'oai-chat-prod', 'ID-04').outcome, 'pass');
     });
+  });
+
+  it('Cosmos DB accounts and Search services are read by one query', async () => {
+    const queries: string[] = [];
+    await withSimulator({ fault: (r) => void (r.kind === 'graph' && queries.push(String(r.body?.query))) }, async (sim) => {
+      const { scan } = await scanSimulator(sim);
+      // Coverage still counts each table's rows: the sample's one Cosmos DB account and one Search service, each in its own table.
+      const tenant = await sampleTenant();
+      for (const type of ['microsoft.documentdb/databaseaccounts', 'microsoft.search/searchservices']) {
+        const expected = tenant.resources.filter((r) => String(r.type).toLowerCase() === type && String(r.subscriptionId) !== SUB_FORBIDDEN).length;
+        assert.ok(expected > 0, type);
+        assert.equal(scan.coverage.tables.find((t) => t.type === type)?.rows, expected, type);
+      }
+      const both = queries.filter((q) => q.includes('microsoft.documentdb/databaseaccounts') || q.includes('microsoft.search/searchservices'));
+      assert.ok(both.length > 0 && both.every((q) => q.includes('microsoft.documentdb/databaseaccounts') && q.includes('microsoft.search/searchservices')), both.join('\n'));
+    });
+    // A row of another type in the answer (a source ignoring the filter) is left out: test/integration/scan.test.ts.
   });
 
   it('no Cosmos DB read when none is in the inventory read, or no associated account is in scope', async () => {

@@ -3,7 +3,16 @@ import { describe, it } from 'vitest';
 import fc from 'fast-check';
 import type { ResourceGraphClient } from '@azure/arm-resourcegraph';
 import { ACCESS_LOG_COLUMNS, accessLogQuery, kqlString, MAX_ACCOUNTS_IN_QUERY, WOULD_BE_DENIED_CATEGORIES } from '../../src/collect/accessLogQuery.js';
-import { type AccountBatchSink, collectAccounts, collectContext, MAX_SUBSCRIPTIONS_IN_FILTER, scopeLevelRoleAssignmentQueries, subscriptionsUnder } from '../../src/collect/collector.js';
+import {
+  type AccountBatchSink,
+  collectAccounts,
+  collectContext,
+  MAX_SUBSCRIPTIONS_IN_FILTER,
+  READ_TOGETHER,
+  readTogetherQuery,
+  scopeLevelRoleAssignmentQueries,
+  subscriptionsUnder,
+} from '../../src/collect/collector.js';
 import { TABLES } from '../../src/collect/inventory.js';
 import { ResourceGraphReader, tableQuery, typeQuery } from '../../src/collect/resourceGraph.js';
 import { OTHER_PERIMETER, PERIMETER, SUB } from '../helpers/builders.js';
@@ -175,7 +184,19 @@ describe('the Resource Graph queries, checked by Kusto.Language', () => {
     for (const query of sent) assert.deepEqual(kqlDiagnostics(query, ARG_TABLES), [], query);
     // Tenant scope: every subscription read by the batches; management group mg-1: `excluded` is not.
     const scopeLevel = [...scopeLevelRoleAssignmentQueries([]), ...scopeLevelRoleAssignmentQueries(['excluded'])];
-    assert.deepEqual([...sent].sort(), [...Object.values(TABLES).map(tableQuery), ...scopeLevel].sort());
+    const together = new Set<string>(READ_TOGETHER);
+    const perTable = Object.entries(TABLES).filter(([name]) => !together.has(name)).map(([, spec]) => tableQuery(spec));
+    assert.deepEqual([...sent].sort(), [...perTable, readTogetherQuery(), ...scopeLevel].sort());
+  });
+
+  it('the tables read together: one query of their Resource Graph table, each type compared as one literal, their one projection', () => {
+    const specs = READ_TOGETHER.map((name) => TABLES[name]);
+    assert.equal(new Set(specs.map((s) => `${s.table}|${s.project}`)).size, 1, 'the same table and projection');
+    const a = kqlAnalysis(readTogetherQuery(), ARG_TABLES);
+    assert.deepEqual(a.diagnostics, []);
+    assert.deepEqual(a.operators, ['where', 'project']);
+    assert.deepEqual(a.strings, specs.map((s) => s.type));
+    assert.deepEqual(a.columns?.map((c) => c.name), ['id', 'type', 'subscriptionId']);
   });
 
   it('the scope-level role-assignment queries read the rows of no subscription once, and each subscription not read once', () => {
