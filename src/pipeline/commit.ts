@@ -68,12 +68,11 @@ export type AfterCommit = (o: {
 export interface CommitOptions {
   readonly plan: ScanPlan;
   /**
-   * The parts there are, any order; or the parts as their shards finish in this process: promises
-   * in shard order, each read as soon as it and those before it are settled, while later shards
-   * are still read and evaluated; or arriving parts in shard order, each read while its shard runs
-   * once those before it are read. A rejected promise fails the commit (nothing is written).
+   * The parts there are, any order; or the parts of shards still running in this process, in shard
+   * order, each read while its shard runs (or, once it finished, from its file) when those before it
+   * are read. A part whose `done` rejects fails the commit (nothing is written).
    */
-  readonly parts: readonly PartToCommit[] | readonly Promise<PartToCommit>[] | readonly ArrivingPart[];
+  readonly parts: readonly PartToCommit[] | readonly ArrivingPart[];
   /** Shards that did not report, and why their subscriptions are unreadable (by shard index). */
   readonly missing?: { readonly shards: ScanPlan['shards']; readonly reason: (shard: number) => string };
   readonly stores: readonly ScanStore[];
@@ -255,26 +254,20 @@ export async function commitScan(o: CommitOptions): Promise<ScanDocument> {
   return scan;
 }
 
-/** A part still being made (a promise or any thenable), not a part. */
-function isPromised(p: PartToCommit | PromiseLike<PartToCommit> | ArrivingPart): p is PromiseLike<PartToCommit> {
-  return typeof (p as { then?: unknown }).then === 'function';
-}
-
 /** A part given as an arriving part, its shard run here. */
-function isArriving(p: PartToCommit | PromiseLike<PartToCommit> | ArrivingPart): p is ArrivingPart {
+function isArriving(p: PartToCommit | ArrivingPart): p is ArrivingPart {
   return typeof (p as { copyWhileMade?: unknown }).copyWhileMade === 'function';
 }
 
-/** A commit's parts in the order read: given parts sorted by shard index, promises and arriving parts in the order given. */
+/** A commit's parts in the order read: given parts sorted by shard index, arriving parts in the order given. */
 function partsOf(parts: CommitOptions['parts']): { done: Promise<PartToCommit>; copyWhileMade?: ArrivingPart['copyWhileMade'] }[] {
   const out = parts.map((p) => {
     if (isArriving(p)) return { done: p.done, copyWhileMade: (w: Writable) => p.copyWhileMade(w) };
-    if (isPromised(p)) return { done: Promise.resolve(p), copyWhileMade: (): undefined => undefined };
     return { done: Promise.resolve(p) };
   });
   // A part that fails is thrown when the pass reaches it (in shard order); until then it is handled here.
   for (const p of out) p.done.catch(() => undefined);
-  if (parts.some((p) => isPromised(p) || isArriving(p))) return out;
+  if (parts.some(isArriving)) return out;
   const byShard = (parts as readonly PartToCommit[]).map((p, i) => ({ index: p.part.index, read: out[i] as (typeof out)[number] }));
   return byShard.sort((a, b) => a.index - b.index).map((p) => p.read);
 }

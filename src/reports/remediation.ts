@@ -140,19 +140,17 @@ function commandParts(template: string): readonly TemplatePart[] {
  * word it is in, whatever the quoting around its placeholder (none, `'…'` or `"…"`).
  */
 function fillCommand(template: string, values: Values): string {
-  let out = '';
-  for (const part of commandParts(template)) {
-    if (typeof part === 'string') {
-      out += part;
-      continue;
-    }
+  return fillParts(commandParts(template), (part) => {
     const value = values[part.name];
-    if (value !== undefined && value !== '' && !value.startsWith('-') && !hasControl(value)) {
-      out += SHELL_SAFE.test(value) ? value : `${part.quote}${shellQuote(value)}${part.quote}`;
-    } else {
-      out += part.whole;
-    }
-  }
+    if (value === undefined || value === '' || value.startsWith('-') || hasControl(value)) return part.whole;
+    return SHELL_SAFE.test(value) ? value : `${part.quote}${shellQuote(value)}${part.quote}`;
+  });
+}
+
+/** A template's text with each placeholder replaced by `render`'s text for it. */
+function fillParts(parts: readonly TemplatePart[], render: (placeholder: Exclude<TemplatePart, string>) => string): string {
+  let out = '';
+  for (const part of parts) out += typeof part === 'string' ? part : render(part);
   return out;
 }
 
@@ -187,16 +185,10 @@ function bicepParts(template: string): readonly TemplatePart[] {
 }
 
 function fillBicep(template: string, values: Values): string {
-  let out = '';
-  for (const part of bicepParts(template)) {
-    if (typeof part === 'string') {
-      out += part;
-      continue;
-    }
+  return fillParts(bicepParts(template), (part) => {
     const value = values[part.name];
-    out += value === undefined || value === '' ? part.whole : bicepText(value);
-  }
-  return out;
+    return value === undefined || value === '' ? part.whole : bicepText(value);
+  });
 }
 
 // Evidence is JSON written by the rules (and read back from findings.ndjson): read it defensively.

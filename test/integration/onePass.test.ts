@@ -146,6 +146,11 @@ interface CommitCase {
   log?: (line: string) => void;
 }
 
+/** Parts given as promises: parts that arrive, read from their files once done (`copyWhileMade` has nothing). */
+function arrivingParts(parts: Array<Promise<PartToCommit>> | ArrivingPart[]): ArrivingPart[] {
+  return parts.map((p) => (p instanceof Promise ? { done: p, copyWhileMade: () => undefined } : p));
+}
+
 async function commit(o: CommitCase): Promise<Committed> {
   const reads: Reads = o.reads ?? { findingPasses: 0, copies: [], copied: [], bytesCopied: 0 };
   const given = await parts(await mkdtemp(join(tmpdir(), 'pa-parts-')), o.shards, reads);
@@ -153,7 +158,7 @@ async function commit(o: CommitCase): Promise<Committed> {
   try {
     const scan = await commitScan({
       plan: plan(o.scanId),
-      parts: o.arriving ? o.arriving(given.sort((a, b) => a.part.index - b.part.index)) : given,
+      parts: o.arriving ? arrivingParts(o.arriving(given.sort((a, b) => a.part.index - b.part.index))) : given,
       stores: o.stores ?? [new DirectoryStore(o.dir)],
       ...(o.formats ? { formats: o.formats } : {}),
       requests: ZERO,
